@@ -1,0 +1,54 @@
+"""Reading TOML files with errors a user can act on (one line, file named)."""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from planner.errors import PlannerInputError
+
+__all__ = ["load_toml_file", "load_packaged_toml", "unknown_name", "check_keys"]
+
+
+def load_toml_file(path: str | Path, what: str) -> dict[str, Any]:
+    """Parse ``path`` as TOML; any failure becomes a one-line :class:`PlannerInputError`."""
+    p = Path(path).expanduser()
+    try:
+        with p.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise PlannerInputError(f"{what} file not found: {p}") from None
+    except IsADirectoryError:
+        raise PlannerInputError(f"{what} path is a directory, not a file: {p}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PlannerInputError(f"malformed TOML in {what} file {p}: {exc}") from None
+    except OSError as exc:
+        raise PlannerInputError(f"cannot read {what} file {p}: {exc.strerror}") from None
+
+
+def load_packaged_toml(name: str) -> dict[str, Any]:
+    """Parse a TOML file shipped in ``planner/data``."""
+    text = resources.files("planner").joinpath("data").joinpath(name).read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def unknown_name(kind: str, name: str, choices: Iterable[str]) -> PlannerInputError:
+    """An error for an unknown ``name`` that suggests the nearest known ones."""
+    choices = sorted(set(choices))
+    near = difflib.get_close_matches(name.lower(), choices, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(near)}?" if near else f"; known: {', '.join(choices)}"
+    return PlannerInputError(f"unknown {kind} '{name}'{hint}")
+
+
+def check_keys(where: str, given: Iterable[str], allowed: Iterable[str]) -> None:
+    """Reject keys not in ``allowed`` (typos in user files must not pass silently)."""
+    allowed = set(allowed)
+    for key in given:
+        if key not in allowed:
+            near = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            raise PlannerInputError(f"{where}: unknown key '{key}'{hint}")

@@ -1,0 +1,367 @@
+"""The ``plan`` command line.
+
+``plan --budget 1e23 --gpu h100 --infer-tokens 1e12`` plans; ``plan hardware ...`` and
+``plan laws ...`` browse the registries. Exit codes: 0 ok, 1 infeasible (or a solver
+failure), 2 usage error. Errors are one line on stderr, never a traceback.
+
+Only click is imported at start-up: the planner, numpy and cvxpy load when a command runs,
+so ``plan --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+__all__ = ["main", "cli"]
+
+EXIT_OK, EXIT_INFEASIBLE, EXIT_USAGE = 0, 1, 2
+
+
+class Quantity(click.ParamType):
+    """A number that also accepts 7B / 2T style suffixes."""
+
+    name = "NUMBER"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        from planner.units import parse_quantity
+
+        try:
+            return parse_quantity(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+QUANTITY = Quantity()
+
+# Scenario-file key -> click parameter name (the same words as the flags).
+_SCENARIO_KEYS = {
+    "budget": "budget",
+    "gpu_hours": "gpu_hours",
+    "dollars": "dollars",
+    "price": "price",
+    "gpus": "gpus",
+    "days": "days",
+    "target_loss": "target_loss",
+    "infer_tokens": "infer_tokens",
+    "gpu": "gpu",
+    "law": "law",
+    "max_params": "max_params",
+    "max_tokens": "max_tokens",
+    "mfu": "mfu",
+    "precision": "precision",
+}
+_SCENARIO_INFO = {"title", "description"}
+
+
+def _err(message: str) -> None:
+    click.echo(f"plan: error: {message}", err=True)
+
+
+def _hardware_option(f: Any) -> Any:
+    return click.option(
+        "--hardware-file",
+        "hardware_files",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="TOML file adding or overriding accelerators (repeatable). "
+        "~/.config/compute-planner/hardware.toml is read too.",
+    )(f)
+
+
+def _registry(hardware_files: tuple[str, ...]) -> Any:
+    from planner.hardware import load_registry
+
+    return load_registry(hardware_files)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--budget", type=QUANTITY, help="Lifetime compute budget in FLOPs (training + serving).")
+@click.option("--gpu-hours", type=QUANTITY, help="Lifetime budget in GPU-hours of --gpu.")
+@click.option("--dollars", type=QUANTITY, help="Lifetime budget in US dollars (needs --price).")
+@click.option("--price", type=QUANTITY, help="US dollars per GPU-hour (prices the plan).")
+@click.option("--gpus", type=click.IntRange(min=1), help="Cluster size. With --days: a budget, or a training deadline next to another budget.")
+@click.option("--days", type=QUANTITY, help="Deadline in days for training on --gpus devices.")
+@click.option("--target-loss", type=QUANTITY, help="Reach this loss at least lifetime compute (instead of a budget).")
+@click.option("--infer-tokens", type=QUANTITY, default=0.0, show_default=True, help="Tokens served over the model's life.")
+@click.option("--gpu", default="h100-sxm", show_default=True, help="Accelerator id or alias (see `plan hardware list`).")
+@click.option("--law", default=None, help="Scaling-law preset or law TOML file (default besiroglu2024; see `plan laws list`).")
+@click.option("--max-params", type=QUANTITY, help="Upper bound on parameters.")
+@click.option("--max-tokens", type=QUANTITY, help="Upper bound on training tokens (data-constrained).")
+@click.option("--mfu", type=QUANTITY, help="Model-FLOP utilisation in (0, 1]; default: the accelerator's published figure.")
+@click.option("--precision", type=click.Choice(["bf16", "fp8", "fp4"]), default="bf16", show_default=True, help="Which dense peak prices compute.")
+@click.option("--scenario", type=click.Path(dir_okay=False), help="TOML scenario file with the same keys as these flags; flags override it.")
+@click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout instead of the report.")
+@_hardware_option
+@click.version_option(package_name="compute-planner")
+@click.pass_context
+def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files: tuple[str, ...], **flags: Any) -> None:
+    """Plan model size and training tokens for a compute budget and an inference demand.
+
+    \b
+    Examples:
+      plan --budget 1e23 --gpu h100 --infer-tokens 1e12
+      plan --target-loss 2.0 --infer-tokens 2T --law sardana2024
+      plan --dollars 50000 --price 2.5 --gpu h100 --json
+      plan --scenario budgets/h100-1e23.toml
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if scenario:
+        flags = _apply_scenario(ctx, scenario, flags)
+    from planner.plan import plan
+
+    kwargs = dict(
+        gpu=flags["gpu"],
+        budget_flops=flags["budget"],
+        gpu_hours=flags["gpu_hours"],
+        dollars=flags["dollars"],
+        price_usd_per_gpu_hour=flags["price"],
+        gpus=flags["gpus"],
+        days=flags["days"],
+        target_loss=flags["target_loss"],
+        infer_tokens=flags["infer_tokens"],
+        max_params=flags["max_params"],
+        max_tokens=flags["max_tokens"],
+        mfu=flags["mfu"],
+        precision=flags["precision"],
+        hardware_files=hardware_files,
+    )
+    if flags["law"]:
+        kwargs["law"] = flags["law"]
+    from planner.errors import InfeasiblePlanError
+
+    try:
+        result = plan(**kwargs)
+    except InfeasiblePlanError as exc:
+        if as_json:
+            from planner.plan import SCHEMA_VERSION
+
+            doc = {"schema_version": SCHEMA_VERSION, "status": "infeasible", "binding": exc.binding, "relief": exc.relief}
+            click.echo(json.dumps(doc, indent=2))
+        raise
+    for w in result.warnings:
+        click.echo(f"plan: warning: {w}", err=True)
+    if as_json:
+        click.echo(result.to_json())
+        return
+    from rich.console import Console
+
+    from planner.report import render_plan
+
+    Console().print(render_plan(result, warnings=False))
+
+
+def _apply_scenario(ctx: click.Context, path: str, flags: dict[str, Any]) -> dict[str, Any]:
+    """Fill every flag the user did not type from the scenario file."""
+    from planner._toml import check_keys, load_toml_file
+    from planner.errors import PlannerInputError
+
+    data = load_toml_file(path, "scenario")
+    data = data.get("plan", data) if isinstance(data.get("plan"), dict) else data
+    check_keys(f"scenario {path}", data, set(_SCENARIO_KEYS) | _SCENARIO_INFO)
+    out = dict(flags)
+    for key, name in _SCENARIO_KEYS.items():
+        if key not in data:
+            continue
+        if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            continue
+        param = next(p for p in ctx.command.params if p.name == name)
+        try:
+            out[name] = param.type_cast_value(ctx, data[key])
+        except click.BadParameter as exc:
+            raise PlannerInputError(f"scenario {path}: '{key}': {exc.message}") from None
+    return out
+
+
+# --------------------------------------------------------------------------- hardware
+
+
+@cli.group()
+def hardware() -> None:
+    """Browse the accelerator registry."""
+
+
+@hardware.command("list")
+@_hardware_option
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+def hardware_list(hardware_files: tuple[str, ...], as_json: bool) -> None:
+    """List every accelerator with its headline figures."""
+    reg = _registry(hardware_files)
+    if as_json:
+        click.echo(json.dumps([acc.to_dict() for acc in reg.values()], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="Accelerators (dense, per device; links per direction)")
+    for col in ("id", "BF16 TFLOP/s", "FP8", "HBM GB", "HBM TB/s", "intra GB/s", "inter GB/s", "per node", "TDP W", "aliases"):
+        t.add_column(col, justify="left" if col in ("id", "aliases") else "right")
+
+    def opt(x: float | None, scale: float, fmt: str = "{:,.0f}") -> str:
+        return "-" if x is None else fmt.format(x / scale)
+
+    for acc in reg.values():
+        t.add_row(
+            acc.id,
+            opt(acc.bf16_flops_per_s, 1e12, "{:,.1f}"),
+            opt(acc.fp8_flops_per_s, 1e12, "{:,.1f}"),
+            opt(acc.hbm_bytes, 1e9),
+            opt(acc.hbm_bytes_per_s, 1e12, "{:.2f}"),
+            opt(acc.intra_node_link_bytes_per_s, 1e9),
+            opt(acc.inter_node_link_bytes_per_s, 1e9, "{:.1f}"),
+            str(acc.devices_per_node),
+            opt(acc.tdp_w, 1),
+            ", ".join(acc.aliases),
+        )
+    Console().print(t)
+
+
+@hardware.command("show")
+@click.argument("name")
+@_hardware_option
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+def hardware_show(name: str, hardware_files: tuple[str, ...], as_json: bool) -> None:
+    """Show one accelerator (by id or alias) with its sources."""
+    acc = _registry(hardware_files).get(name)
+    if as_json:
+        click.echo(json.dumps(acc.to_dict(), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{acc.id}: {acc.name}", show_header=False)
+    t.add_column(style="bold")
+    t.add_column(overflow="fold")
+    for key, value in acc.to_dict().items():
+        if value is None or value == [] or value == "":
+            continue
+        t.add_row(key, f"{value:,.6g}" if isinstance(value, float) else str(value))
+    t.add_row("arithmetic_intensity_flop_per_byte", f"{acc.arithmetic_intensity_flop_per_byte:.0f}")
+    Console().print(t)
+
+
+# --------------------------------------------------------------------------- laws
+
+
+@cli.group()
+def laws() -> None:
+    """Browse the scaling-law presets."""
+
+
+@laws.command("list")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+def laws_list(as_json: bool) -> None:
+    """List the presets with their coefficients and sources."""
+    from planner.laws import DEFAULT_LAW, presets
+
+    if as_json:
+        click.echo(json.dumps([law.to_dict() for law in presets().values()], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="Scaling-law presets: L = E + A/N^alpha + B/D^beta")
+    for col in ("name", "E", "A", "B", "alpha", "beta", "downstream", "source"):
+        t.add_column(col, overflow="fold")
+    for law in presets().values():
+        name = law.name + (" (default)" if law.name == DEFAULT_LAW else "")
+        t.add_row(
+            name, f"{law.E:.4g}", f"{law.A:.4g}", f"{law.B:.4g}", f"{law.alpha:.4g}", f"{law.beta:.4g}",
+            ", ".join(law.downstream) or "-", law.source,
+        )
+    Console().print(t)
+
+
+@laws.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+def laws_show(name: str, as_json: bool) -> None:
+    """Show one law: coefficients, source, and its compute-optimal allocations."""
+    from planner.laws import get_law
+    from solvers.closed_form import optimal_allocation
+    from solvers.problem import LawCoefficients
+
+    law = get_law(name)
+    coeffs = LawCoefficients.of(law)
+    budgets = (1e21, 1e22, 1e23, 1e24, 1e25)
+    frontier = []
+    for c in budgets:
+        n, d = optimal_allocation(coeffs, c)
+        frontier.append({"train_flops": c, "params": n, "train_tokens": d, "tokens_per_param": d / n, "loss": coeffs.loss(n, d)})
+    if as_json:
+        click.echo(json.dumps({**law.to_dict(), "compute_optimal": frontier}, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from planner.units import fmt_count
+
+    console = Console()
+    info = Table(title=f"{law.name} ({law.form} form)", show_header=False)
+    info.add_column(style="bold")
+    info.add_column(overflow="fold")
+    for k, v in law.coefficients.items():
+        info.add_row(k, f"{v:.6g}")
+    info.add_row("N counts embeddings", "yes" if law.params_include_embeddings else "no")
+    if law.fit_params_range:
+        info.add_row("fitted on", f"{fmt_count(law.fit_params_range[0])} - {fmt_count(law.fit_params_range[1])} params")
+    for suite, m in law.downstream.items():
+        info.add_row(f"downstream {suite}", f"Err = {m.epsilon:g} - {m.k:g} exp(-{m.gamma:g} L)")
+    info.add_row("source", law.source)
+    if law.note:
+        info.add_row("note", law.note)
+    console.print(info)
+    t = Table(title="Compute-optimal allocation, no inference (closed form)")
+    for col in ("training FLOPs", "params", "tokens", "tokens/param", "loss"):
+        t.add_column(col, justify="right")
+    for row in frontier:
+        t.add_row(f"{row['train_flops']:.0e}", fmt_count(row["params"]), fmt_count(row["train_tokens"]), f"{row['tokens_per_param']:.1f}", f"{row['loss']:.4f}")
+    console.print(t)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; turn every expected failure into one stderr line and an exit code."""
+    from click.exceptions import Abort, ClickException, Exit, UsageError
+
+    try:
+        cli.main(args=argv, prog_name="plan", standalone_mode=False)
+    except Exit as exc:  # --help, --version
+        return exc.exit_code
+    except UsageError as exc:
+        _err(exc.format_message())
+        return EXIT_USAGE
+    except ClickException as exc:
+        _err(exc.format_message())
+        return exc.exit_code
+    except Abort:
+        _err("aborted")
+        return EXIT_INFEASIBLE
+    except Exception as exc:  # planner errors, lazily imported
+        from planner.errors import InfeasiblePlanError, PlannerInputError
+
+        if isinstance(exc, PlannerInputError):
+            _err(str(exc))
+            return EXIT_USAGE
+        if isinstance(exc, InfeasiblePlanError):
+            _err(f"infeasible: {exc.binding}. To relieve it: {exc.relief}.")
+            return EXIT_INFEASIBLE
+        if os.environ.get("PLANNER_DEBUG"):
+            raise
+        _err(f"internal error ({type(exc).__name__}): {exc}; set PLANNER_DEBUG=1 for a traceback")
+        return EXIT_INFEASIBLE
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

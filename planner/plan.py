@@ -1,0 +1,542 @@
+"""From a budget, an accelerator and an inference demand to a frozen :class:`Plan`.
+
+``plan()`` is the library entry point; the command line, the JSON output and the terminal
+report all consume the :class:`Plan` it returns. Nothing here prints.
+
+Accounting (Sardana et al. 2024; Kaplan et al. 2020): training costs 6 N D FLOPs, serving
+one token costs 2 N FLOPs, so lifetime compute is ``6 N D + 2 N D_inf``. Budgets given in
+GPU-hours, dollars or a cluster-deadline are turned into FLOPs with the accelerator's dense
+peak times a model-FLOP utilisation (MFU).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from planner.errors import InfeasiblePlanError, PlannerInputError
+from planner.hardware import Accelerator, HardwareRegistry, load_registry
+from planner.laws import DEFAULT_LAW, ChinchillaLaw, get_law
+
+__all__ = [
+    "Assumption",
+    "Allocation",
+    "Baseline",
+    "Plan",
+    "plan",
+    "GENERIC_DEFAULT_MFU",
+    "SCHEMA_VERSION",
+]
+
+SCHEMA_VERSION = "1.0"
+
+#: Used only for accelerators whose registry entry has no published MFU. Not a measured
+#: figure: a round planning assumption in the 38-43 % range Llama 3 reports on H100
+#: (Dubey et al. 2024). Every plan that relies on it says so and asks for --mfu.
+GENERIC_DEFAULT_MFU = 0.40
+
+_SECONDS_PER_HOUR = 3600.0
+_SECONDS_PER_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A number the plan rests on, and where it comes from."""
+
+    name: str
+    value: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The chosen model and what it costs. SI units; FLOPs are counts, not rates."""
+
+    params: float
+    train_tokens: float
+    loss: float
+    downstream_error: Mapping[str, float]
+    train_flops: float
+    inference_flops: float
+    gpu_hours: float
+    train_gpu_hours: float
+    inference_gpu_hours: float
+    cost_usd: float | None
+    wall_clock_days: float | None
+    elasticity: float | None
+    binding: tuple[str, ...]
+    status: str
+    solver: str
+
+    @property
+    def tokens_per_param(self) -> float:
+        return self.train_tokens / self.params
+
+    @property
+    def total_flops(self) -> float:
+        return self.train_flops + self.inference_flops
+
+    @property
+    def inference_share(self) -> float:
+        return self.inference_flops / self.total_flops if self.total_flops else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "train_tokens": self.train_tokens,
+            "tokens_per_param": self.tokens_per_param,
+            "loss": self.loss,
+            "downstream_error": dict(self.downstream_error),
+            "train_flops": self.train_flops,
+            "inference_flops": self.inference_flops,
+            "total_flops": self.total_flops,
+            "inference_share": self.inference_share,
+            "gpu_hours": self.gpu_hours,
+            "train_gpu_hours": self.train_gpu_hours,
+            "inference_gpu_hours": self.inference_gpu_hours,
+            "cost_usd": self.cost_usd,
+            "wall_clock_days": self.wall_clock_days,
+            "elasticity": self.elasticity,
+            "binding": list(self.binding),
+            "status": self.status,
+            "solver": self.solver,
+        }
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The Chinchilla-optimal model that ignores inference, for comparison.
+
+    Budget mode: the compute-optimal (training-only) shape scaled so that its training plus
+    serving fills the same lifetime budget; ``loss_delta`` = plan loss - baseline loss.
+    Target mode: the compute-optimal model reaching the same loss (Sardana et al.'s
+    comparison); ``savings_fraction`` = 1 - plan lifetime compute / baseline's.
+    """
+
+    description: str
+    params: float
+    train_tokens: float
+    loss: float
+    train_flops: float
+    inference_flops: float
+    loss_delta: float
+    savings_flops: float
+    savings_fraction: float
+
+    @property
+    def total_flops(self) -> float:
+        return self.train_flops + self.inference_flops
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "description": self.description,
+            "params": self.params,
+            "train_tokens": self.train_tokens,
+            "tokens_per_param": self.train_tokens / self.params,
+            "loss": self.loss,
+            "train_flops": self.train_flops,
+            "inference_flops": self.inference_flops,
+            "total_flops": self.total_flops,
+            "loss_delta": self.loss_delta,
+            "savings_flops": self.savings_flops,
+            "savings_fraction": self.savings_fraction,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a plan says: the normalised inputs, assumptions, result and baseline.
+
+    The same data feeds the terminal report (``rich`` renders a Plan directly), the JSON
+    document (:meth:`to_json`) and library callers.
+    """
+
+    inputs: Mapping[str, Any]
+    assumptions: tuple[Assumption, ...]
+    result: Allocation
+    baseline: Baseline
+    warnings: tuple[str, ...] = ()
+    schema_version: str = SCHEMA_VERSION
+    law: ChinchillaLaw = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    accelerator: Accelerator = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", MappingProxyType(dict(self.inputs)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "inputs": dict(self.inputs),
+            "assumptions": [
+                {"name": a.name, "value": a.value, "source": a.source} for a in self.assumptions
+            ],
+            "result": self.result.to_dict(),
+            "baseline": self.baseline.to_dict(),
+            "warnings": list(self.warnings),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def __rich__(self) -> Any:
+        from planner.report import render_plan
+
+        return render_plan(self)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _check_positive(name: str, value: float | None, *, allow_zero: bool = False) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PlannerInputError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise PlannerInputError(f"{name} must be finite, got {value}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = "non-negative" if allow_zero else "positive"
+        raise PlannerInputError(f"{name} must be {bound}, got {value:g}")
+    return value
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+_BUDGET_FLAGS = {"budget_flops": "--budget", "gpu_hours": "--gpu-hours", "dollars": "--dollars"}
+
+
+def _resolve_accelerator(
+    gpu: str | Accelerator, registry: HardwareRegistry | None, hardware_files: Iterable[str | Path]
+) -> Accelerator:
+    if isinstance(gpu, Accelerator):
+        return gpu
+    reg = registry if registry is not None else load_registry(hardware_files)
+    return reg.get(gpu)
+
+
+def _resolve_law(law: str | Path | ChinchillaLaw) -> ChinchillaLaw:
+    return law if isinstance(law, ChinchillaLaw) else get_law(law)
+
+
+# --------------------------------------------------------------------------- plan()
+
+
+def plan(
+    *,
+    gpu: str | Accelerator = "h100-sxm",
+    budget_flops: float | None = None,
+    gpu_hours: float | None = None,
+    dollars: float | None = None,
+    price_usd_per_gpu_hour: float | None = None,
+    gpus: int | None = None,
+    days: float | None = None,
+    target_loss: float | None = None,
+    infer_tokens: float = 0.0,
+    law: str | Path | ChinchillaLaw = DEFAULT_LAW,
+    max_params: float | None = None,
+    max_tokens: float | None = None,
+    mfu: float | None = None,
+    precision: str = "bf16",
+    registry: HardwareRegistry | None = None,
+    hardware_files: Iterable[str | Path] = (),
+) -> Plan:
+    """Choose model size and training tokens for a lifetime budget or a target loss.
+
+    Give exactly one of: ``budget_flops``; ``gpu_hours``; ``dollars`` (with
+    ``price_usd_per_gpu_hour``); ``gpus`` and ``days`` (a cluster and a deadline); or
+    ``target_loss``. A budget covers the model's whole life, training plus serving
+    ``infer_tokens`` tokens. ``gpus`` with ``days`` next to another budget or a target
+    caps the training compute instead (a wall-clock limit); ``gpus`` alone only reports the
+    wall clock.
+
+    Args:
+        gpu: accelerator id or alias from the registry (``"h100"``), or an Accelerator.
+        budget_flops: lifetime compute in FLOPs.
+        gpu_hours: lifetime budget in GPU-hours of ``gpu``.
+        dollars: lifetime budget in US dollars; needs ``price_usd_per_gpu_hour``.
+        price_usd_per_gpu_hour: price used for ``dollars`` and for the plan's cost.
+        gpus: cluster size (devices of ``gpu``).
+        days: deadline in days for training on ``gpus`` devices.
+        target_loss: reach this loss at least lifetime compute instead of spending a budget.
+        infer_tokens: tokens served over the model's life (at one sample per query).
+        law: preset name, path to a law TOML, or a :class:`ChinchillaLaw`.
+        max_params: upper bound on parameters.
+        max_tokens: upper bound on unique training tokens (data-constrained).
+        mfu: model-FLOP utilisation; default from the registry entry's published figure.
+        precision: which dense peak prices compute: ``bf16``, ``fp8`` or ``fp4``.
+        registry: a loaded :class:`HardwareRegistry` (default: shipped + user config).
+        hardware_files: extra hardware TOML files merged into the default registry.
+
+    Returns:
+        A frozen :class:`Plan`.
+
+    Raises:
+        PlannerInputError: malformed, conflicting or unknown inputs.
+        InfeasiblePlanError: no allocation meets the constraints (names which binds).
+    """
+    from solvers.closed_form import (
+        chinchilla_sized_for_lifetime_budget,
+        optimal_allocation,
+        train_flops_for_loss,
+    )
+    from solvers.convex import solve_convex
+    from solvers.problem import AllocationProblem, InfeasibleProblem, LawCoefficients
+
+    # ---- validate numbers
+    budget_flops = _check_positive("budget", budget_flops)
+    gpu_hours = _check_positive("gpu-hours", gpu_hours)
+    dollars = _check_positive("dollars", dollars)
+    price = _check_positive("price", price_usd_per_gpu_hour)
+    days = _check_positive("days", days)
+    target_loss = _check_positive("target-loss", target_loss)
+    infer_tokens = _check_positive("infer-tokens", infer_tokens, allow_zero=True) or 0.0
+    max_params = _check_positive("max-params", max_params)
+    max_tokens = _check_positive("max-tokens", max_tokens)
+    if gpus is not None:
+        if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1:
+            raise PlannerInputError(f"gpus must be a positive integer, got {gpus!r}")
+    if mfu is not None:
+        mfu = _check_positive("mfu", mfu)
+        if mfu > 1:
+            raise PlannerInputError(f"mfu is a fraction of peak in (0, 1], got {mfu:g}")
+
+    # ---- which budget?
+    given = [f for f, v in (("budget_flops", budget_flops), ("gpu_hours", gpu_hours), ("dollars", dollars)) if v is not None]
+    if len(given) > 1:
+        flags = " and ".join(_BUDGET_FLAGS[g] for g in given)
+        raise PlannerInputError(f"conflicting budget flags {flags}: give one budget")
+    if target_loss is not None and given:
+        raise PlannerInputError(
+            f"conflicting flags --target-loss and {_BUDGET_FLAGS[given[0]]}: a target loss "
+            "minimises compute, a budget minimises loss; give one"
+        )
+    if days is not None and gpus is None:
+        raise PlannerInputError("--days needs --gpus (the cluster the deadline applies to)")
+    if dollars is not None and price is None:
+        raise PlannerInputError("--dollars needs --price (US dollars per GPU-hour)")
+    cluster_is_budget = not given and target_loss is None and gpus is not None and days is not None
+    if not given and target_loss is None and not cluster_is_budget:
+        raise PlannerInputError(
+            "no budget: give --budget FLOPs, --gpu-hours, --dollars with --price, "
+            "--gpus with --days, or --target-loss"
+        )
+
+    accel = _resolve_accelerator(gpu, registry, hardware_files)
+    the_law = _resolve_law(law)
+    peak = accel.peak_flops_per_s(precision)
+    warnings: list[str] = []
+    assumptions: list[Assumption] = []
+
+    # ---- utilisation
+    if mfu is not None:
+        mfu_used, mfu_source = mfu, "user-set (--mfu)"
+    elif accel.default_mfu is not None:
+        mfu_used, mfu_source = accel.default_mfu, accel.mfu_source
+    else:
+        mfu_used = GENERIC_DEFAULT_MFU
+        mfu_source = "generic planning default: no published run for this accelerator in the registry"
+        warnings.append(
+            f"no published MFU for {accel.id}: GPU-hours, cost and wall clock assume "
+            f"{GENERIC_DEFAULT_MFU:.0%} of peak; pass --mfu with a measured value"
+        )
+    flops_per_gpu_hour = peak * mfu_used * _SECONDS_PER_HOUR
+
+    # ---- budget in FLOPs
+    budget_given_as = None
+    lifetime_budget = None
+    if budget_flops is not None:
+        lifetime_budget, budget_given_as = budget_flops, "flops"
+    elif gpu_hours is not None:
+        lifetime_budget, budget_given_as = gpu_hours * flops_per_gpu_hour, "gpu_hours"
+    elif dollars is not None:
+        lifetime_budget, budget_given_as = dollars / price * flops_per_gpu_hour, "dollars"
+    cluster_flops = None
+    if gpus is not None and days is not None:
+        cluster_flops = gpus * days * 24.0 * flops_per_gpu_hour
+        if cluster_is_budget:
+            lifetime_budget, budget_given_as = cluster_flops, "cluster"
+            warnings.append(
+                "--gpus/--days is the whole lifetime budget here: serving is priced on the "
+                "same cluster; add --budget/--gpu-hours/--dollars to make it a training deadline"
+            )
+    max_train_flops = cluster_flops if (cluster_flops is not None and not cluster_is_budget) else None
+
+    coeffs = LawCoefficients.of(the_law)
+    problem = AllocationProblem(
+        law=coeffs,
+        objective="min_loss" if lifetime_budget is not None else "min_compute",
+        budget_flops=lifetime_budget,
+        target_loss=target_loss,
+        inference_tokens=infer_tokens,
+        max_params=max_params,
+        max_tokens=max_tokens,
+        max_train_flops=max_train_flops,
+    )
+    try:
+        sol = solve_convex(problem)
+    except InfeasibleProblem as exc:
+        raise _explain_infeasible(exc, coeffs, gpus, days, flops_per_gpu_hour) from None
+
+    # ---- result
+    train_gh = sol.train_flops / flops_per_gpu_hour
+    infer_gh = sol.inference_flops / flops_per_gpu_hour
+    total_gh = train_gh + infer_gh
+    wall_days = sol.train_flops / (gpus * flops_per_gpu_hour * 24.0) if gpus else None
+    result = Allocation(
+        params=sol.params,
+        train_tokens=sol.tokens,
+        loss=sol.loss,
+        downstream_error=MappingProxyType(the_law.downstream_errors(sol.loss)),
+        train_flops=sol.train_flops,
+        inference_flops=sol.inference_flops,
+        gpu_hours=total_gh,
+        train_gpu_hours=train_gh,
+        inference_gpu_hours=infer_gh,
+        cost_usd=total_gh * price if price is not None else None,
+        wall_clock_days=wall_days,
+        elasticity=sol.elasticity,
+        binding=sol.binding,
+        status=sol.status,
+        solver=sol.backend,
+    )
+
+    # ---- baseline: Chinchilla-optimal, ignoring inference
+    if problem.objective == "min_loss":
+        bn, bd = chinchilla_sized_for_lifetime_budget(coeffs, lifetime_budget, infer_tokens)
+        b_loss = coeffs.loss(bn, bd)
+        b_train, b_inf = 6 * bn * bd, 2 * bn * infer_tokens
+        desc = "Chinchilla-optimal shape (inference ignored when sizing) within the same lifetime budget"
+    else:
+        bn, bd = optimal_allocation(coeffs, train_flops_for_loss(coeffs, target_loss))
+        b_loss = coeffs.loss(bn, bd)
+        b_train, b_inf = 6 * bn * bd, 2 * bn * infer_tokens
+        desc = "Chinchilla-optimal model reaching the same loss, then serving the same tokens"
+    if max_params or max_tokens or max_train_flops:
+        desc += " (bounds not applied to the baseline)"
+    b_total = b_train + b_inf
+    baseline = Baseline(
+        description=desc,
+        params=bn,
+        train_tokens=bd,
+        loss=b_loss,
+        train_flops=b_train,
+        inference_flops=b_inf,
+        loss_delta=result.loss - b_loss,
+        savings_flops=b_total - result.total_flops,
+        savings_fraction=1.0 - result.total_flops / b_total,
+    )
+
+    # ---- assumptions and warnings
+    c = the_law
+    assumptions += [
+        Assumption(
+            "scaling law",
+            f"{c.name}: L = {c.E:.4g} + {c.A:.4g}/N^{c.alpha:.4g} + {c.B:.4g}/D^{c.beta:.4g}"
+            f" (N {'with' if c.params_include_embeddings else 'without'} embeddings)",
+            c.source,
+        ),
+        Assumption(
+            "peak compute",
+            f"{peak / 1e12:,.1f} TFLOP/s dense {precision} per {accel.id}",
+            f"{accel.source} ({accel.date})" if accel.date else accel.source,
+        ),
+        Assumption("MFU", f"{mfu_used:.1%}", mfu_source),
+        Assumption(
+            "FLOPs accounting",
+            "training 6·N·D, serving 2·N per token (attention FLOPs ignored)",
+            "Kaplan et al. 2020; Sardana et al. 2024",
+        ),
+        Assumption(
+            "serving cost",
+            f"priced as FLOPs at the training MFU; memory-bound decode is not modelled yet",
+            "planner simplification",
+        ),
+    ]
+    if price is not None:
+        assumptions.append(Assumption("price", f"${price:,.2f} per GPU-hour", "user-set (--price)"))
+    elif accel.price_usd_per_gpu_hour:
+        lo, hi = accel.price_usd_per_gpu_hour
+        assumptions.append(
+            Assumption(
+                "price",
+                f"not priced (pass --price); reference ${lo:g}-{hi:g} per GPU-hour",
+                accel.price_source,
+            )
+        )
+    if the_law.fit_params_range and sol.params > the_law.fit_params_range[1]:
+        factor = sol.params / the_law.fit_params_range[1]
+        warnings.append(
+            f"extrapolation: {sol.params:.3g} params is {factor:.3g}x the largest model "
+            f"{the_law.name} was fitted on ({the_law.fit_params_range[1]:.3g})"
+        )
+    for name in ("max_params", "max_tokens", "max_train_flops"):
+        if name in sol.binding:
+            label = {"max_params": "--max-params", "max_tokens": "--max-tokens", "max_train_flops": "the --gpus/--days deadline"}[name]
+            warnings.append(f"{label} binds: the unconstrained optimum lies beyond it")
+
+    inputs = {
+        "objective": problem.objective,
+        "budget_flops": lifetime_budget,
+        "budget_given_as": budget_given_as,
+        "budget_gpu_hours": gpu_hours,
+        "budget_dollars": dollars,
+        "target_loss": target_loss,
+        "gpu": accel.id,
+        "precision": precision,
+        "infer_tokens": infer_tokens,
+        "law": the_law.name,
+        "max_params": max_params,
+        "max_tokens": max_tokens,
+        "max_train_flops": max_train_flops,
+        "gpus": gpus,
+        "days": days,
+        "mfu": mfu_used,
+        "price_usd_per_gpu_hour": price,
+    }
+    return Plan(
+        inputs=inputs,
+        assumptions=tuple(assumptions),
+        result=result,
+        baseline=baseline,
+        warnings=tuple(warnings),
+        law=the_law,
+        accelerator=accel,
+    )
+
+
+def _explain_infeasible(
+    exc: Any, law: Any, gpus: int | None, days: float | None, flops_per_gpu_hour: float
+) -> InfeasiblePlanError:
+    d = exc.detail
+    if exc.constraint == "irreducible_loss":
+        return InfeasiblePlanError(
+            f"target loss {d['target_loss']:g} is at or below the law's irreducible loss E = {d['E']:.4g}",
+            "choose a target above E",
+        )
+    if exc.constraint == "bounds":
+        relief = [f"raise --target-loss above {d['floor_loss']:.4g}"]
+        if "tokens_needed" in d:
+            relief.append(f"raise --max-tokens to at least {d['tokens_needed']:.3g}")
+        if "params_needed" in d:
+            relief.append(f"raise --max-params to at least {d['params_needed']:.3g}")
+        return InfeasiblePlanError(
+            f"--max-params/--max-tokens cap the reachable loss at {d['floor_loss']:.4g}, "
+            f"above the target {d['target_loss']:g}",
+            " or ".join(relief),
+        )
+    needed = d["train_flops_needed"]
+    days_needed = needed / (gpus * flops_per_gpu_hour * 24.0)
+    gpus_needed = math.ceil(needed / (days * flops_per_gpu_hour * 24.0))
+    return InfeasiblePlanError(
+        f"the deadline binds: reaching the target needs at least {needed:.3g} training FLOPs, "
+        f"{gpus} GPUs deliver {d['max_train_flops']:.3g} in {days:g} days",
+        f"allow at least {days_needed:.3g} days, or at least {gpus_needed} GPUs, or a higher --target-loss",
+    )

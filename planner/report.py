@@ -1,0 +1,152 @@
+"""The terminal report: a :class:`~planner.plan.Plan` rendered with rich.
+
+Pure rendering: takes a Plan, returns a renderable. Tests print it to
+``Console(width=..., color_system=None)`` and compare text.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from planner.units import fmt_count, fmt_flops, fmt_money
+
+if TYPE_CHECKING:
+    from planner.plan import Plan
+
+__all__ = ["render_plan"]
+
+_BINDING_WORDS = {
+    "lifetime_budget": "lifetime budget",
+    "target_loss": "target loss",
+    "max_params": "--max-params",
+    "max_tokens": "--max-tokens",
+    "max_train_flops": "--gpus/--days deadline",
+}
+
+
+def _headline(plan: Plan) -> str:
+    i = plan.inputs
+    where = f"on {i['gpu']}"
+    if i["objective"] == "min_loss":
+        given = i["budget_given_as"]
+        if given == "gpu_hours":
+            how = f" ({fmt_count(i['budget_gpu_hours'])} GPU-hours)"
+        elif given == "dollars":
+            how = f" ({fmt_money(i['budget_dollars'])} at ${i['price_usd_per_gpu_hour']:g}/GPU-h)"
+        elif given == "cluster":
+            how = f" ({i['gpus']} GPUs x {i['days']:g} days)"
+        else:
+            how = ""
+        goal = f"Lowest loss within {fmt_flops(i['budget_flops'])} FLOPs lifetime{how}"
+    else:
+        goal = f"Least lifetime compute reaching loss {i['target_loss']:g}"
+    served = f", serving {fmt_count(i['infer_tokens'])} tokens" if i["infer_tokens"] else ""
+    return f"{goal} {where}{served} · law {i['law']}"
+
+
+def _allocation(plan: Plan) -> Table:
+    r = plan.result
+    t = Table(title="Allocation", show_header=False, title_justify="left", box=None, pad_edge=False)
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    t.add_row("parameters", fmt_count(r.params))
+    t.add_row("training tokens", fmt_count(r.train_tokens))
+    t.add_row("tokens per parameter", f"{r.tokens_per_param:.1f}")
+    t.add_row("predicted loss", f"{r.loss:.4f}")
+    if r.downstream_error:
+        for suite, err in r.downstream_error.items():
+            t.add_row(f"downstream error ({suite})", f"{err:.1%}")
+    else:
+        t.add_row("downstream error", "n/a (no map for this law; gadre2024-* laws have one)")
+    if r.elasticity is not None:
+        t.add_row("d log L / d log C", f"{r.elasticity:.4f}")
+    t.add_row("binding", ", ".join(_BINDING_WORDS.get(b, b) for b in r.binding) or "none")
+    return t
+
+
+def _compute(plan: Plan) -> Table:
+    r = plan.result
+    priced = r.cost_usd is not None
+    t = Table(title="Compute", title_justify="left")
+    t.add_column("")
+    t.add_column("FLOPs", justify="right")
+    t.add_column("share", justify="right")
+    t.add_column("GPU-hours", justify="right")
+    if priced:
+        t.add_column("cost", justify="right")
+    price = plan.inputs["price_usd_per_gpu_hour"]
+    rows = (
+        ("training", r.train_flops, r.train_gpu_hours),
+        ("inference", r.inference_flops, r.inference_gpu_hours),
+        ("lifetime", r.total_flops, r.gpu_hours),
+    )
+    for name, flops, gh in rows:
+        share = f"{flops / r.total_flops:.1%}" if r.total_flops else "-"
+        cells = [name, fmt_flops(flops), share, fmt_count(gh)]
+        if priced:
+            cells.append(fmt_money(gh * price))
+        t.add_row(*cells)
+    return t
+
+
+def _baseline(plan: Plan) -> Table:
+    r, b = plan.result, plan.baseline
+    t = Table(title="Against the Chinchilla-optimal baseline", title_justify="left", caption=b.description, caption_justify="left")
+    t.add_column("")
+    t.add_column("plan", justify="right")
+    t.add_column("baseline", justify="right")
+    t.add_row("parameters", fmt_count(r.params), fmt_count(b.params))
+    t.add_row("training tokens", fmt_count(r.train_tokens), fmt_count(b.train_tokens))
+    t.add_row("tokens per parameter", f"{r.tokens_per_param:.1f}", f"{b.train_tokens / b.params:.1f}")
+    t.add_row("loss", f"{r.loss:.4f}", f"{b.loss:.4f}")
+    t.add_row("lifetime FLOPs", fmt_flops(r.total_flops), fmt_flops(b.total_flops))
+    return t
+
+
+def _verdict(plan: Plan) -> Text:
+    b = plan.baseline
+    if plan.inputs["objective"] == "min_loss":
+        return Text(f"Plan loss is {-b.loss_delta:.4f} lower than the baseline at the same budget.")
+    return Text(
+        f"Plan saves {fmt_flops(b.savings_flops)} FLOPs ({b.savings_fraction:.1%}) of lifetime "
+        "compute against the baseline."
+    )
+
+
+def _clock(plan: Plan) -> Text | None:
+    r, i = plan.result, plan.inputs
+    if r.wall_clock_days is None:
+        return None
+    return Text(f"Training wall clock on {i['gpus']} x {i['gpu']}: {r.wall_clock_days:.1f} days at {i['mfu']:.1%} MFU.")
+
+
+def _assumptions(plan: Plan) -> Table:
+    t = Table(title="Assumptions", title_justify="left", show_lines=False)
+    t.add_column("what")
+    t.add_column("value")
+    t.add_column("source", overflow="fold")
+    for a in plan.assumptions:
+        t.add_row(a.name, a.value, a.source)
+    return t
+
+
+def render_plan(plan: Plan, *, warnings: bool = True) -> Group:
+    """The whole report; ``warnings=False`` leaves them to the caller (the CLI prints them to stderr)."""
+    parts: list = [
+        Panel(Text(_headline(plan), style="bold")),
+        _allocation(plan),
+        Text(""),
+        _compute(plan),
+    ]
+    clock = _clock(plan)
+    if clock is not None:
+        parts.append(clock)
+    parts += [Text(""), _baseline(plan), _verdict(plan), Text(""), _assumptions(plan)]
+    for w in plan.warnings if warnings else ():
+        parts.append(Text(f"warning: {w}", style="yellow"))
+    return Group(*parts)

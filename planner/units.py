@@ -1,0 +1,53 @@
+"""Human-friendly quantities: parse ``7B`` / ``2T`` / ``1e23`` and print them back.
+
+Suffixes are decimal: K = 1e3, M = 1e6, B or G = 1e9, T = 1e12, P = 1e15
+(case-insensitive). ``1e23`` and ``1_000`` work as in Python.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["parse_quantity", "fmt_count", "fmt_flops", "fmt_money"]
+
+_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
+_NAMES = ((1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
+
+
+def parse_quantity(text: str) -> float:
+    """``"7B"`` -> 7e9; raises ValueError with a readable message on anything else."""
+    s = str(text).strip().replace("_", "").replace(",", "")
+    if not s:
+        raise ValueError("empty number")
+    mult = 1.0
+    last = s[-1].lower()
+    if last in _SUFFIX and len(s) > 1:
+        mult, s = _SUFFIX[last], s[:-1]
+    try:
+        value = float(s) * mult
+    except ValueError:
+        raise ValueError(f"'{text}' is not a number (examples: 1e23, 7B, 2T)") from None
+    return value
+
+
+def fmt_count(x: float | None, digits: int = 3) -> str:
+    """7.0e9 -> '7.00B'; small numbers stay plain."""
+    if x is None:
+        return "-"
+    if not math.isfinite(x):
+        return str(x)
+    for scale, name in _NAMES:
+        if abs(x) >= scale:
+            return f"{x / scale:.{digits}g}{name}"
+    return f"{x:.{digits}g}"
+
+
+def fmt_flops(x: float | None) -> str:
+    """1e23 -> '1.00e23' (FLOP counts always in scientific notation)."""
+    return "-" if x is None else f"{x:.2e}".replace("e+", "e")
+
+
+def fmt_money(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return "$" + fmt_count(x)

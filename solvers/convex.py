@@ -1,0 +1,160 @@
+"""Allocation as a geometric program (cvxpy DGP), cached per problem shape.
+
+The loss ``E + A N^-alpha + B D^-beta`` is a posynomial in (N, D) and lifetime compute
+``6ND + 2N D_inf`` is one too, so both objectives of :mod:`solvers.problem` are geometric
+programs. Every coefficient -- exponents included -- is a cvxpy ``Parameter`` and the
+problems are DPP, so each *shape* (objective, which optional constraints exist) is built
+and compiled once; later calls only assign parameter values and re-solve (~1-2 ms).
+
+Elasticities come from dual values: in the log-log transformed problem the dual ``lam``
+of ``g(x) <= c`` is ``-d log f* / d log c``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from typing import Any
+
+import cvxpy as cp
+
+from solvers.problem import (
+    AllocationProblem,
+    AllocationSolution,
+    InfeasibleProblem,
+    check_reachable,
+)
+
+__all__ = ["solve_convex", "cache_info"]
+
+# Constraint names used in AllocationSolution.binding.
+BUDGET, TARGET = "lifetime_budget", "target_loss"
+MAX_PARAMS, MAX_TOKENS, MAX_TRAIN = "max_params", "max_tokens", "max_train_flops"
+
+# A constraint counts as binding when its dual exceeds this (duals are elasticities,
+# dimensionless, so an absolute threshold is meaningful).
+_DUAL_TOL = 1e-6
+# Clarabel's default tolerances (1e-8) leave N*, D* ~1e-4 from the closed form on this
+# flat objective; these keep them ~1e-6 at little extra cost.
+_SOLVER_OPTS = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
+
+
+@dataclass
+class _Built:
+    problem: cp.Problem
+    params: dict[str, cp.Parameter]
+    constraints: dict[str, cp.Constraint]
+    N: cp.Variable
+    D: cp.Variable
+
+
+def _shape(p: AllocationProblem) -> tuple[Any, ...]:
+    return (
+        p.objective,
+        p.inference_tokens > 0,
+        p.max_params is not None,
+        p.max_tokens is not None,
+        p.max_train_flops is not None,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _build(shape: tuple[Any, ...]) -> _Built:
+    objective, has_inf, has_np, has_nd, has_train = shape
+    N = cp.Variable(pos=True, name="N")
+    D = cp.Variable(pos=True, name="D")
+    par = {k: cp.Parameter(pos=True, name=k) for k in ("E", "A", "B", "alpha", "beta")}
+    reducible = par["A"] / N ** par["alpha"] + par["B"] / D ** par["beta"]
+    train = 6 * N * D
+    lifetime = train
+    if has_inf:
+        par["D_inf"] = cp.Parameter(pos=True, name="D_inf")
+        lifetime = train + 2 * N * par["D_inf"]
+    cons: dict[str, cp.Constraint] = {}
+    if objective == "min_loss":
+        par["budget"] = cp.Parameter(pos=True, name="budget")
+        goal = cp.Minimize(par["E"] + reducible)
+        cons[BUDGET] = lifetime <= par["budget"]
+    else:
+        # Written as reducible <= target - E: better scaled than E + ... <= target.
+        par["excess"] = cp.Parameter(pos=True, name="excess")
+        goal = cp.Minimize(lifetime)
+        cons[TARGET] = reducible <= par["excess"]
+    if has_np:
+        par["max_params"] = cp.Parameter(pos=True, name="max_params")
+        cons[MAX_PARAMS] = N <= par["max_params"]
+    if has_nd:
+        par["max_tokens"] = cp.Parameter(pos=True, name="max_tokens")
+        cons[MAX_TOKENS] = D <= par["max_tokens"]
+    if has_train:
+        par["max_train"] = cp.Parameter(pos=True, name="max_train")
+        cons[MAX_TRAIN] = train <= par["max_train"]
+    prob = cp.Problem(goal, list(cons.values()))
+    assert prob.is_dgp(dpp=True), "allocation GP must stay DPP so re-solves are cheap"
+    return _Built(prob, par, cons, N, D)
+
+
+def cache_info() -> Any:
+    """How many problem shapes are compiled (for tests and benchmarks)."""
+    return _build.cache_info()
+
+
+def solve_convex(problem: AllocationProblem) -> AllocationSolution:
+    """Solve ``problem`` as a geometric program; raise :class:`InfeasibleProblem` if none."""
+    check_reachable(problem)
+    built = _build(_shape(problem))
+    law, par = problem.law, built.params
+    for key in ("E", "A", "B", "alpha", "beta"):
+        par[key].value = getattr(law, key)
+    if "D_inf" in par:
+        par["D_inf"].value = problem.inference_tokens
+    if problem.objective == "min_loss":
+        par["budget"].value = problem.budget_flops
+    else:
+        par["excess"].value = problem.target_loss - law.E
+    for key, value in (
+        ("max_params", problem.max_params),
+        ("max_tokens", problem.max_tokens),
+        ("max_train", problem.max_train_flops),
+    ):
+        if key in par:
+            par[key].value = value
+    try:
+        built.problem.solve(gp=True, solver=cp.CLARABEL, **_SOLVER_OPTS)
+    except cp.error.SolverError:
+        built.problem.solve(gp=True, solver=cp.CLARABEL)  # default tolerances as a fallback
+    status = built.problem.status
+    if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE) or status not in (
+        cp.OPTIMAL,
+        cp.OPTIMAL_INACCURATE,
+    ):
+        if problem.max_train_flops is not None and problem.objective == "min_compute":
+            needed = solve_convex(replace(problem, max_train_flops=None, inference_tokens=0.0))
+            raise InfeasibleProblem(
+                MAX_TRAIN,
+                train_flops_needed=needed.train_flops,
+                max_train_flops=problem.max_train_flops,
+            )
+        raise RuntimeError(f"GP solver returned status '{status}' for a feasible problem")
+    n, d = float(built.N.value), float(built.D.value)
+    duals = {name: float(c.dual_value or 0.0) for name, c in built.constraints.items()}
+    binding = tuple(name for name, lam in duals.items() if lam > _DUAL_TOL)
+    loss = law.loss(n, d)
+    if problem.objective == "min_loss":
+        elasticity = -duals[BUDGET]
+    else:
+        lam = duals[TARGET]  # = -d log C* / d log(target - E)
+        target = problem.target_loss
+        d_logc_d_logl = -lam * target / (target - law.E)
+        elasticity = 1.0 / d_logc_d_logl if lam > _DUAL_TOL else None
+    return AllocationSolution(
+        params=n,
+        tokens=d,
+        loss=loss,
+        train_flops=problem.train_flops(n, d),
+        inference_flops=problem.inference_flops(n),
+        status=status,
+        backend="cvxpy-dgp/clarabel",
+        elasticity=elasticity,
+        binding=binding,
+    )

@@ -1,0 +1,137 @@
+"""The declaration of an allocation problem, shared by every backend.
+
+Two objectives over N (parameters) and D (training tokens), with the loss law
+``L(N, D) = E + A/N^alpha + B/D^beta`` and lifetime compute ``6 N D + 2 N D_inf``
+(training plus serving ``D_inf`` tokens; Sardana et al. 2024's accounting):
+
+* ``min_loss``:    minimise L(N, D)  s.t. 6ND + 2N D_inf <= budget_flops
+* ``min_compute``: minimise 6ND + 2N D_inf  s.t. L(N, D) <= target_loss
+
+Either may add N <= max_params, D <= max_tokens and 6ND <= max_train_flops (a cluster and
+a deadline cap the training compute only).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["LawCoefficients", "AllocationProblem", "AllocationSolution", "Objective"]
+
+Objective = Literal["min_loss", "min_compute"]
+
+
+@dataclass(frozen=True)
+class LawCoefficients:
+    """Coefficients of ``E + A/N^alpha + B/D^beta`` (any object with these attributes works)."""
+
+    E: float
+    A: float
+    B: float
+    alpha: float
+    beta: float
+
+    @classmethod
+    def of(cls, law: object) -> LawCoefficients:
+        return cls(*(float(getattr(law, k)) for k in ("E", "A", "B", "alpha", "beta")))
+
+    def loss(self, params: float, tokens: float) -> float:
+        return self.E + self.A * params ** (-self.alpha) + self.B * tokens ** (-self.beta)
+
+
+@dataclass(frozen=True)
+class AllocationProblem:
+    law: LawCoefficients
+    objective: Objective
+    budget_flops: float | None = None
+    target_loss: float | None = None
+    inference_tokens: float = 0.0
+    max_params: float | None = None
+    max_tokens: float | None = None
+    max_train_flops: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.objective == "min_loss" and self.budget_flops is None:
+            raise ValueError("min_loss needs budget_flops")
+        if self.objective == "min_compute" and self.target_loss is None:
+            raise ValueError("min_compute needs target_loss")
+        for name in ("budget_flops", "target_loss", "max_params", "max_tokens", "max_train_flops"):
+            v = getattr(self, name)
+            if v is not None and not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be positive and finite, got {v}")
+        if not (math.isfinite(self.inference_tokens) and self.inference_tokens >= 0):
+            raise ValueError(f"inference_tokens must be >= 0, got {self.inference_tokens}")
+
+    def train_flops(self, params: float, tokens: float) -> float:
+        return 6.0 * params * tokens
+
+    def inference_flops(self, params: float) -> float:
+        return 2.0 * params * self.inference_tokens
+
+
+@dataclass(frozen=True)
+class AllocationSolution:
+    """What a backend returns.
+
+    ``elasticity`` is d log L / d log C at the optimum: for ``min_loss`` with respect to the
+    lifetime budget, for ``min_compute`` the reciprocal of d log C* / d log target. It is
+    ``None`` when the lifetime-compute constraint is not the one that binds.
+    ``binding`` names the constraints active at the optimum.
+    """
+
+    params: float
+    tokens: float
+    loss: float
+    train_flops: float
+    inference_flops: float
+    status: str
+    backend: str
+    elasticity: float | None = None
+    binding: tuple[str, ...] = ()
+
+    @property
+    def total_flops(self) -> float:
+        return self.train_flops + self.inference_flops
+
+
+class InfeasibleProblem(Exception):
+    """No (N, D) satisfies the constraints.
+
+    Attributes:
+        constraint: which one binds: ``"irreducible_loss"`` (target at or below E),
+            ``"bounds"`` (max_params / max_tokens cap the reachable loss) or
+            ``"max_train_flops"`` (the training-compute cap is too small).
+        detail: numbers that say what would relieve it (e.g. ``floor_loss``,
+            ``tokens_needed``, ``train_flops_needed``).
+    """
+
+    def __init__(self, constraint: str, **detail: float) -> None:
+        self.constraint = constraint
+        self.detail = detail
+        super().__init__(f"infeasible ({constraint}): {detail}")
+
+
+def check_reachable(problem: AllocationProblem) -> None:
+    """Raise :class:`InfeasibleProblem` when the target loss cannot be reached at all.
+
+    Covers the analytic cases (target at or below E; bounds on N and D). The training-
+    compute cap needs a solve and is checked by the backend.
+    """
+    if problem.objective != "min_compute":
+        return
+    law, target = problem.law, problem.target_loss
+    assert target is not None
+    if target <= law.E:
+        raise InfeasibleProblem("irreducible_loss", E=law.E, target_loss=target)
+    n_term = law.A * problem.max_params ** (-law.alpha) if problem.max_params else 0.0
+    d_term = law.B * problem.max_tokens ** (-law.beta) if problem.max_tokens else 0.0
+    floor = law.E + n_term + d_term
+    if target <= floor:
+        detail = {"floor_loss": floor, "target_loss": target}
+        slack = target - law.E
+        if problem.max_tokens and slack - d_term > 0:  # params needed at max_tokens
+            detail["params_needed"] = (law.A / (slack - d_term)) ** (1 / law.alpha)
+        if problem.max_params and slack - n_term > 0:  # tokens needed at max_params
+            detail["tokens_needed"] = (law.B / (slack - n_term)) ** (1 / law.beta)
+        raise InfeasibleProblem("bounds", **detail)

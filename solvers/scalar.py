@@ -1,0 +1,69 @@
+"""A 1-D oracle: eliminate D with the active constraint, search log N with scipy.
+
+* ``min_loss``:    D(N) = (C - 2 N D_inf) / (6N) on N in (0, C / (2 D_inf)).
+* ``min_compute``: D(N) = (B / (target - E - A N^-alpha))^(1/beta) for N above the size
+  whose parameter term alone uses up the target.
+
+Both reduced objectives are unimodal in log N, so a bounded Brent search finds the optimum.
+Slow and bound-free by design: it exists to hold the convex backend to account in tests.
+"""
+
+from __future__ import annotations
+
+import math
+
+from scipy.optimize import minimize_scalar
+
+from solvers.problem import AllocationProblem, AllocationSolution, check_reachable
+
+__all__ = ["solve_scalar"]
+
+
+def solve_scalar(problem: AllocationProblem, xatol: float = 1e-10) -> AllocationSolution:
+    if any(v is not None for v in (problem.max_params, problem.max_tokens, problem.max_train_flops)):
+        raise ValueError("the scalar oracle handles unbounded problems only")
+    check_reachable(problem)
+    law, d_inf = problem.law, problem.inference_tokens
+
+    if problem.objective == "min_loss":
+        c = problem.budget_flops
+        hi = math.log(c / (2.0 * d_inf)) if d_inf > 0 else math.log(c)
+
+        def tokens(log_n: float) -> float:
+            n = math.exp(log_n)
+            return max(c - 2.0 * n * d_inf, 1e-300) / (6.0 * n)
+
+        def objective(log_n: float) -> float:
+            return math.log(law.loss(math.exp(log_n), tokens(log_n)))
+
+        lo = hi - 80.0
+    else:
+        excess = problem.target_loss - law.E
+        lo = math.log(law.A / excess) / law.alpha  # parameter term alone = excess here
+
+        def tokens(log_n: float) -> float:
+            left = excess - law.A * math.exp(-law.alpha * log_n)
+            return (law.B / max(left, 1e-300)) ** (1.0 / law.beta)
+
+        def objective(log_n: float) -> float:
+            n = math.exp(log_n)
+            return math.log(6.0 * n * tokens(log_n) + 2.0 * n * d_inf)
+
+        hi = lo + 80.0
+    # Brent on a bracket found by a coarse grid (the objective is unimodal in log N).
+    grid = [lo + (hi - lo) * i / 400 for i in range(1, 400)]
+    values = [objective(x) for x in grid]
+    i = min(range(len(values)), key=values.__getitem__)
+    a, b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+    res = minimize_scalar(objective, bounds=(a, b), method="bounded", options={"xatol": xatol})
+    n = math.exp(res.x)
+    d = tokens(res.x)
+    return AllocationSolution(
+        params=n,
+        tokens=d,
+        loss=law.loss(n, d),
+        train_flops=6.0 * n * d,
+        inference_flops=2.0 * n * d_inf,
+        status="optimal",
+        backend="scipy-bounded-brent",
+    )
