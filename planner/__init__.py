@@ -33,11 +33,11 @@ __all__ = [
 ]
 
 _WHERE = {
-    "plan": "planner.plan",
-    "Plan": "planner.plan",
-    "Allocation": "planner.plan",
-    "Baseline": "planner.plan",
-    "Assumption": "planner.plan",
+    "plan": "planner.planning",
+    "Plan": "planner.planning",
+    "Allocation": "planner.planning",
+    "Baseline": "planner.planning",
+    "Assumption": "planner.planning",
     "ChinchillaLaw": "planner.laws",
     "DownstreamMap": "planner.laws",
     "get_law": "planner.laws",
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from planner.errors import InfeasiblePlanError, PlannerError, PlannerInputError, SolverError
     from planner.hardware import Accelerator, HardwareRegistry, load_registry
     from planner.laws import ChinchillaLaw, DownstreamMap, get_law
-    from planner.plan import Allocation, Assumption, Baseline, Plan, plan
+    from planner.planning import Allocation, Assumption, Baseline, Plan, plan
 
 
 def __getattr__(name: str) -> Any:

@@ -116,7 +116,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         return
     if scenario:
         flags = _apply_scenario(ctx, scenario, flags)
-    from planner.plan import plan
+    from planner.planning import plan
 
     kwargs = dict(
         gpu=flags["gpu"],
@@ -142,7 +142,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         result = plan(**kwargs)
     except InfeasiblePlanError as exc:
         if as_json:
-            from planner.plan import SCHEMA_VERSION
+            from planner.planning import SCHEMA_VERSION
 
             doc = {"schema_version": SCHEMA_VERSION, "status": "infeasible", "binding": exc.binding, "relief": exc.relief}
             click.echo(json.dumps(doc, indent=2))
@@ -202,26 +202,27 @@ def hardware_list(hardware_files: tuple[str, ...], as_json: bool) -> None:
     from rich.table import Table
 
     t = Table(title="Accelerators (dense, per device; links per direction)")
-    for col in ("id", "BF16 TFLOP/s", "FP8", "HBM GB", "HBM TB/s", "intra GB/s", "inter GB/s", "per node", "TDP W", "aliases"):
-        t.add_column(col, justify="left" if col in ("id", "aliases") else "right")
+    t.add_column("id", no_wrap=True)
+    for col in ("BF16 TF/s", "FP8 TF/s", "HBM GB", "HBM TB/s", "intra GB/s", "inter GB/s", "per node", "TDP W"):
+        t.add_column(col, justify="right", no_wrap=True)
 
-    def opt(x: float | None, scale: float, fmt: str = "{:,.0f}") -> str:
+    def opt(x: float | None, scale: float, fmt: str = "{:.0f}") -> str:
         return "-" if x is None else fmt.format(x / scale)
 
     for acc in reg.values():
         t.add_row(
             acc.id,
-            opt(acc.bf16_flops_per_s, 1e12, "{:,.1f}"),
-            opt(acc.fp8_flops_per_s, 1e12, "{:,.1f}"),
+            opt(acc.bf16_flops_per_s, 1e12, "{:.0f}"),
+            opt(acc.fp8_flops_per_s, 1e12, "{:.0f}"),
             opt(acc.hbm_bytes, 1e9),
             opt(acc.hbm_bytes_per_s, 1e12, "{:.2f}"),
             opt(acc.intra_node_link_bytes_per_s, 1e9),
             opt(acc.inter_node_link_bytes_per_s, 1e9, "{:.1f}"),
             str(acc.devices_per_node),
             opt(acc.tdp_w, 1),
-            ", ".join(acc.aliases),
         )
     Console().print(t)
+    click.echo("Aliases and sources: plan hardware show ID")
 
 
 @hardware.command("show")

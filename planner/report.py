@@ -1,4 +1,4 @@
-"""The terminal report: a :class:`~planner.plan.Plan` rendered with rich.
+"""The terminal report: a :class:`~planner.planning.Plan` rendered with rich.
 
 Pure rendering: takes a Plan, returns a renderable. Tests print it to
 ``Console(width=..., color_system=None)`` and compare text.
@@ -16,7 +16,7 @@ from rich.text import Text
 from planner.units import fmt_count, fmt_flops, fmt_money
 
 if TYPE_CHECKING:
-    from planner.plan import Plan
+    from planner.planning import Plan
 
 __all__ = ["render_plan"]
 

@@ -13,6 +13,7 @@ of ``g(x) <= c`` is ``-d log f* / d log c``.
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -94,6 +95,19 @@ def _build(shape: tuple[Any, ...]) -> _Built:
     return _Built(prob, par, cons, N, D)
 
 
+def _solve(prob: cp.Problem) -> str:
+    """Solve with tight tolerances; if Clarabel cannot certify them, retry at its defaults."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "solution may be inaccurate": handled here
+        try:
+            prob.solve(gp=True, solver=cp.CLARABEL, **_SOLVER_OPTS)
+        except cp.error.SolverError:
+            pass
+        if prob.status != cp.OPTIMAL:
+            prob.solve(gp=True, solver=cp.CLARABEL)
+    return prob.status
+
+
 def cache_info() -> Any:
     """How many problem shapes are compiled (for tests and benchmarks)."""
     return _build.cache_info()
@@ -119,11 +133,7 @@ def solve_convex(problem: AllocationProblem) -> AllocationSolution:
     ):
         if key in par:
             par[key].value = value
-    try:
-        built.problem.solve(gp=True, solver=cp.CLARABEL, **_SOLVER_OPTS)
-    except cp.error.SolverError:
-        built.problem.solve(gp=True, solver=cp.CLARABEL)  # default tolerances as a fallback
-    status = built.problem.status
+    status = _solve(built.problem)
     if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE) or status not in (
         cp.OPTIMAL,
         cp.OPTIMAL_INACCURATE,

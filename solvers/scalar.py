@@ -51,7 +51,8 @@ def solve_scalar(problem: AllocationProblem, xatol: float = 1e-10) -> Allocation
 
         hi = lo + 80.0
     # Brent on a bracket found by a coarse grid (the objective is unimodal in log N).
-    grid = [lo + (hi - lo) * i / 400 for i in range(1, 400)]
+    # lo is excluded (min_compute: D is infinite there); hi is kept (min_loss optima sit near it).
+    grid = [lo + (hi - lo) * i / 400 for i in range(1, 401)]
     values = [objective(x) for x in grid]
     i = min(range(len(values)), key=values.__getitem__)
     a, b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]

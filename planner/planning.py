@@ -22,6 +22,7 @@ from typing import Any
 from planner.errors import InfeasiblePlanError, PlannerInputError
 from planner.hardware import Accelerator, HardwareRegistry, load_registry
 from planner.laws import DEFAULT_LAW, ChinchillaLaw, get_law
+from planner.units import fmt_flops
 
 __all__ = [
     "Assumption",
@@ -536,7 +537,7 @@ def _explain_infeasible(
     days_needed = needed / (gpus * flops_per_gpu_hour * 24.0)
     gpus_needed = math.ceil(needed / (days * flops_per_gpu_hour * 24.0))
     return InfeasiblePlanError(
-        f"the deadline binds: reaching the target needs at least {needed:.3g} training FLOPs, "
-        f"{gpus} GPUs deliver {d['max_train_flops']:.3g} in {days:g} days",
+        f"the deadline binds: reaching the target needs at least {fmt_flops(needed)} training "
+        f"FLOPs, {gpus} GPUs deliver {fmt_flops(d['max_train_flops'])} in {days:g} day(s)",
         f"allow at least {days_needed:.3g} days, or at least {gpus_needed} GPUs, or a higher --target-loss",
     )
