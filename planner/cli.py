@@ -203,7 +203,7 @@ def hardware_list(hardware_files: tuple[str, ...], as_json: bool) -> None:
 
     t = Table(title="Accelerators (dense, per device; links per direction)")
     t.add_column("id", no_wrap=True)
-    for col in ("BF16 TF/s", "FP8 TF/s", "HBM GB", "HBM TB/s", "intra GB/s", "inter GB/s", "per node", "TDP W"):
+    for col in ("BF16\nTF/s", "FP8\nTF/s", "HBM\nGB", "HBM\nTB/s", "intra\nGB/s", "inter\nGB/s", "per\nnode", "TDP\nW"):
         t.add_column(col, justify="right", no_wrap=True)
 
     def opt(x: float | None, scale: float, fmt: str = "{:.0f}") -> str:

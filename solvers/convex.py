@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cvxpy as cp
@@ -47,6 +47,16 @@ class _Built:
     constraints: dict[str, cp.Constraint]
     N: cp.Variable
     D: cp.Variable
+    last: dict[str, float] = field(default_factory=dict)
+
+    def assign(self, values: dict[str, float | None]) -> None:
+        """Set parameter values, skipping unchanged ones (cvxpy validates every assignment,
+        which costs as much as the solve itself in a budget sweep)."""
+        for key, param in self.params.items():
+            value = values[key]
+            if self.last.get(key) != value:
+                param.value = value
+                self.last[key] = value
 
 
 def _shape(p: AllocationProblem) -> tuple[Any, ...]:
@@ -117,22 +127,17 @@ def solve_convex(problem: AllocationProblem) -> AllocationSolution:
     """Solve ``problem`` as a geometric program; raise :class:`InfeasibleProblem` if none."""
     check_reachable(problem)
     built = _build(_shape(problem))
-    law, par = problem.law, built.params
-    for key in ("E", "A", "B", "alpha", "beta"):
-        par[key].value = getattr(law, key)
-    if "D_inf" in par:
-        par["D_inf"].value = problem.inference_tokens
+    law = problem.law
+    values = {key: getattr(law, key) for key in ("E", "A", "B", "alpha", "beta")}
+    values["D_inf"] = problem.inference_tokens
     if problem.objective == "min_loss":
-        par["budget"].value = problem.budget_flops
+        values["budget"] = problem.budget_flops
     else:
-        par["excess"].value = problem.target_loss - law.E
-    for key, value in (
-        ("max_params", problem.max_params),
-        ("max_tokens", problem.max_tokens),
-        ("max_train", problem.max_train_flops),
-    ):
-        if key in par:
-            par[key].value = value
+        values["excess"] = problem.target_loss - law.E
+    values["max_params"] = problem.max_params
+    values["max_tokens"] = problem.max_tokens
+    values["max_train"] = problem.max_train_flops
+    built.assign(values)
     status = _solve(built.problem)
     if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE) or status not in (
         cp.OPTIMAL,

@@ -1,0 +1,55 @@
+"""Speed benchmarks for the planning spine (not part of the test run).
+
+    python benchmarks/bench_plan.py
+
+Prints, on this machine:
+  * `plan --help` wall time (must stay instant: no heavy imports);
+  * a cold `plan --budget 1e23 --gpu h100 --infer-tokens 1e12` process, next to a bare
+    `python -c "import cvxpy"` (the target: little more than importing cvxpy);
+  * the per-call time of re-solving the cached geometric program over 200 budgets
+    (target ~1-2 ms per re-solve), with and without an inference term.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+
+def wall(cmd: list[str], repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def resolve_loop(inference_tokens: float, n: int = 200) -> float:
+    from planner.laws import get_law
+    from solvers import AllocationProblem, LawCoefficients, solve_convex
+
+    law = LawCoefficients.of(get_law("besiroglu2024"))
+    budgets = [10 ** (20 + 6 * i / (n - 1)) for i in range(n)]
+    solve_convex(AllocationProblem(law=law, objective="min_loss", budget_flops=1e22, inference_tokens=inference_tokens))
+    t = time.perf_counter()
+    for c in budgets:
+        solve_convex(AllocationProblem(law=law, objective="min_loss", budget_flops=c, inference_tokens=inference_tokens))
+    return (time.perf_counter() - t) / n
+
+
+def main() -> None:
+    plan = shutil.which("plan") or sys.exit("install the project first (pip install -e .)")
+    print(f"plan --help                      {wall([plan, '--help']) * 1e3:8.0f} ms")
+    print(f"python -c 'import cvxpy'         {wall([sys.executable, '-c', 'import cvxpy']) * 1e3:8.0f} ms")
+    cold = wall([plan, "--budget", "1e23", "--gpu", "h100", "--infer-tokens", "1e12", "--json"])
+    print(f"plan --budget 1e23 ... (cold)    {cold * 1e3:8.0f} ms")
+    print(f"re-solve, training only          {resolve_loop(0.0) * 1e3:8.2f} ms per budget (200 budgets)")
+    print(f"re-solve, with 1e12 served       {resolve_loop(1e12) * 1e3:8.2f} ms per budget (200 budgets)")
+
+
+if __name__ == "__main__":
+    main()
