@@ -145,9 +145,12 @@ def test_help_does_not_import_heavy_packages():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
-@pytest.mark.skipif(shutil.which("plan") is None, reason="console script not installed")
+PLAN_SCRIPT = shutil.which("plan", path=str(Path(sys.executable).parent))
+
+
+@pytest.mark.skipif(PLAN_SCRIPT is None, reason="console script not installed next to this python")
 def test_console_script_exit_codes():
-    ok = subprocess.run(["plan", "--budget", "1e21", "--json"], capture_output=True, text=True)
+    ok = subprocess.run([PLAN_SCRIPT, "--budget", "1e21", "--json"], capture_output=True, text=True)
     assert ok.returncode == 0 and json.loads(ok.stdout)["result"]["params"] > 0
-    bad = subprocess.run(["plan", "--budget", "-3"], capture_output=True, text=True)
+    bad = subprocess.run([PLAN_SCRIPT, "--budget", "-3"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
