@@ -57,6 +57,10 @@ _SCENARIO_KEYS = {
     "max_tokens": "max_tokens",
     "mfu": "mfu",
     "precision": "precision",
+    "downstream": "downstream",
+    "lr_rule": "lr_rule",
+    "seq_len": "seq_len",
+    "warmup_fraction": "warmup_fraction",
 }
 _SCENARIO_INFO = {"title", "description"}
 
@@ -97,6 +101,10 @@ def _registry(hardware_files: tuple[str, ...]) -> Any:
 @click.option("--max-tokens", type=QUANTITY, help="Upper bound on training tokens (data-constrained).")
 @click.option("--mfu", type=QUANTITY, help="Model-FLOP utilisation in (0, 1]; default: the accelerator's published figure.")
 @click.option("--precision", type=click.Choice(["bf16", "fp8", "fp4"]), default="bf16", show_default=True, help="Which dense peak prices compute.")
+@click.option("--downstream", default=None, help="Downstream-error map: a saved map, PRESET or PRESET:SUITE (default: the law's own).")
+@click.option("--lr-rule", type=click.Choice(["steplaw", "deepseek"]), default="steplaw", show_default=True, help="Learning-rate and batch law for the training recipe.")
+@click.option("--seq-len", type=click.IntRange(min=1), default=2048, show_default=True, help="Training sequence length (recipe batch size).")
+@click.option("--warmup-fraction", type=QUANTITY, default=0.01, show_default=True, help="Share of steps in warmup (a planner default, not a law).")
 @click.option("--scenario", type=click.Path(dir_okay=False), help="TOML scenario file with the same keys as these flags; flags override it.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout instead of the report.")
 @_hardware_option
@@ -132,6 +140,10 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         max_tokens=flags["max_tokens"],
         mfu=flags["mfu"],
         precision=flags["precision"],
+        downstream=flags["downstream"],
+        lr_rule=flags["lr_rule"],
+        seq_len=flags["seq_len"],
+        warmup_fraction=flags["warmup_fraction"],
         hardware_files=hardware_files,
     )
     if flags["law"]:
@@ -260,24 +272,43 @@ def laws() -> None:
 @laws.command("list")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
 def laws_list(as_json: bool) -> None:
-    """List the presets with their coefficients and sources."""
-    from planner.laws import DEFAULT_LAW, presets
+    """List the presets and your saved laws with their coefficients and sources."""
+    from planner.errors import PlannerInputError
+    from planner.laws import DEFAULT_LAW, get_downstream, get_law, presets, saved_laws
 
+    entries: list[dict[str, Any]] = [law.to_dict() for law in presets().values()]
+    for name, path in saved_laws().items():
+        try:
+            entries.append(get_law(name).to_dict())
+        except PlannerInputError:
+            try:
+                m = get_downstream(name)
+            except PlannerInputError as exc:
+                entries.append({"name": name, "form": "unreadable", "origin": str(path), "source": str(exc)})
+                continue
+            entries.append({"name": name, "form": "downstream", "k": m.k, "gamma": m.gamma, "epsilon": m.epsilon,
+                            "origin": str(path), "source": m.source, "bootstrap_draws": len(m.draws)})
     if as_json:
-        click.echo(json.dumps([law.to_dict() for law in presets().values()], indent=2))
+        click.echo(json.dumps(entries, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title="Scaling-law presets: L = E + A/N^alpha + B/D^beta")
-    for col in ("name", "E", "A", "B", "alpha", "beta", "downstream", "source"):
+    t = Table(title="Scaling laws: L = E + A/N^alpha + B/D^beta  (downstream: Err = epsilon - k exp(-gamma L))")
+    for col in ("name", "kind", "coefficients", "draws", "source"):
         t.add_column(col, overflow="fold")
-    for law in presets().values():
-        name = law.name + (" (default)" if law.name == DEFAULT_LAW else "")
-        t.add_row(
-            name, f"{law.E:.4g}", f"{law.A:.4g}", f"{law.B:.4g}", f"{law.alpha:.4g}", f"{law.beta:.4g}",
-            ", ".join(law.downstream) or "-", law.source,
-        )
+    for e in entries:
+        name = e["name"] + (" (default)" if e["name"] == DEFAULT_LAW else "")
+        kind = "preset" if e.get("origin", "builtin") == "builtin" else "saved"
+        if e["form"] == "downstream":
+            coeffs = f"k {e['k']:.4g}, gamma {e['gamma']:.4g}, eps {e['epsilon']:.4g}"
+        elif e["form"] == "unreadable":
+            coeffs = "-"
+        else:
+            coeffs = f"E {e['E']:.4g}, A {e['A']:.4g}, B {e['B']:.4g}, alpha {e['alpha']:.4g}, beta {e['beta']:.4g}"
+            if e.get("downstream"):
+                coeffs += f"; downstream {', '.join(e['downstream'])}"
+        t.add_row(name, f"{kind} {e['form']}", coeffs, str(e.get("bootstrap_draws") or "-"), e["source"])
     Console().print(t)
 
 
@@ -326,6 +357,101 @@ def laws_show(name: str, as_json: bool) -> None:
     for row in frontier:
         t.add_row(f"{row['train_flops']:.0e}", fmt_count(row["params"]), fmt_count(row["train_tokens"]), f"{row['tokens_per_param']:.1f}", f"{row['loss']:.4f}")
     console.print(t)
+
+
+# --------------------------------------------------------------------------- fit / predict
+
+
+@cli.command("fit")
+@click.argument("runs", type=click.Path(dir_okay=False))
+@click.option("--form", type=click.Choice(["chinchilla", "overtrain", "downstream"]), default="chinchilla", show_default=True,
+              help="chinchilla: E + A/N^a + B/D^b; overtrain: the same with a = b; downstream: Err = eps - k exp(-g L).")
+@click.option("--params-col", help="Column of parameter counts (default: auto-detect).")
+@click.option("--tokens-col", help="Column of training tokens (default: auto-detect).")
+@click.option("--loss-col", help="Column of final losses (default: auto-detect).")
+@click.option("--error-col", help="Column of task errors, for --form downstream (default: auto-detect).")
+@click.option("--where", multiple=True, help="Keep rows where COL=VALUE (also !=, <, <=, >, >=); repeatable.")
+@click.option("--objective", type=click.Choice(["huber", "lsq"]), default="huber", show_default=True,
+              help="huber: Huber on log residuals (Hoffmann/Epoch); lsq: squared error of L (Gadre et al.).")
+@click.option("--delta", type=QUANTITY, default=1e-3, show_default=True, help="Huber threshold on log residuals.")
+@click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=0, show_default=True, help="Refits on resampled runs, for intervals.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling.")
+@click.option("--level", type=QUANTITY, default=0.95, show_default=True, help="Coverage of the intervals.")
+@click.option("--non-embedding", is_flag=True, help="The params column excludes embedding parameters.")
+@click.option("--save", "save_name", help="Save the law under this name (use it with --law / --downstream).")
+@click.option("--overwrite", is_flag=True, help="Replace a saved law of the same name.")
+@click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
+def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | None, loss_col: str | None,
+                error_col: str | None, where: tuple[str, ...], objective: str, delta: float, n_bootstrap: int,
+                seed: int, level: float, non_embedding: bool, save_name: str | None, overwrite: bool, as_json: bool) -> None:
+    """Fit a scaling law (or a downstream-error map) to your own runs (CSV or JSON lines)."""
+    from planner.lawfit import fit_runs
+
+    def run(progress: Any) -> Any:
+        return fit_runs(runs, form=form, params_col=params_col, tokens_col=tokens_col, loss_col=loss_col,
+                        error_col=error_col, where=where, objective=objective, delta=delta, n_bootstrap=n_bootstrap,
+                        seed=seed, level=level, params_include_embeddings=not non_embedding, progress=progress)
+
+    if n_bootstrap:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("bootstrap", total=n_bootstrap)
+            outcome = run(lambda i, n: bar.update(task, completed=i))
+    else:
+        outcome = run(None)
+    saved_to = None
+    if save_name:
+        from planner.laws import presets
+        from planner.lawstore import save_law_table
+
+        saved_to = save_law_table(save_name, outcome.law_table(), overwrite=overwrite, reserved=set(presets()))
+        click.echo(f"plan: saved law '{save_name}' to {saved_to}", err=True)
+    if as_json:
+        click.echo(json.dumps({"schema_version": "1.0", **outcome.to_dict(), "saved_to": str(saved_to) if saved_to else None}, indent=2))
+        return
+    from rich.console import Console
+
+    from planner.report import render_fit
+
+    Console().print(render_fit(outcome))
+
+
+@cli.command("predict")
+@click.option("--law", default=None, help="Law preset, saved law or TOML file (default besiroglu2024).")
+@click.option("--downstream", default=None, help="Downstream-error map (saved, PRESET or PRESET:SUITE); default: the law's own.")
+@click.option("--params", type=QUANTITY, required=True, help="Parameters N.")
+@click.option("--tokens", type=QUANTITY, required=True, help="Training tokens D.")
+@click.option("--level", type=QUANTITY, default=0.95, show_default=True, help="Coverage of the intervals.")
+@click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
+def predict_command(law: str | None, downstream: str | None, params: float, tokens: float, level: float, as_json: bool) -> None:
+    """Predicted loss (and downstream error) for N parameters trained on D tokens."""
+    from planner.prediction import predict
+
+    result = predict(law=law, downstream=downstream, params=params, tokens=tokens, level=level)
+    if as_json:
+        click.echo(json.dumps({"schema_version": "1.0", **result}, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from planner.units import fmt_count
+
+    t = Table(title=f"{result['law']}: N = {fmt_count(params)}, D = {fmt_count(tokens)}")
+    t.add_column("quantity")
+    t.add_column("prediction", justify="right")
+    t.add_column(f"{level:.0%} interval", justify="right")
+
+    def iv(x: Any, fmt: str) -> str:
+        return "-" if x is None else f"{fmt.format(x[0])} - {fmt.format(x[1])}"
+
+    t.add_row("loss", f"{result['loss']:.4f}", iv(result["loss_interval"], "{:.4f}"))
+    for name, e in result["downstream_error"].items():
+        t.add_row(f"error ({name})", f"{e['error']:.1%}", iv(e["interval"], "{:.1%}"))
+    Console().print(t)
+    if result["loss_interval"] is None:
+        click.echo("No interval: the law has no bootstrap draws (fit it with `plan fit --bootstrap N --save NAME`).", err=True)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -32,6 +32,8 @@ __all__ = [
     "law_from_table",
     "preset_names",
     "presets",
+    "saved_laws",
+    "get_downstream",
 ]
 
 #: The default preset, and why: Epoch AI's refit of the largest published sweep
@@ -50,9 +52,20 @@ class DownstreamMap:
     gamma: float
     epsilon: float
     source: str = ""
+    name: str = ""
+    #: Bootstrap draws as rows of (k, gamma, epsilon); empty for published maps.
+    draws: tuple[tuple[float, float, float], ...] = ()
 
     def error(self, loss: float | np.ndarray) -> float | np.ndarray:
         return self.epsilon - self.k * np.exp(-self.gamma * np.asarray(loss, dtype=float))
+
+    def error_draws(self, loss: np.ndarray) -> np.ndarray:
+        """Error under each draw, paired with ``loss`` draws (cycled); the point map if none."""
+        loss = np.asarray(loss, dtype=float)
+        if not self.draws:
+            return np.asarray(self.error(loss), dtype=float)
+        d = np.asarray(self.draws)[np.arange(loss.size) % len(self.draws)]
+        return d[:, 2] - d[:, 0] * np.exp(-d[:, 1] * loss)
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,11 @@ class ChinchillaLaw:
     note: str = ""
     form: str = "chinchilla"
     fit_params_range: tuple[float, float] | None = None
+    #: Bootstrap draws as rows of (E, A, B, alpha, beta); empty for published presets.
+    draws: tuple[tuple[float, float, float, float, float], ...] = ()
+    #: Provenance of a fitted law (file, fingerprint, date, settings); empty for presets.
+    fit_info: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    origin: str = "builtin"
     downstream: Mapping[str, DownstreamMap] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
@@ -87,6 +105,7 @@ class ChinchillaLaw:
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise PlannerInputError(f"law '{self.name}': {key} must be positive, got {value!r}")
         object.__setattr__(self, "downstream", MappingProxyType(dict(self.downstream)))
+        object.__setattr__(self, "fit_info", MappingProxyType(dict(self.fit_info)))
 
     def loss(self, params: float | np.ndarray, tokens: float | np.ndarray) -> Any:
         """Predicted loss for ``params`` parameters trained on ``tokens`` tokens."""
@@ -94,6 +113,13 @@ class ChinchillaLaw:
         d = np.asarray(tokens, dtype=float)
         out = self.E + self.A * n ** (-self.alpha) + self.B * d ** (-self.beta)
         return float(out) if np.ndim(out) == 0 else out
+
+    def loss_draws(self, params: float, tokens: float) -> np.ndarray:
+        """Predicted loss under every bootstrap draw (empty if the law has none)."""
+        if not self.draws:
+            return np.empty(0)
+        d = np.asarray(self.draws)
+        return d[:, 0] + d[:, 1] * params ** -d[:, 3] + d[:, 2] * tokens ** -d[:, 4]
 
     def downstream_errors(self, loss: float) -> dict[str, float]:
         """Error predicted by every downstream map the law carries."""
@@ -110,6 +136,9 @@ class ChinchillaLaw:
             **self.coefficients,
             "params_include_embeddings": self.params_include_embeddings,
             "fit_params_range": list(self.fit_params_range) if self.fit_params_range else None,
+            "origin": self.origin,
+            "bootstrap_draws": len(self.draws),
+            "fit": dict(self.fit_info),
             "source": self.source,
             "note": self.note,
             "downstream": {
@@ -119,11 +148,26 @@ class ChinchillaLaw:
         }
 
 
-_COMMON = {"form", "params_include_embeddings", "source", "note", "downstream", "fit_params_range"}
+_COMMON = {"form", "params_include_embeddings", "source", "note", "downstream", "fit_params_range", "fit", "intervals", "bootstrap"}
 _FORM_KEYS = {
     "chinchilla": {"E", "A", "B", "alpha", "beta"},
     "overtrain": {"E", "eta", "a", "b"},
 }
+_DOWNSTREAM_KEYS = {"form", "k", "gamma", "epsilon", "suite", "source", "note", "fit", "intervals", "bootstrap"}
+
+
+def _draws(where: str, table: Mapping[str, Any], names: tuple[str, ...]) -> tuple[tuple[float, ...], ...]:
+    """Bootstrap draws stored column-wise (``[law.bootstrap] E = [...]``) as rows."""
+    boot = table.get("bootstrap")
+    if not boot:
+        return ()
+    try:
+        cols = [[float(v) for v in boot[n]] for n in names]
+    except (KeyError, TypeError, ValueError):
+        raise PlannerInputError(f"{where}: 'bootstrap' must hold equal-length number lists {', '.join(names)}") from None
+    if len({len(c) for c in cols}) != 1:
+        raise PlannerInputError(f"{where}: bootstrap columns have different lengths")
+    return tuple(zip(*cols, strict=True))
 
 
 def _number(where: str, key: str, value: Any) -> float:
@@ -138,6 +182,8 @@ def law_from_table(name: str, table: Mapping[str, Any], origin: str = "builtin")
     """Build a law from one TOML table (the format of ``planner/data/laws.toml``)."""
     where = f"law '{name}' ({origin})"
     form = table.get("form", "chinchilla")
+    if form == "downstream":
+        raise PlannerInputError(f"'{name}' is a downstream-error map, not a loss law: pass it with --downstream")
     if form not in _FORM_KEYS:
         raise PlannerInputError(f"{where}: unknown form '{form}'; use chinchilla or overtrain")
     check_keys(where, table, _COMMON | _FORM_KEYS[form])
@@ -175,6 +221,9 @@ def law_from_table(name: str, table: Mapping[str, Any], origin: str = "builtin")
     return ChinchillaLaw(
         name=name,
         fit_params_range=fit_range,
+        draws=_draws(where, table, ("E", "A", "B", "alpha", "beta")),
+        fit_info=dict(table.get("fit", {})),
+        origin=origin,
         form=form,
         params_include_embeddings=bool(table.get("params_include_embeddings", True)),
         source=str(table.get("source", "")),
@@ -200,23 +249,85 @@ def preset_names() -> list[str]:
     return list(presets())
 
 
-def get_law(name_or_path: str | Path) -> ChinchillaLaw:
-    """A preset by name (case-insensitive), or a law read from a ``.toml`` file.
+def _read_law_file(path: str | Path) -> tuple[str, dict[str, Any]]:
+    """The (name, table) of a law file: top-level keys, or exactly one ``[name]`` table."""
+    data = load_toml_file(path, "law")
+    if "form" in data or "E" in data or "k" in data:
+        return Path(path).stem, data
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    if len(tables) != 1:
+        raise PlannerInputError(f"law file {path}: expected one law, found {len(tables)} tables")
+    ((name, table),) = tables.items()
+    return name, table
 
-    A law file holds either the keys of one law at top level or exactly one ``[name]`` table.
+
+def saved_laws() -> dict[str, Path]:
+    """Laws saved by ``plan fit --save`` (loss laws and downstream maps), by name."""
+    from planner.lawstore import saved_law_files
+
+    return saved_law_files()
+
+
+def _is_path(text: str) -> bool:
+    return text.endswith(".toml") or "/" in text or Path(text).is_file()
+
+
+def get_law(name_or_path: str | Path) -> ChinchillaLaw:
+    """A preset, a saved law (``plan fit --save NAME``), or a law read from a ``.toml`` file.
+
+    Presets win over saved laws of the same name (saving under a preset's name is refused).
     """
     text = str(name_or_path)
-    if text.endswith(".toml") or Path(text).is_file():
-        data = load_toml_file(text, "law")
-        if "form" in data or "E" in data:
-            return law_from_table(Path(text).stem, data, origin=text)
-        tables = {k: v for k, v in data.items() if isinstance(v, dict)}
-        if len(tables) != 1:
-            raise PlannerInputError(f"law file {text}: expected one law, found {len(tables)} tables")
-        (name, table), = tables.items()
-        return law_from_table(name, table, origin=text)
     key = text.strip().lower()
     table = presets()
     if key in table:
         return table[key]
-    raise unknown_name("law", text, table)
+    saved = saved_laws()
+    if key in saved:
+        name, raw = _read_law_file(saved[key])
+        return law_from_table(name, raw, origin=str(saved[key]))
+    if _is_path(text):
+        name, raw = _read_law_file(text)
+        return law_from_table(name, raw, origin=text)
+    raise unknown_name("law", text, [*table, *saved])
+
+
+def downstream_from_table(name: str, table: Mapping[str, Any], origin: str) -> DownstreamMap:
+    """A saved downstream map (``form = "downstream"``)."""
+    where = f"downstream map '{name}' ({origin})"
+    check_keys(where, table, _DOWNSTREAM_KEYS)
+    for key in ("k", "gamma", "epsilon"):
+        if key not in table:
+            raise PlannerInputError(f"{where}: missing {key}")
+    return DownstreamMap(
+        suite=str(table.get("suite", name)),
+        k=_number(where, "k", table["k"]),
+        gamma=_number(where, "gamma", table["gamma"]),
+        epsilon=_number(where, "epsilon", table["epsilon"]),
+        source=str(table.get("source", "")),
+        name=name,
+        draws=_draws(where, table, ("k", "gamma", "epsilon")),
+    )
+
+
+def get_downstream(name_or_path: str | Path) -> DownstreamMap:
+    """A downstream-error map: ``PRESET`` (its 17-task map), ``PRESET:SUITE``, a saved map or a file."""
+    text = str(name_or_path).strip()
+    preset, _, suite = text.lower().partition(":")
+    if preset in presets():
+        law = presets()[preset]
+        if not law.downstream:
+            raise PlannerInputError(f"law '{preset}' has no downstream-error map")
+        suite = suite or ("17-task" if "17-task" in law.downstream else next(iter(law.downstream)))
+        if suite not in law.downstream:
+            raise unknown_name(f"suite of {preset}", suite, law.downstream)
+        return law.downstream[suite]
+    saved = saved_laws()
+    path = saved.get(text.lower()) or (text if _is_path(text) else None)
+    if path is None:
+        with_maps = [p for p, law in presets().items() if law.downstream]
+        raise unknown_name("downstream map", text, [*with_maps, *saved])
+    name, raw = _read_law_file(path)
+    if raw.get("form") != "downstream":
+        raise PlannerInputError(f"'{name}' is a loss law, not a downstream-error map: pass it with --law")
+    return downstream_from_table(name, raw, origin=str(path))

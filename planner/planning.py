@@ -14,14 +14,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from planner.errors import InfeasiblePlanError, PlannerInputError
 from planner.hardware import Accelerator, HardwareRegistry, load_registry
-from planner.laws import DEFAULT_LAW, ChinchillaLaw, get_law
+from planner.laws import DEFAULT_LAW, ChinchillaLaw, DownstreamMap, get_downstream, get_law
+from planner.recipe import DEFAULT_SEQ_LEN, DEFAULT_WARMUP_FRACTION, TrainingRecipe, training_recipe
 from planner.units import fmt_flops
 
 __all__ = [
@@ -73,6 +74,9 @@ class Allocation:
     binding: tuple[str, ...]
     status: str
     solver: str
+    #: Present when the law carries bootstrap draws: the loss interval at the chosen (N, D)
+    #: and the spread of the optimum (N*, D*) re-solved under each draw.
+    uncertainty: Mapping[str, Any] | None = None
 
     @property
     def tokens_per_param(self) -> float:
@@ -106,6 +110,7 @@ class Allocation:
             "binding": list(self.binding),
             "status": self.status,
             "solver": self.solver,
+            "uncertainty": dict(self.uncertainty) if self.uncertainty is not None else None,
         }
 
 
@@ -162,6 +167,7 @@ class Plan:
     result: Allocation
     baseline: Baseline
     warnings: tuple[str, ...] = ()
+    recipe: TrainingRecipe | None = None
     schema_version: str = SCHEMA_VERSION
     law: ChinchillaLaw = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
     accelerator: Accelerator = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
@@ -178,6 +184,7 @@ class Plan:
             ],
             "result": self.result.to_dict(),
             "baseline": self.baseline.to_dict(),
+            "recipe": self.recipe.to_dict() if self.recipe is not None else None,
             "warnings": list(self.warnings),
         }
 
@@ -246,6 +253,12 @@ def plan(
     max_tokens: float | None = None,
     mfu: float | None = None,
     precision: str = "bf16",
+    downstream: str | DownstreamMap | None = None,
+    lr_rule: str = "steplaw",
+    seq_len: int = DEFAULT_SEQ_LEN,
+    warmup_fraction: float = DEFAULT_WARMUP_FRACTION,
+    interval_level: float = 0.95,
+    max_uncertainty_draws: int = 200,
     registry: HardwareRegistry | None = None,
     hardware_files: Iterable[str | Path] = (),
 ) -> Plan:
@@ -273,6 +286,14 @@ def plan(
         max_tokens: upper bound on unique training tokens (data-constrained).
         mfu: model-FLOP utilisation; default from the registry entry's published figure.
         precision: which dense peak prices compute: ``bf16``, ``fp8`` or ``fp4``.
+        downstream: a downstream-error map (name, ``PRESET:SUITE``, file or object) used
+            instead of the law's own maps.
+        lr_rule: learning-rate/batch law for the recipe: ``steplaw`` or ``deepseek``.
+        seq_len: training sequence length for the recipe's batch.
+        warmup_fraction: share of steps spent in warmup.
+        interval_level: coverage of the intervals reported for fitted laws.
+        max_uncertainty_draws: at most this many bootstrap draws are re-solved for the
+            spread of the optimum (evenly spaced, so the plan stays deterministic).
         registry: a loaded :class:`HardwareRegistry` (default: shipped + user config).
         hardware_files: extra hardware TOML files merged into the default registry.
 
@@ -330,8 +351,15 @@ def plan(
             "--gpus with --days, or --target-loss"
         )
 
+    if not 0 < interval_level < 1:
+        raise PlannerInputError(f"interval level must be in (0, 1), got {interval_level}")
     accel = _resolve_accelerator(gpu, registry, hardware_files)
     the_law = _resolve_law(law)
+    if downstream is None:
+        maps = dict(the_law.downstream)
+    else:
+        dmap = downstream if isinstance(downstream, DownstreamMap) else get_downstream(downstream)
+        maps = {dmap.name or dmap.suite: dmap}
     peak = accel.peak_flops_per_s(precision)
     warnings: list[str] = []
     assumptions: list[Assumption] = []
@@ -395,7 +423,7 @@ def plan(
         params=sol.params,
         train_tokens=sol.tokens,
         loss=sol.loss,
-        downstream_error=MappingProxyType(the_law.downstream_errors(sol.loss)),
+        downstream_error=MappingProxyType({k: float(m.error(sol.loss)) for k, m in maps.items()}),
         train_flops=sol.train_flops,
         inference_flops=sol.inference_flops,
         gpu_hours=total_gh,
@@ -407,6 +435,7 @@ def plan(
         binding=sol.binding,
         status=sol.status,
         solver=sol.backend,
+        uncertainty=_uncertainty(the_law, maps, problem, sol, interval_level, max_uncertainty_draws),
     )
 
     # ---- baseline: Chinchilla-optimal, ignoring inference
@@ -501,12 +530,35 @@ def plan(
         "days": days,
         "mfu": mfu_used,
         "price_usd_per_gpu_hour": price,
+        "downstream": None if downstream is None else list(maps),
+        "lr_rule": lr_rule,
+        "seq_len": seq_len,
     }
+    recipe = training_recipe(
+        sol.params,
+        sol.tokens,
+        rule=lr_rule,
+        seq_len=seq_len,
+        batch_multiple=gpus or 1,
+        warmup_fraction=warmup_fraction,
+        params_include_embeddings=the_law.params_include_embeddings,
+    )
+    assumptions.append(Assumption("learning rate and batch", recipe.source, "training recipe rule (--lr-rule)"))
+    if result.uncertainty is not None:
+        u = result.uncertainty
+        assumptions.append(
+            Assumption(
+                "uncertainty",
+                f"{u['draws']} bootstrap draws of {the_law.name}; {u['draws_solved']} re-solved",
+                f"fit of {the_law.fit_info.get('data_file', 'the law')} (seed {the_law.fit_info.get('bootstrap_seed', '?')})",
+            )
+        )
     return Plan(
         inputs=inputs,
         assumptions=tuple(assumptions),
         result=result,
         baseline=baseline,
+        recipe=recipe,
         warnings=tuple(warnings),
         law=the_law,
         accelerator=accel,
@@ -541,3 +593,49 @@ def _explain_infeasible(
         f"FLOPs, {gpus} GPUs deliver {fmt_flops(d['max_train_flops'])} in {days:g} day(s)",
         f"allow at least {days_needed:.3g} days, or at least {gpus_needed} GPUs, or a higher --target-loss",
     )
+
+
+def _uncertainty(
+    law: ChinchillaLaw,
+    maps: Mapping[str, DownstreamMap],
+    problem: Any,
+    sol: Any,
+    level: float,
+    max_draws: int,
+) -> dict[str, Any] | None:
+    """Spread of the prediction and of the optimum under the law's bootstrap draws."""
+    if not law.draws:
+        return None
+    import numpy as np
+
+    from solvers.convex import solve_convex
+    from solvers.problem import InfeasibleProblem, LawCoefficients
+
+    lo_q, hi_q = 50 * (1 - level), 50 * (1 + level)
+
+    def interval(values: Any) -> list[float]:
+        return [float(np.percentile(values, lo_q)), float(np.percentile(values, hi_q))]
+
+    draws = np.asarray(law.draws)
+    losses = law.loss_draws(sol.params, sol.tokens)
+    pick = np.unique(np.linspace(0, len(draws) - 1, min(len(draws), max_draws)).round().astype(int))
+    params, tokens, infeasible = [], [], 0
+    for row in draws[pick]:
+        try:
+            s = solve_convex(replace(problem, law=LawCoefficients(*map(float, row))))
+        except InfeasibleProblem:
+            infeasible += 1
+            continue
+        params.append(s.params)
+        tokens.append(s.tokens)
+    out: dict[str, Any] = {
+        "level": level,
+        "draws": int(len(draws)),
+        "loss_interval": interval(losses),
+        "draws_solved": int(len(params)),
+        "draws_infeasible": infeasible,
+        "params_range": interval(params) if params else None,
+        "tokens_range": interval(tokens) if tokens else None,
+        "downstream_error_interval": {k: interval(m.error_draws(losses)) for k, m in maps.items()},
+    }
+    return out

@@ -16,9 +16,10 @@ from rich.text import Text
 from planner.units import fmt_count, fmt_flops, fmt_money
 
 if TYPE_CHECKING:
+    from planner.lawfit import FitOutcome
     from planner.planning import Plan
 
-__all__ = ["render_plan"]
+__all__ = ["render_plan", "render_fit"]
 
 _BINDING_WORDS = {
     "lifetime_budget": "lifetime budget",
@@ -63,6 +64,17 @@ def _allocation(plan: Plan) -> Table:
             t.add_row(f"downstream error ({suite})", f"{err:.1%}")
     else:
         t.add_row("downstream error", "n/a (no map for this law; gadre2024-* laws have one)")
+    u = r.uncertainty
+    if u is not None:
+        lvl = f"{u['level']:.0%}"
+        t.add_row(f"loss interval ({lvl})", f"{u['loss_interval'][0]:.4f} - {u['loss_interval'][1]:.4f}")
+        for suite, (lo, hi) in u["downstream_error_interval"].items():
+            t.add_row(f"error interval ({suite})", f"{lo:.1%} - {hi:.1%}")
+        if u["params_range"]:
+            t.add_row(f"N* across draws ({lvl})", f"{fmt_count(u['params_range'][0])} - {fmt_count(u['params_range'][1])}")
+            t.add_row(f"D* across draws ({lvl})", f"{fmt_count(u['tokens_range'][0])} - {fmt_count(u['tokens_range'][1])}")
+        if u["draws_infeasible"]:
+            t.add_row("draws that cannot reach the target", str(u["draws_infeasible"]))
     if r.elasticity is not None:
         t.add_row("d log L / d log C", f"{r.elasticity:.4f}")
     t.add_row("binding", ", ".join(_BINDING_WORDS.get(b, b) for b in r.binding) or "none")
@@ -135,6 +147,20 @@ def _assumptions(plan: Plan) -> Table:
     return t
 
 
+def _recipe(plan: Plan) -> Table | None:
+    rc = plan.recipe
+    if rc is None:
+        return None
+    t = Table(title=f"Training recipe ({rc.rule})", show_header=False, title_justify="left", box=None, pad_edge=False)
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    t.add_row("peak learning rate", f"{rc.learning_rate:.3g}")
+    t.add_row("global batch", f"{rc.batch_sequences:,} x {rc.seq_len} = {fmt_count(rc.batch_tokens)} tokens")
+    t.add_row("steps", f"{rc.steps:,}")
+    t.add_row("warmup / stable / decay", f"{rc.warmup_steps:,} / {rc.stable_steps:,} / {rc.decay_steps:,} (WSD)")
+    return t
+
+
 def render_plan(plan: Plan, *, warnings: bool = True) -> Group:
     """The whole report; ``warnings=False`` leaves them to the caller (the CLI prints them to stderr)."""
     parts: list = [
@@ -146,7 +172,47 @@ def render_plan(plan: Plan, *, warnings: bool = True) -> Group:
     clock = _clock(plan)
     if clock is not None:
         parts.append(clock)
-    parts += [Text(""), _baseline(plan), _verdict(plan), Text(""), _assumptions(plan)]
+    parts += [Text(""), _baseline(plan), _verdict(plan)]
+    recipe = _recipe(plan)
+    if recipe is not None:
+        parts += [Text(""), recipe]
+        parts += [Text(f"  {n}", style="dim") for n in plan.recipe.notes]
+    parts += [Text(""), _assumptions(plan)]
     for w in plan.warnings if warnings else ():
         parts.append(Text(f"warning: {w}", style="yellow"))
+    return Group(*parts)
+
+
+def render_fit(outcome: FitOutcome, max_outliers: int = 10) -> Group:
+    """A fitted law: coefficients with intervals, fit quality, outliers."""
+    o = outcome
+    what = {"chinchilla": "L = E + A/N^alpha + B/D^beta", "overtrain": "L = E + A/N^alpha + B/D^alpha (alpha = beta)",
+            "downstream": "Err = epsilon - k exp(-gamma L)"}[o.form]
+    head = Panel(Text(f"{o.form} fit of {o.data_file}: {o.n_runs} runs, {o.objective} objective · {what}", style="bold"))
+    t = Table(title="Coefficients", title_justify="left")
+    t.add_column("")
+    t.add_column("estimate", justify="right")
+    if o.intervals:
+        t.add_column(f"{o.level:.0%} bootstrap interval", justify="right")
+    for name, value in o.coefficients.items():
+        cells = [name, f"{value:.5g}"]
+        if o.intervals:
+            lo, hi = o.intervals[name]
+            cells.append(f"{lo:.5g} - {hi:.5g}")
+        t.add_row(*cells)
+    key = "residual" if o.form == "downstream" else "log residual"
+    parts: list = [head, t, Text(f"RMS {key}: {o.rms_residual:.4g}")]
+    if o.boot is not None:
+        parts.append(Text(f"bootstrap: {len(o.boot.draws)} of {o.boot.requested} refits succeeded (seed {o.boot.seed})"))
+    if o.outliers:
+        ot = Table(title=f"Outliers (|{key}| > 3 robust SD): {len(o.outliers)}", title_justify="left")
+        cols = ["row", "loss", "error", "residual"] if o.form == "downstream" else ["row", "params", "tokens", "loss", "log_residual"]
+        for c in cols:
+            ot.add_column(c, justify="right")
+        for row in o.outliers[:max_outliers]:
+            rec = o.residuals[row - 1]
+            ot.add_row(*(str(rec[c]) if c == "row" else f"{rec[c]:.4g}" for c in cols))
+        parts.append(ot)
+    else:
+        parts.append(Text("no outliers"))
     return Group(*parts)

@@ -1,0 +1,84 @@
+"""Saved laws: TOML files in the user's law directory, written by ``plan fit --save``.
+
+``<config dir>/laws/NAME.toml`` holds one ``[NAME]`` table in the format of
+``planner/data/laws.toml`` plus ``fit`` (provenance), ``intervals`` and ``bootstrap``
+(coefficient draws) sub-tables. Loading lives in :mod:`planner.laws`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from planner.config import user_config_dir
+from planner.errors import PlannerInputError
+
+__all__ = ["user_law_dir", "saved_law_files", "save_law_table", "to_toml"]
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def user_law_dir() -> Path:
+    return user_config_dir() / "laws"
+
+
+def saved_law_files() -> dict[str, Path]:
+    """Saved laws by name (file stem), sorted."""
+    folder = user_law_dir()
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.toml"))}
+
+
+def save_law_table(name: str, table: Mapping[str, Any], *, overwrite: bool = False, reserved: set[str] = frozenset()) -> Path:
+    """Write ``table`` as ``[name]`` to the law directory; returns the path."""
+    if not _NAME.match(name):
+        raise PlannerInputError(f"law name '{name}' must be lower-case letters, digits, '.', '_' or '-'")
+    if name in reserved:
+        raise PlannerInputError(f"'{name}' is a shipped preset; save under another name")
+    path = user_law_dir() / f"{name}.toml"
+    if path.exists() and not overwrite:
+        raise PlannerInputError(f"a saved law '{name}' exists ({path}); pass --overwrite to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = "# Written by compute-planner `plan fit`. Edit with care: `fit` records provenance.\n\n"
+    path.write_text(header + to_toml({name: dict(table)}), encoding="utf-8")
+    return path
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ValueError(f"cannot write non-finite number {v} to TOML")
+        return repr(v)
+    if isinstance(v, str):
+        escaped = v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def to_toml(data: Mapping[str, Any], prefix: str = "") -> str:
+    """Serialise nested dicts of numbers, strings, booleans and lists (all we write)."""
+    lines, tables = [], []
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            tables.append((key, value))
+        else:
+            lines.append(f"{_key(key)} = {_value(value)}")
+    out = "\n".join(lines) + ("\n" if lines else "")
+    for key, value in tables:
+        full = f"{prefix}.{_key(key)}" if prefix else _key(key)
+        out += f"\n[{full}]\n" + to_toml(value, full)
+    return out
+
+
+def _key(k: str) -> str:
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _value(k)
