@@ -486,7 +486,7 @@ def plan(
         ),
         Assumption(
             "serving cost",
-            f"priced as FLOPs at the training MFU; memory-bound decode is not modelled yet",
+            "priced as FLOPs at the training MFU; memory-bound decode is not modelled yet",
             "planner simplification",
         ),
     ]

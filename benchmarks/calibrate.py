@@ -1,0 +1,41 @@
+"""Refit the step-time model's constants on the measured A100 runs and print the TOML.
+
+    python benchmarks/calibrate.py     # ~30 s on 2 cores
+
+Data: ../shared/data/published_runs_a100.csv (Narayanan et al. 2021 Table 1, Korthikanti
+et al. 2022 Table 5) and vTrain's multi- and single-node measurements. Each data set gets
+equal total weight. Paste the output into planner/data/calibration.toml;
+tests/test_perf.py checks the shipped constants still meet the error targets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from planner.calibration import fit_calibration, load_cases, relative_errors
+from planner.hardware import load_registry
+from planner.perf import load_calibration
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def main() -> None:
+    cases = load_cases(DATA)
+    start = load_calibration(load_registry(user_config=False).get("a100"))
+    everything, weights = [], []
+    for group in cases.values():
+        everything += group
+        weights += [1.0 / len(group)] * len(group)
+    fit = fit_calibration(everything, start, np.array(weights) * len(everything))
+    print("[nvidia]")
+    for key in ("memory_traffic", "link_efficiency", "network_efficiency", "collective_latency_s", "layer_overhead_s"):
+        print(f"{key} = {getattr(fit, key):.6g}")
+    for name, group in cases.items():
+        err = np.abs(relative_errors(group, fit))
+        print(f"# {name}: {len(group)} runs, mean |error| {err.mean():.1%}, max {err.max():.1%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,312 @@
+"""Parallel layouts: enumerate, evaluate, search, explain, export.
+
+A layout is (t, p, d, c, v, b, recompute, sequence parallelism, ZeRO stage) for a model
+shape on ``n`` GPUs with a global batch of ``B`` sequences. Fields the caller fixes are
+held; the rest are searched -- exhaustively (vectorised, memory-pruned; the ground truth)
+or with optuna's TPE warm-started from the usual heuristics (TP inside a node, PP across
+nodes, the smallest model-parallel size that fits).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from planner.errors import PlannerInputError
+from planner.hardware import Accelerator
+from planner.perf import RECOMPUTE, Calibration, evaluate, load_calibration, memory_per_gpu
+from planner.shape import ModelShape
+
+__all__ = ["Layout", "LayoutResult", "LayoutSearch", "candidates", "search_layouts", "evaluate_layout", "FIELDS", "megatron_args", "nemo_yaml"]
+
+FIELDS = ("t", "p", "d", "c", "v", "b", "recompute", "sp", "zero")
+_MICRO_BATCHES = (1, 2, 4, 8, 16)
+_CP = (1, 2, 4, 8)
+_MAX_V = 8
+
+
+@dataclass(frozen=True)
+class Layout:
+    t: int
+    p: int
+    d: int
+    c: int
+    v: int
+    b: int
+    recompute: str
+    sp: bool
+    zero: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tp": self.t, "pp": self.p, "dp": self.d, "cp": self.c, "vp": self.v, "micro_batch": self.b,
+                "recompute": self.recompute, "sequence_parallel": self.sp, "zero": self.zero}
+
+    def __str__(self) -> str:
+        return (f"TP{self.t} PP{self.p} DP{self.d} CP{self.c} VP{self.v} mb{self.b} "
+                f"{self.recompute}{' SP' if self.sp else ''} ZeRO-{self.zero}")
+
+
+@dataclass(frozen=True)
+class LayoutResult:
+    layout: Layout
+    step_time_s: float
+    mfu: float
+    hfu: float
+    tokens_per_s: float
+    memory_per_gpu_bytes: float
+    usable_bytes: float
+    fits: bool
+    breakdown: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layout": self.layout.to_dict(), "step_time_s": self.step_time_s, "mfu": self.mfu, "hfu": self.hfu,
+                "tokens_per_s": self.tokens_per_s, "memory_per_gpu_bytes": self.memory_per_gpu_bytes,
+                "usable_memory_bytes": self.usable_bytes, "fits": self.fits, "breakdown": dict(self.breakdown)}
+
+
+@dataclass(frozen=True)
+class LayoutSearch:
+    best: LayoutResult
+    top: tuple[LayoutResult, ...]
+    method: str
+    evaluated: int
+    space_size: int
+    why: str
+    calibration: Calibration
+    shape: ModelShape
+    global_batch: int
+    n_gpus: int
+
+
+def _divisors(x: int) -> list[int]:
+    return [k for k in range(1, x + 1) if x % k == 0]
+
+
+def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch: int, fixed: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Every layout consistent with ``fixed`` and the divisibility rules, as arrays."""
+    def choices(name: str, default: list) -> list:
+        return [fixed[name]] if fixed.get(name) is not None else default
+
+    tps = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= accel.devices_per_node and shape.heads % t == 0
+           and shape.kv_heads % t == 0 and shape.ffn % t == 0]
+    rows = []
+    for t in choices("t", tps):
+        for c in choices("c", [c for c in _CP if shape.seq % (2 * c) == 0 or c == 1]):
+            for p in choices("p", _divisors(shape.layers)):
+                if n_gpus % (t * c * p):
+                    continue
+                d = n_gpus // (t * c * p)
+                if fixed.get("d") is not None and fixed["d"] != d:
+                    continue
+                for b in choices("b", list(_MICRO_BATCHES)):
+                    if global_batch % (b * d):
+                        continue
+                    m = global_batch // (b * d)
+                    vs = [v for v in _divisors(shape.layers // p) if v <= _MAX_V and (v == 1 or (p > 1 and m % p == 0))]
+                    for v in choices("v", vs):
+                        for rc, sp, zero in itertools.product(
+                            choices("recompute", [0, 1, 2]), choices("sp", [0, 1] if t > 1 else [0]), choices("zero", [0, 1, 2, 3])
+                        ):
+                            rows.append((t, p, d, c, v, b, rc, sp, zero))
+    if not rows:
+        raise PlannerInputError(
+            f"no layout of {n_gpus} GPUs fits the constraints (global batch {global_batch} sequences, "
+            f"{shape.layers} layers, {shape.heads} heads): check that the GPU count, batch and fixed flags divide evenly"
+        )
+    arr = np.array(rows, dtype=np.int64)
+    return {name: arr[:, i] for i, name in enumerate(FIELDS)}
+
+
+def _result(res: dict[str, np.ndarray], i: int, cands: dict[str, np.ndarray], usable: float) -> LayoutResult:
+    lay = Layout(*(int(cands[k][i]) for k in ("t", "p", "d", "c", "v", "b")), recompute=RECOMPUTE[int(cands["recompute"][i])],
+                 sp=bool(cands["sp"][i]) and cands["t"][i] > 1, zero=int(cands["zero"][i]))
+    parts = ("compute_s", "bubble_s", "tp_comm_s", "cp_comm_s", "pp_comm_s", "dp_exposed_s", "optimizer_s")
+    return LayoutResult(
+        layout=lay,
+        step_time_s=float(res["step_time_s"][i]),
+        mfu=float(res["mfu"][i]),
+        hfu=float(res["hfu"][i]),
+        tokens_per_s=float(res["tokens_per_s"][i]),
+        memory_per_gpu_bytes=float(res["memory_per_gpu_bytes"][i]),
+        usable_bytes=usable,
+        fits=bool(res["fits"][i]),
+        breakdown={k.removesuffix("_s"): float(res[k][i]) for k in parts},
+    )
+
+
+def _heuristics(cands: dict[str, np.ndarray], shape: ModelShape, accel: Accelerator, fits: np.ndarray) -> list[int]:
+    """Narayanan et al.'s rules: TP up to a node, PP across nodes, smallest model parallelism
+    that fits, selective recompute with SP, distributed optimizer."""
+    idx = np.flatnonzero(fits)
+    if idx.size == 0:
+        return []
+    mp = cands["t"][idx] * cands["p"][idx] * cands["c"][idx]
+    prefer = np.lexsort((-(cands["t"][idx]), cands["c"][idx], cands["recompute"][idx] != 1, cands["zero"][idx] != 1, mp))
+    return [int(idx[j]) for j in prefer[:5]]
+
+
+def _runner_up(top: tuple[LayoutResult, ...]) -> LayoutResult | None:
+    """The first layout after the best whose step time differs by more than 0.1 %."""
+    for r in top[1:]:
+        if r.step_time_s > top[0].step_time_s * 1.001:
+            return r
+    return None
+
+
+def _why(best: LayoutResult, other: LayoutResult | None) -> str:
+    if other is None:
+        return (f"fastest layout that fits; the next candidates tie on step time, and the lowest ZeRO stage and "
+                f"recompute among them is kept; uses {best.memory_per_gpu_bytes / 1e9:.1f} of {best.usable_bytes / 1e9:.1f} GB")
+    gain = other.step_time_s / best.step_time_s - 1
+    diffs = {k: other.breakdown[k] - best.breakdown[k] for k in best.breakdown}
+    k = max(diffs, key=diffs.get)
+    label = {"compute": "compute (incl. recompute)", "bubble": "pipeline bubble", "tp_comm": "tensor-parallel traffic",
+             "cp_comm": "context-parallel traffic", "pp_comm": "pipeline messages", "dp_exposed": "exposed data-parallel traffic",
+             "optimizer": "optimizer step"}[k]
+    return (f"{gain:.1%} faster than the runner-up ({other.layout}): {diffs[k]:.3g} s less {label} per step; "
+            f"uses {best.memory_per_gpu_bytes / 1e9:.1f} of {best.usable_bytes / 1e9:.1f} GB")
+
+
+def search_layouts(
+    shape: ModelShape,
+    accel: Accelerator,
+    n_gpus: int,
+    global_batch: int,
+    *,
+    fixed: dict[str, Any] | None = None,
+    method: str = "exhaustive",
+    top_k: int = 5,
+    trials: int | None = None,
+    seed: int = 0,
+    calibration: Calibration | None = None,
+    precision: str = "bf16",
+    memory_reserve_fraction: float = 0.10,
+    flash_attention: bool = True,
+) -> LayoutSearch:
+    """Best layouts by step time among those that fit. ``fixed`` holds the given fields."""
+    from solvers.layout_search import bayesian, exhaustive
+
+    if n_gpus < 1 or global_batch < 1:
+        raise PlannerInputError("--gpus and --global-batch must be positive")
+    cal = calibration or load_calibration(accel)
+    fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
+    cands = candidates(shape, accel, n_gpus, global_batch, fixed)
+    kw = dict(flash_attention=flash_attention, memory_reserve_fraction=memory_reserve_fraction)
+
+    def feasible(c: dict[str, np.ndarray]) -> np.ndarray:
+        return memory_per_gpu(shape, accel, global_batch, c, **kw)["fits"]
+
+    def step_time(c: dict[str, np.ndarray]) -> np.ndarray:
+        return evaluate(shape, accel, n_gpus, global_batch, c, cal, precision=precision, **kw)["step_time_s"]
+
+    if method == "exhaustive":
+        found = exhaustive(cands, feasible, step_time)
+    elif method == "bayesian":
+        fits = feasible(cands)
+        n_trials = trials or int(min(400, max(50, len(fits) // 20)))
+        found = bayesian(cands, feasible, step_time, n_trials=n_trials, seed=seed, warm_starts=_heuristics(cands, shape, accel, fits))
+    else:
+        raise PlannerInputError(f"unknown search method '{method}'; use exhaustive or bayesian")
+    if found.order.size == 0:
+        mem = memory_per_gpu(shape, accel, global_batch, cands, **kw)
+        i = int(np.argmin(mem["memory_per_gpu_bytes"]))
+        over = mem["memory_per_gpu_bytes"][i] - mem["usable_bytes"][i]
+        raise PlannerInputError(
+            f"no layout fits in memory: the smallest needs {mem['memory_per_gpu_bytes'][i] / 1e9:.1f} GB per GPU, "
+            f"{over / 1e9:.1f} GB over the {mem['usable_bytes'][i] / 1e9:.1f} GB usable on {accel.id}; "
+            "use more GPUs, a smaller micro-batch, or free the layout flags you fixed"
+        )
+    pick = found.order[:top_k]
+    sub = {k: v[pick] for k, v in cands.items()}
+    res = evaluate(shape, accel, n_gpus, global_batch, sub, cal, precision=precision, **kw)
+    usable = accel.hbm_bytes * (1 - memory_reserve_fraction)
+    top = tuple(_result(res, j, sub, usable) for j in range(len(pick)))
+    return LayoutSearch(best=top[0], top=top, method=found.method, evaluated=found.evaluated, space_size=found.space_size,
+                        why=_why(top[0], _runner_up(top)), calibration=cal, shape=shape,
+                        global_batch=global_batch, n_gpus=n_gpus)
+
+
+def evaluate_layout(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch: int, layout: Layout, **kw: Any) -> LayoutResult:
+    """Memory and step time of one fully specified layout (fits or not)."""
+    cal = kw.pop("calibration", None) or load_calibration(accel)
+    arr = {"t": layout.t, "p": layout.p, "d": layout.d, "c": layout.c, "v": layout.v, "b": layout.b,
+           "recompute": RECOMPUTE.index(layout.recompute), "sp": int(layout.sp), "zero": layout.zero}
+    arr = {k: np.array([v]) for k, v in arr.items()}
+    res = evaluate(shape, accel, n_gpus, global_batch, arr, cal, **kw)
+    usable = accel.hbm_bytes * (1 - kw.get("memory_reserve_fraction", 0.10))
+    return _result(res, 0, arr, usable)
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def megatron_args(search_or_result: Any, shape: ModelShape, global_batch: int, *, lr: float | None = None, train_iters: int | None = None) -> str:
+    """Megatron-LM command-line arguments for the layout and shape."""
+    lay = search_or_result.layout if hasattr(search_or_result, "layout") else search_or_result
+    args = [
+        f"--tensor-model-parallel-size {lay.t}", f"--pipeline-model-parallel-size {lay.p}",
+        f"--context-parallel-size {lay.c}", f"--micro-batch-size {lay.b}", f"--global-batch-size {global_batch}",
+        f"--num-layers {shape.layers}", f"--hidden-size {shape.hidden}", f"--ffn-hidden-size {shape.ffn}",
+        f"--num-attention-heads {shape.heads}", f"--seq-length {shape.seq}", f"--max-position-embeddings {shape.seq}",
+        "--bf16",
+    ]
+    if lay.v > 1:
+        args.append(f"--num-layers-per-virtual-pipeline-stage {shape.layers // (lay.p * lay.v)}")
+    if shape.kv_heads != shape.heads:
+        args += ["--group-query-attention", f"--num-query-groups {shape.kv_heads}"]
+    if shape.mlp == "swiglu":
+        args.append("--swiglu")
+    if lay.sp:
+        args.append("--sequence-parallel")
+    if lay.recompute == "full":
+        args += ["--recompute-granularity full", "--recompute-method uniform", "--recompute-num-layers 1"]
+    elif lay.recompute == "selective":
+        args.append("--recompute-granularity selective")
+    if lay.zero >= 1:
+        args.append("--use-distributed-optimizer")
+    if lay.zero >= 2:
+        args.append("# ZeRO-2/3 chosen: Megatron's distributed optimizer shards only optimizer state (ZeRO-1); use FSDP or DeepSpeed for this stage")
+    if lay.d > 1:
+        args.append("--overlap-grad-reduce")
+    if lr is not None:
+        args.append(f"--lr {lr:.3g}")
+    if train_iters is not None:
+        args.append(f"--train-iters {train_iters}")
+    return " \\\n  ".join(args)
+
+
+def nemo_yaml(search_or_result: Any, shape: ModelShape, global_batch: int, n_gpus: int, devices_per_node: int, *, lr: float | None = None) -> str:
+    """A NeMo-style YAML block (trainer + model parallelism and shape)."""
+    lay = search_or_result.layout if hasattr(search_or_result, "layout") else search_or_result
+    nodes = max(1, n_gpus // devices_per_node)
+    lines = [
+        "trainer:",
+        f"  num_nodes: {nodes}",
+        f"  devices: {min(n_gpus, devices_per_node)}",
+        "  precision: bf16-mixed",
+        "model:",
+        f"  tensor_model_parallel_size: {lay.t}",
+        f"  pipeline_model_parallel_size: {lay.p}",
+        f"  virtual_pipeline_model_parallel_size: {lay.v if lay.v > 1 else 'null'}",
+        f"  context_parallel_size: {lay.c}",
+        f"  sequence_parallel: {str(lay.sp).lower()}",
+        f"  micro_batch_size: {lay.b}",
+        f"  global_batch_size: {global_batch}",
+        f"  encoder_seq_length: {shape.seq}",
+        f"  num_layers: {shape.layers}",
+        f"  hidden_size: {shape.hidden}",
+        f"  ffn_hidden_size: {shape.ffn}",
+        f"  num_attention_heads: {shape.heads}",
+        f"  num_query_groups: {shape.kv_heads}",
+        f"  activation: {'fast-swiglu' if shape.mlp == 'swiglu' else 'gelu'}",
+        f"  activations_checkpoint_granularity: {'null' if lay.recompute == 'none' else lay.recompute}",
+    ]
+    if lay.recompute == "full":
+        lines += ["  activations_checkpoint_method: uniform", "  activations_checkpoint_num_layers: 1"]
+    lines += ["  optim:", f"    name: {'distributed_fused_adam' if lay.zero >= 1 else 'fused_adam'}"]
+    if lr is not None:
+        lines.append(f"    lr: {lr:.3g}")
+    return "\n".join(lines)

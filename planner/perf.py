@@ -1,0 +1,298 @@
+"""Memory per GPU and step time of a parallel layout, vectorised over many layouts at once.
+
+Every function takes layout fields as numpy arrays (one entry per candidate), so the same
+code evaluates one layout for ``plan layout`` and ~10^5 of them in the exhaustive search.
+Formulas (shared/reference/systems.md):
+
+* Model state per GPU, mixed-precision Adam, 16 bytes/parameter (ZeRO paper): ZeRO-0 16,
+  ZeRO-1 4 + 12/d, ZeRO-2 2 + 14/d, ZeRO-3 16/d, of the parameters on this GPU's stage / t.
+* Activations per layer per micro-batch (Korthikanti et al. 2022, Table 2, generalised to
+  an MLP of width f with K = 18 + 4 f/h in place of 34): no recompute without SP
+  ``s b h (10 + (K-10)/t + 5 a s/(h t))``, with SP ``s b h (K + 5 a s / h)/t``; selective
+  recompute drops the ``5as/h`` score term; full recompute keeps ``2 s b h`` (/t with SP);
+  flash attention removes the score term too. 1F1B keeps p micro-batches in flight on the
+  first stage (l layers' worth), interleaving multiplies by 1 + (p-1)/(p v), m < p by m/p;
+  the last stage adds fp32 logits ``4 s b h (1 + V/h)/t``.
+* Step time: GEMMs at a size-dependent efficiency (Calculon's A100 table expressed as GEMM
+  duration at peak, so it carries to other accelerators), memory-bound work as activation
+  bytes over HBM bandwidth (times a calibrated traffic factor), collectives by the alpha-beta
+  model on the link tier they use (package, node, network; per-direction bandwidth times a
+  calibrated efficiency), 1F1B bubble ``(p-1)/v`` micro-batch times, DP gradient reduction
+  overlapped with the last backward when asked, ZeRO-3 parameter all-gathers per micro-batch.
+
+Calibrated constants live in ``planner/data/calibration.toml`` with how they were fitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from planner._toml import load_packaged_toml
+from planner.hardware import Accelerator
+from planner.shape import ModelShape
+
+__all__ = ["Calibration", "load_calibration", "evaluate", "memory_per_gpu", "state_bytes_per_param", "activation_bytes_per_layer", "RECOMPUTE", "gemm_efficiency", "DTYPE_BYTES"]
+
+RECOMPUTE = ("none", "selective", "full")
+DTYPE_BYTES = 2  # bf16 activations, weights and gradients
+
+# Calculon (Isaev et al., SC'23) A100 GEMM efficiency table, as GEMM duration at the A100's
+# 312 TFLOP/s: >=128 GFLOP 0.95, >=16 GFLOP 0.90, >=1 GFLOP 0.60, below 0.10. Knots sit at
+# the table's thresholds and efficiency is interpolated in log-duration between them.
+_A100_PEAK = 312e12
+_GEMM_KNOTS_S = np.log10(np.array([1e9 / 16, 1e9, 16e9, 128e9]) / _A100_PEAK)
+_GEMM_KNOTS_EFF = np.array([0.10, 0.60, 0.90, 0.95])
+
+
+def gemm_efficiency(flops: np.ndarray, peak_flops_per_s: float) -> np.ndarray:
+    """Fraction of peak a GEMM of ``flops`` reaches (by its duration at peak)."""
+    dur = np.log10(np.maximum(np.asarray(flops, dtype=float), 1.0) / peak_flops_per_s)
+    return np.interp(dur, _GEMM_KNOTS_S, _GEMM_KNOTS_EFF)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Constants fitted to measured runs (see ``planner/data/calibration.toml``)."""
+
+    family: str
+    memory_traffic: float  # x activation bytes moved by memory-bound kernels per pass
+    link_efficiency: float  # fraction of per-direction intra-node bandwidth collectives reach
+    network_efficiency: float  # the same for the inter-node network
+    collective_latency_s: float  # fixed cost per collective / message
+    layer_overhead_s: float  # fixed cost per layer per forward pass (kernel launches, small ops)
+    source: str
+    mean_abs_error: float = float("nan")
+
+
+def load_calibration(accel: Accelerator) -> Calibration:
+    """The calibration of ``accel``'s family, or the reference family (flagged) if none."""
+    table = load_packaged_toml("calibration.toml")
+    family = accel.vendor.lower() if accel.vendor.lower() in table else table["reference"]["family"]
+    c = table[family]
+    return Calibration(
+        family=family,
+        memory_traffic=float(c["memory_traffic"]),
+        link_efficiency=float(c["link_efficiency"]),
+        network_efficiency=float(c["network_efficiency"]),
+        collective_latency_s=float(c["collective_latency_s"]),
+        layer_overhead_s=float(c["layer_overhead_s"]),
+        source=str(c["source"]),
+        mean_abs_error=float(c.get("mean_abs_error", float("nan"))),
+    )
+
+
+def _collective_s(
+    kind: str, group: np.ndarray, span: np.ndarray, nbytes: np.ndarray, accel: Accelerator, cal: Calibration
+) -> np.ndarray:
+    """Time of one collective over ``group`` ranks spread across ``span`` consecutive devices.
+
+    Alpha-beta model, hierarchical across nodes as NCCL behaves: the members inside one
+    node combine over the fast link, then each of them carries 1/q of the data over its
+    own network port to the other nodes (q = members per node). ``kind`` is ``allreduce``
+    (ring factor 2(n-1)/n), ``gather`` (all-gather or reduce-scatter, (n-1)/n) or ``p2p``.
+    """
+    group = np.asarray(group, dtype=float)
+    span = np.asarray(span, dtype=float)
+    dpn = float(accel.devices_per_node)
+    intra = accel.intra_node_link_bytes_per_s
+    if accel.devices_per_package > 1 and accel.intra_package_link_bytes_per_s:
+        intra = np.where(span <= accel.devices_per_package, accel.intra_package_link_bytes_per_s, intra)
+    inter = accel.inter_node_link_bytes_per_s
+    eta, eta_net = cal.link_efficiency, cal.network_efficiency
+
+    def factor(n: np.ndarray) -> np.ndarray:
+        n = np.maximum(n, 1.0)
+        if kind == "allreduce":
+            return 2 * (n - 1) / n
+        if kind == "gather":
+            return (n - 1) / n
+        return np.where(n > 1, 1.0, 0.0)
+
+    stride = span / np.maximum(group, 1.0)
+    q = np.clip(np.floor(dpn / np.maximum(stride, 1.0)), 1.0, group)  # members per node
+    nodes = np.ceil(group / q)
+    t_intra = factor(q) * nbytes / (intra * eta)
+    t_inter = factor(nodes) * (nbytes / q) / (inter * eta_net)
+    if kind == "p2p":  # a neighbour either shares the node or not
+        t_intra = np.where(span <= dpn, nbytes / (intra * eta), 0.0)
+        t_inter = np.where(span > dpn, nbytes / (inter * eta_net), 0.0)
+    return np.where(group > 1, cal.collective_latency_s + t_intra + t_inter, 0.0)
+
+
+def state_bytes_per_param(zero: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Model-state bytes per parameter held, mixed-precision Adam (Rajbhandari et al. 2020):
+    16 unsharded; ZeRO-1 4 + 12/d; ZeRO-2 2 + 14/d; ZeRO-3 16/d."""
+    zero = np.asarray(zero)
+    d = np.asarray(d, dtype=float)
+    return np.select([zero == 0, zero == 1, zero == 2], [16.0, 4 + 12 / d, 2 + 14 / d], 16 / d)
+
+
+def activation_bytes_per_layer(
+    shape: ModelShape, t: np.ndarray, sp: np.ndarray, recompute: np.ndarray, tokens: np.ndarray, flash_attention: bool
+) -> np.ndarray:
+    """Activation bytes one layer keeps for one micro-batch of ``tokens`` tokens per GPU
+    (Korthikanti et al. 2022, Table 2; K = 18 + 4 f/h generalises their 34 to MLP width f)."""
+    t = np.asarray(t, dtype=float)
+    sp = np.asarray(sp, dtype=bool) & (t > 1)
+    rc = np.asarray(recompute)
+    h, a, f, s = float(shape.hidden), float(shape.heads), float(shape.ffn), float(shape.seq)
+    k_act = 18.0 + 4.0 * f / h
+    score = 0.0 if flash_attention else 5.0 * a * s / h
+    keep = np.where(sp, (k_act + score) / t, 10.0 + (k_act - 10.0) / t + score / t) * tokens * h
+    return np.select([rc == 2, rc == 1], [2 * tokens * h / np.where(sp, t, 1.0), keep - score / t * tokens * h], keep)
+
+
+def memory_per_gpu(
+    shape: ModelShape,
+    accel: Accelerator,
+    global_batch: int,
+    layout: dict[str, np.ndarray],
+    *,
+    flash_attention: bool = True,
+    memory_reserve_fraction: float = 0.10,
+) -> dict[str, np.ndarray]:
+    """Peak memory per GPU of each layout: model states (ZeRO), activations, logits."""
+    t, p, d, c, v, b = (np.asarray(layout[k], dtype=float) for k in ("t", "p", "d", "c", "v", "b"))
+    rc = np.asarray(layout["recompute"], dtype=int)
+    sp = np.asarray(layout["sp"], dtype=bool) & (t > 1)
+    zero = np.asarray(layout["zero"], dtype=int)
+    h, l, V, s = (float(x) for x in (shape.hidden, shape.layers, shape.vocab, shape.seq))
+    m = global_batch / (b * d)
+    tokens = b * s / c
+    layers_stage = l / p
+    psi = (layers_stage * shape.params_per_layer + shape.vocab * shape.hidden) / t
+    states = psi * state_bytes_per_param(zero, d)
+    act_layer = activation_bytes_per_layer(shape, t, sp, rc, tokens, flash_attention)
+    act_full = activation_bytes_per_layer(shape, t, sp, np.zeros_like(rc), tokens, flash_attention)
+    in_flight = np.minimum(m, p) / p * np.where(v > 1, 1 + (p - 1) / (p * v), 1.0)
+    recompute_peak = np.where(rc == 2, act_full, 0.0)  # one layer rematerialised at a time
+    first_stage = states + l * act_layer * in_flight + recompute_peak
+    logits_mem = 4 * tokens * h * (1 + V / h) / t
+    last_stage = states + layers_stage * act_layer + logits_mem + recompute_peak
+    memory = np.maximum(first_stage, last_stage)
+    usable = accel.hbm_bytes * (1 - memory_reserve_fraction)
+    return {
+        "memory_per_gpu_bytes": memory,
+        "model_state_bytes": states,
+        "activation_bytes": memory - states,
+        "usable_bytes": np.full_like(memory, usable),
+        "fits": memory <= usable,
+    }
+
+
+def evaluate(
+    shape: ModelShape,
+    accel: Accelerator,
+    n_gpus: int,
+    global_batch: int,
+    layout: dict[str, np.ndarray],
+    cal: Calibration,
+    *,
+    flash_attention: bool = True,
+    overlap_grad_reduce: bool = True,
+    memory_reserve_fraction: float = 0.10,
+    precision: str = "bf16",
+) -> dict[str, np.ndarray]:
+    """Memory and step time of each layout in ``layout`` (arrays t, p, d, c, v, b,
+    recompute (index into RECOMPUTE), sp (0/1), zero (0..3)).
+
+    Returns arrays: ``memory_per_gpu_bytes``, ``fits``, ``step_time_s``, ``mfu``, ``hfu``,
+    ``tokens_per_s`` and the step-time parts (``compute_s``, ``bubble_s``, ``tp_comm_s``,
+    ``cp_comm_s``, ``pp_comm_s``, ``dp_exposed_s``, ``optimizer_s``).
+    """
+    t, p, d, c, v, b = (np.asarray(layout[k], dtype=float) for k in ("t", "p", "d", "c", "v", "b"))
+    rc = np.asarray(layout["recompute"], dtype=int)
+    sp = np.asarray(layout["sp"], dtype=bool) & (t > 1)
+    zero = np.asarray(layout["zero"], dtype=int)
+    peak = accel.peak_flops_per_s(precision)
+    hbm_bw = accel.hbm_bytes_per_s
+
+    h, a, g, dh, f, l, V, s = (float(x) for x in (shape.hidden, shape.heads, shape.kv_heads, shape.d_head, shape.ffn, shape.layers, shape.vocab, shape.seq))
+    m = global_batch / (b * d)  # micro-batches per step
+    tokens = b * s / c  # tokens per micro-batch on one GPU (before the TP split)
+
+    # ---- compute per layer per micro-batch (forward)
+    per_tok = shape.layer_forward_flops_per_token()
+    gemm_f = np.zeros_like(t)
+    attn_f = np.zeros_like(t)
+    for name, flops_tok in per_tok.items():
+        fl = flops_tok * tokens / t
+        dur = fl / (peak * gemm_efficiency(fl, peak))
+        gemm_f = gemm_f + dur
+        if name == "attention":
+            attn_f = dur
+    k_act = 18.0 + 4.0 * f / h  # Korthikanti's 34 for f = 4h
+    score = 0.0 if flash_attention else 5.0 * a * s / h
+    act_full = np.where(sp, (k_act + score) / t, 10.0 + (k_act - 10.0) / t + score / t) * tokens * h
+    mem_f = cal.memory_traffic * act_full / hbm_bw
+    layer_f = gemm_f + mem_f + cal.layer_overhead_s
+    recompute_extra = np.select([rc == 2, rc == 1], [layer_f, attn_f + (0.0 if flash_attention else cal.memory_traffic * score * tokens * h / t / hbm_bw)], 0.0)
+
+    # ---- tensor- and context-parallel communication per layer per micro-batch
+    tp_one = _collective_s("allreduce", t, t, tokens * h * DTYPE_BYTES, accel, cal)
+    tp_f, tp_b = 2 * tp_one, 2 * tp_one + np.where(rc == 2, 2 * tp_one, 0.0)
+    kv_bytes = tokens * 2 * g * dh * DTYPE_BYTES / np.minimum(t, g)
+    cp_one = _collective_s("gather", c, t * c, c * kv_bytes, accel, cal)
+
+    layers_stage = l / p
+    logits_fl = shape.logits_forward_flops_per_token() * tokens / t
+    logits_f = logits_fl / (peak * gemm_efficiency(logits_fl, peak)) + cal.memory_traffic * 4 * tokens * (h + V) / t / hbm_bw
+    stage_f = layers_stage * (layer_f + tp_f + cp_one) + logits_f
+    stage_b = layers_stage * (2 * layer_f + recompute_extra + tp_b + cp_one) + 2 * logits_f
+    compute_only = layers_stage * (3 * gemm_f + 3 * mem_f + recompute_extra) + 3 * logits_f
+
+    # ---- pipeline
+    pp_bytes = tokens * h * DTYPE_BYTES / np.where(sp, t, 1.0)
+    pp_msg = _collective_s("p2p", p, n_gpus / p + 1, pp_bytes, accel, cal)  # neighbours are n/p ranks apart
+    per_micro = stage_f + stage_b
+    bubble = (p - 1) / v * per_micro
+    pp_comm = m * 2 * v * pp_msg
+    pipe = m * per_micro + bubble + pp_comm
+
+    # ---- data parallelism / ZeRO
+    stage_params = layers_stage * shape.params_per_layer + shape.vocab * shape.hidden
+    psi = stage_params / t  # parameters held (unsharded) per GPU
+    grad_bytes = psi * DTYPE_BYTES
+    reduce_t = _collective_s("allreduce", d, t * c * d, grad_bytes, accel, cal)
+    gather_t = _collective_s("gather", d, t * c * d, grad_bytes, accel, cal)
+    dp_step = np.where(zero == 3, gather_t + 2 * m * gather_t, reduce_t)  # ZeRO-3: RS + AG per micro-batch fwd/bwd
+    window = np.where(overlap_grad_reduce & (zero < 3), stage_b, 0.0)
+    dp_exposed = np.maximum(0.0, dp_step - window)
+    opt_params = np.where(zero >= 1, psi / d, psi)
+    optimizer = 2 * 16 * opt_params / hbm_bw  # read and write fp32 master + moments
+
+    step = pipe + dp_exposed + optimizer
+
+    mem = memory_per_gpu(shape, accel, global_batch, layout, flash_attention=flash_attention, memory_reserve_fraction=memory_reserve_fraction)
+    memory, usable = mem["memory_per_gpu_bytes"], mem["usable_bytes"]
+
+    n = t * p * d * c
+    tokens_per_step = global_batch * s
+    mfu = shape.model_flops_per_token() * tokens_per_step / (step * n * peak)
+    hfu = np.select([rc == 2, rc == 1], [shape.hardware_flops_per_token("full"), shape.hardware_flops_per_token("selective")], shape.model_flops_per_token()) * tokens_per_step / (step * n * peak)
+    return {
+        "memory_per_gpu_bytes": memory,
+        "model_state_bytes": mem["model_state_bytes"],
+        "fits": memory <= usable,
+        "memory_over_bytes": np.maximum(0.0, memory - usable),
+        "step_time_s": step,
+        "mfu": mfu,
+        "hfu": hfu,
+        "tokens_per_s": tokens_per_step / step,
+        "compute_s": m * compute_only,
+        "bubble_s": bubble,
+        "tp_comm_s": m * layers_stage * (tp_f + tp_b),
+        "cp_comm_s": m * layers_stage * 2 * cp_one,
+        "pp_comm_s": pp_comm,
+        "dp_exposed_s": dp_exposed,
+        "optimizer_s": optimizer,
+        "microbatches": m,
+    }
+
+
+def as_arrays(**fields: Any) -> dict[str, np.ndarray]:
+    """One layout (scalars) as length-1 arrays for :func:`evaluate`."""
+    return {k: np.atleast_1d(np.asarray(v)) for k, v in fields.items()}

@@ -1,0 +1,162 @@
+"""Transformer shapes: from a parameter count to layers, widths and heads; FLOP counts.
+
+The default rule follows the published Llama 3 configurations (Dubey et al. 2024, Table 3:
+8B = 32 layers x 4096, 70B = 80 x 8192, 405B = 126 x 16384; head size 128; 8 KV heads;
+SwiGLU MLP about 3.5 h wide; vocabulary 128,256; untied embeddings): hidden size a multiple
+of 128, about 128 hidden units per layer (8B's aspect ratio), head size 128, 8 KV heads,
+SwiGLU width 3.5 h rounded to 256. Every field can be set explicitly.
+
+FLOPs follow Narayanan et al. 2021 and Megatron-LM's ``num_floating_point_operations``
+(shared/reference/systems.md): per token per layer, forward,
+QKV 2 h (a + 2g) d_head, output 2 a d_head h, MLP 2 h f (3 if SwiGLU else 2), attention core
+4 s a d_head (full, not halved for the causal mask: the convention of the published A100 runs),
+logits 2 h V. Training is 3x forward; full recompute adds one forward of the layers (not the
+logits).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from planner.errors import PlannerInputError
+
+__all__ = ["ModelShape", "shape_for_params", "LLAMA3_RULE"]
+
+#: The Llama 3 shape rule (Dubey et al. 2024, Table 3).
+LLAMA3_RULE = {
+    "hidden_per_layer": 128,  # 8B: 4096 / 32
+    "head_dim": 128,
+    "kv_heads": 8,
+    "ffn_ratio": 3.5,  # 14336 / 4096 = 28672 / 8192 = 3.5
+    "ffn_multiple": 256,
+    "vocab": 128256,
+}
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    ffn: int
+    vocab: int
+    seq: int
+    mlp: str = "swiglu"  # or "gelu"
+    head_dim: int | None = None  # default hidden // heads
+    tied_embeddings: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "seq"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise PlannerInputError(f"model shape: {name} must be a positive integer, got {v!r}")
+        if self.mlp not in ("swiglu", "gelu"):
+            raise PlannerInputError(f"model shape: mlp must be swiglu or gelu, got {self.mlp!r}")
+        if self.heads % self.kv_heads:
+            raise PlannerInputError(f"model shape: heads ({self.heads}) must be a multiple of kv-heads ({self.kv_heads})")
+        if self.head_dim is None and self.hidden % self.heads:
+            raise PlannerInputError(f"model shape: hidden ({self.hidden}) must divide by heads ({self.heads})")
+
+    @property
+    def d_head(self) -> int:
+        return self.head_dim or self.hidden // self.heads
+
+    # ------------------------------------------------------------- parameters
+    @property
+    def params_per_layer(self) -> int:
+        h, dh = self.hidden, self.d_head
+        attn = h * self.heads * dh + 2 * h * self.kv_heads * dh + self.heads * dh * h
+        mlp = (3 if self.mlp == "swiglu" else 2) * h * self.ffn
+        return attn + mlp + 2 * h  # two norms
+
+    @property
+    def embedding_params(self) -> int:
+        return self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+
+    @property
+    def params(self) -> int:
+        return self.layers * self.params_per_layer + self.embedding_params + self.hidden
+
+    @property
+    def non_embedding_params(self) -> int:
+        return self.params - self.embedding_params
+
+    # ------------------------------------------------------------- FLOPs
+    def layer_forward_flops_per_token(self) -> dict[str, float]:
+        """Forward FLOPs of one layer for one token, by GEMM (Megatron's counting)."""
+        h, dh, a, g, s = self.hidden, self.d_head, self.heads, self.kv_heads, self.seq
+        mult = 3 if self.mlp == "swiglu" else 2
+        return {
+            "qkv": 2.0 * h * (a + 2 * g) * dh,
+            "proj": 2.0 * a * dh * h,
+            "mlp": 2.0 * h * self.ffn * mult,
+            "attention": 4.0 * s * a * dh,
+        }
+
+    def logits_forward_flops_per_token(self) -> float:
+        return 2.0 * self.hidden * self.vocab
+
+    def model_flops_per_token(self) -> float:
+        """Training FLOPs per token, no recompute (the MFU numerator)."""
+        per_layer = sum(self.layer_forward_flops_per_token().values())
+        return 3.0 * (self.layers * per_layer + self.logits_forward_flops_per_token())
+
+    def hardware_flops_per_token(self, recompute: str) -> float:
+        """Training FLOPs per token actually executed (the HFU numerator)."""
+        f = self.layer_forward_flops_per_token()
+        extra = {"none": 0.0, "selective": f["attention"], "full": sum(f.values())}[recompute]
+        return self.model_flops_per_token() + self.layers * extra
+
+    def with_(self, **changes: Any) -> ModelShape:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(head_dim=self.d_head, params=self.params, non_embedding_params=self.non_embedding_params)
+        return d
+
+
+def _round_up(x: float, multiple: int) -> int:
+    return int(math.ceil(x / multiple) * multiple)
+
+
+def shape_for_params(params: float, *, seq: int = 8192, **overrides: Any) -> ModelShape:
+    """The Llama-3-style shape whose parameter count is closest to ``params``.
+
+    ``overrides`` (layers, hidden, heads, kv_heads, ffn, vocab, mlp, head_dim) are held fixed;
+    the rule fills in the rest. With both ``layers`` and ``hidden`` given, nothing is searched.
+    """
+    if not (isinstance(params, int | float) and math.isfinite(params) and params > 0):
+        raise PlannerInputError(f"params must be positive, got {params}")
+    rule = LLAMA3_RULE
+    vocab = overrides.get("vocab", rule["vocab"])
+    mlp = overrides.get("mlp", "swiglu")
+
+    def build(hidden: int, layers: int) -> ModelShape:
+        head_dim = overrides.get("head_dim") or rule["head_dim"]
+        heads = overrides.get("heads") or max(1, hidden // head_dim)
+        kv = overrides.get("kv_heads") or (math.gcd(heads, rule["kv_heads"]) if heads >= rule["kv_heads"] else heads)
+        if mlp == "swiglu":
+            ffn = overrides.get("ffn") or _round_up(rule["ffn_ratio"] * hidden, rule["ffn_multiple"])
+        else:
+            ffn = overrides.get("ffn") or 4 * hidden
+        return ModelShape(
+            layers=layers, hidden=hidden, heads=heads, kv_heads=kv, ffn=ffn, vocab=vocab, seq=seq, mlp=mlp,
+            head_dim=overrides.get("head_dim") if overrides.get("heads") else head_dim,
+            tied_embeddings=overrides.get("tied_embeddings", False),
+        )
+
+    if "hidden" in overrides and "layers" in overrides:
+        return build(overrides["hidden"], overrides["layers"])
+    best = None
+    hiddens = [overrides["hidden"]] if "hidden" in overrides else range(256, 65537, 128)
+    for hidden in hiddens:
+        layers = overrides.get("layers") or max(1, round(hidden / rule["hidden_per_layer"]))
+        s = build(hidden, layers)
+        err = abs(math.log(s.params / params))
+        if best is None or err < best[0]:
+            best = (err, s)
+    return best[1]

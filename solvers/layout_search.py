@@ -1,0 +1,117 @@
+"""Searching discrete layout spaces: exhaustive (ground truth) and Bayesian (optuna).
+
+Both take plain callables and arrays, nothing about GPUs or files:
+
+* :func:`exhaustive` -- evaluate every candidate in vectorised chunks; a cheap feasibility
+  pass (memory) prunes candidates before the full evaluation.
+* :func:`bayesian` -- optuna's TPE sampler (seeded) over the same candidates, warm-started
+  by enqueuing heuristic layouts; returns the best feasible candidate it evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["SearchResult", "exhaustive", "bayesian"]
+
+Arrays = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    order: np.ndarray  # candidate indices, best first (feasible only)
+    step_time_s: np.ndarray  # aligned with ``order``
+    evaluated: int  # full evaluations made
+    space_size: int
+    method: str
+
+
+def _take(cands: Arrays, idx: np.ndarray) -> Arrays:
+    return {k: v[idx] for k, v in cands.items()}
+
+
+def exhaustive(
+    candidates: Arrays,
+    feasible: Callable[[Arrays], np.ndarray],
+    step_time: Callable[[Arrays], np.ndarray],
+    *,
+    chunk: int = 200_000,
+) -> SearchResult:
+    """Evaluate all candidates; infeasible ones are pruned before timing."""
+    size = len(next(iter(candidates.values())))
+    keep_idx, times = [], []
+    evaluated = 0
+    for start in range(0, size, chunk):
+        idx = np.arange(start, min(size, start + chunk))
+        ok = feasible(_take(candidates, idx))
+        idx = idx[ok]
+        if idx.size:
+            times.append(step_time(_take(candidates, idx)))
+            keep_idx.append(idx)
+            evaluated += idx.size
+    if not keep_idx:
+        return SearchResult(np.array([], dtype=int), np.array([]), evaluated, size, "exhaustive")
+    idx = np.concatenate(keep_idx)
+    t = np.concatenate(times)
+    order = np.lexsort((idx, t))  # ties broken by enumeration order: deterministic
+    return SearchResult(idx[order], t[order], evaluated, size, "exhaustive")
+
+
+def bayesian(
+    candidates: Arrays,
+    feasible: Callable[[Arrays], np.ndarray],
+    step_time: Callable[[Arrays], np.ndarray],
+    *,
+    n_trials: int,
+    seed: int = 0,
+    warm_starts: Sequence[int] = (),
+) -> SearchResult:
+    """TPE (seeded) over the fields' values, each proposal repaired to a candidate.
+
+    Most combinations of independent field values break a divisibility rule, so every
+    proposal is mapped to the nearest valid candidate (squared distance between value
+    ranks scaled to [0, 1], ties to the lower index) and that candidate is evaluated; layouts that do not fit in
+    memory score as infinitely slow. ``warm_starts`` (candidate indices) are tried first.
+    """
+    import optuna
+
+    names = [k for k, v in candidates.items() if np.unique(v).size > 1]
+    size = len(next(iter(candidates.values())))
+    # Each field as the rank of its value, scaled to [0, 1], so all fields weigh the same.
+    values = {k: np.unique(candidates[k]) for k in names}
+    coords = (
+        np.stack([np.searchsorted(values[k], candidates[k]) / (len(values[k]) - 1) for k in names], axis=1)
+        if names else np.zeros((size, 0))
+    )
+    seen: dict[int, float] = {}
+
+    def score(i: int) -> float:
+        if i not in seen:
+            one = _take(candidates, np.array([i]))
+            seen[i] = float(step_time(one)[0]) if feasible(one)[0] else float("inf")
+        return seen[i]
+
+    if not names:
+        score(0)
+    else:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, n_trials), multivariate=True)
+        study = optuna.create_study(direction="minimize", sampler=sampler)
+        for i in warm_starts:
+            study.enqueue_trial({k: candidates[k][i].item() for k in names})
+
+        def objective(trial: optuna.Trial) -> float:
+            pick = [trial.suggest_categorical(k, values[k].tolist()) for k in names]
+            x = np.array([np.searchsorted(values[k], v) / (len(values[k]) - 1) for k, v in zip(names, pick, strict=True)])
+            i = int(np.argmin(((coords - x) ** 2).sum(axis=1)))
+            trial.set_user_attr("candidate", i)
+            return score(i)
+
+        study.optimize(objective, n_trials=n_trials)
+    good = sorted((t, i) for i, t in seen.items() if np.isfinite(t))
+    return SearchResult(
+        np.array([i for _, i in good], dtype=int), np.array([t for t, _ in good]), len(seen), size, "bayesian"
+    )
