@@ -41,6 +41,7 @@ _NUMERIC_KEYS: dict[str, tuple[str, float]] = {
     "inter_node_gbit_per_s": ("inter_node_link_bytes_per_s", 1e9 / 8),
     "tdp_w": ("tdp_w", 1.0),
     "default_mfu": ("default_mfu", 1.0),
+    "gemm_efficiency_max": ("gemm_efficiency_max", 1.0),
 }
 _INT_KEYS = {"devices_per_node", "devices_per_package"}
 _TEXT_KEYS = {"name", "vendor", "source", "date", "notes", "mfu_source", "price_source"}
@@ -88,6 +89,9 @@ class Accelerator:
     tdp_w: float | None = None
     default_mfu: float | None = None
     mfu_source: str = ""
+    #: Measured fraction of peak that large GEMMs reach (e.g. from a cuBLAS benchmark).
+    #: Unset: the step-time model uses Calculon's A100 curve (0.95 for large GEMMs).
+    gemm_efficiency_max: float | None = None
     price_usd_per_gpu_hour: tuple[float, float] | None = None
     price_source: str = ""
     origin: str = field(default="builtin", compare=False)
@@ -133,8 +137,8 @@ def _convert(hw_id: str, raw: Mapping[str, Any], origin: str) -> dict[str, Any]:
         if key in _NUMERIC_KEYS:
             attr, factor = _NUMERIC_KEYS[key]
             kwargs[attr] = _positive(where, key, value) * factor
-            if key == "default_mfu" and not value <= 1:
-                raise PlannerInputError(f"{where}: 'default_mfu' must be in (0, 1], got {value}")
+            if key in ("default_mfu", "gemm_efficiency_max") and not value <= 1:
+                raise PlannerInputError(f"{where}: '{key}' must be in (0, 1], got {value}")
         elif key in _INT_KEYS:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise PlannerInputError(f"{where}: '{key}' must be a positive integer")

@@ -122,7 +122,7 @@ def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch:
 
 def _result(res: dict[str, np.ndarray], i: int, cands: dict[str, np.ndarray], usable: float) -> LayoutResult:
     lay = Layout(*(int(cands[k][i]) for k in ("t", "p", "d", "c", "v", "b")), recompute=RECOMPUTE[int(cands["recompute"][i])],
-                 sp=bool(cands["sp"][i]) and cands["t"][i] > 1, zero=int(cands["zero"][i]))
+                 sp=bool(cands["sp"][i] and cands["t"][i] > 1), zero=int(cands["zero"][i]))
     parts = ("compute_s", "bubble_s", "tp_comm_s", "cp_comm_s", "pp_comm_s", "dp_exposed_s", "optimizer_s")
     return LayoutResult(
         layout=lay,
@@ -267,15 +267,17 @@ def megatron_args(search_or_result: Any, shape: ModelShape, global_batch: int, *
         args.append("--recompute-granularity selective")
     if lay.zero >= 1:
         args.append("--use-distributed-optimizer")
-    if lay.zero >= 2:
-        args.append("# ZeRO-2/3 chosen: Megatron's distributed optimizer shards only optimizer state (ZeRO-1); use FSDP or DeepSpeed for this stage")
     if lay.d > 1:
         args.append("--overlap-grad-reduce")
     if lr is not None:
         args.append(f"--lr {lr:.3g}")
     if train_iters is not None:
         args.append(f"--train-iters {train_iters}")
-    return " \\\n  ".join(args)
+    text = " \\\n  ".join(args)
+    if lay.zero >= 2:
+        text += (f"\n# ZeRO-{lay.zero} was chosen: Megatron's distributed optimizer shards optimizer state only "
+                 "(ZeRO-1); shard gradients/parameters with Megatron FSDP or DeepSpeed to match the plan's memory")
+    return text
 
 
 def nemo_yaml(search_or_result: Any, shape: ModelShape, global_batch: int, n_gpus: int, devices_per_node: int, *, lr: float | None = None) -> str:

@@ -47,10 +47,14 @@ _GEMM_KNOTS_S = np.log10(np.array([1e9 / 16, 1e9, 16e9, 128e9]) / _A100_PEAK)
 _GEMM_KNOTS_EFF = np.array([0.10, 0.60, 0.90, 0.95])
 
 
-def gemm_efficiency(flops: np.ndarray, peak_flops_per_s: float) -> np.ndarray:
-    """Fraction of peak a GEMM of ``flops`` reaches (by its duration at peak)."""
+def gemm_efficiency(flops: np.ndarray, peak_flops_per_s: float, ceiling: float | None = None) -> np.ndarray:
+    """Fraction of peak a GEMM of ``flops`` reaches (by its duration at peak).
+
+    ``ceiling`` (a measured large-GEMM efficiency for the accelerator) rescales the curve.
+    """
     dur = np.log10(np.maximum(np.asarray(flops, dtype=float), 1.0) / peak_flops_per_s)
-    return np.interp(dur, _GEMM_KNOTS_S, _GEMM_KNOTS_EFF)
+    eff = np.interp(dur, _GEMM_KNOTS_S, _GEMM_KNOTS_EFF)
+    return eff if ceiling is None else eff * (ceiling / _GEMM_KNOTS_EFF[-1])
 
 
 @dataclass(frozen=True)
@@ -220,7 +224,7 @@ def evaluate(
     attn_f = np.zeros_like(t)
     for name, flops_tok in per_tok.items():
         fl = flops_tok * tokens / t
-        dur = fl / (peak * gemm_efficiency(fl, peak))
+        dur = fl / (peak * gemm_efficiency(fl, peak, accel.gemm_efficiency_max))
         gemm_f = gemm_f + dur
         if name == "attention":
             attn_f = dur
@@ -239,7 +243,7 @@ def evaluate(
 
     layers_stage = l / p
     logits_fl = shape.logits_forward_flops_per_token() * tokens / t
-    logits_f = logits_fl / (peak * gemm_efficiency(logits_fl, peak)) + cal.memory_traffic * 4 * tokens * (h + V) / t / hbm_bw
+    logits_f = logits_fl / (peak * gemm_efficiency(logits_fl, peak, accel.gemm_efficiency_max)) + cal.memory_traffic * 4 * tokens * (h + V) / t / hbm_bw
     stage_f = layers_stage * (layer_f + tp_f + cp_one) + logits_f
     stage_b = layers_stage * (2 * layer_f + recompute_extra + tp_b + cp_one) + 2 * logits_f
     compute_only = layers_stage * (3 * gemm_f + 3 * mem_f + recompute_extra) + 3 * logits_f

@@ -42,6 +42,10 @@ SCHEMA_VERSION = "1.0"
 #: (Dubey et al. 2024). Every plan that relies on it says so and asks for --mfu.
 GENERIC_DEFAULT_MFU = 0.40
 
+#: Share of wall-clock time that is productive training. Llama 3 405B saw more than 90 %
+#: effective training time over 54 days on 16K H100s (Dubey et al. 2024, sec. 3.3.4).
+DEFAULT_GOODPUT = 0.90
+
 _SECONDS_PER_HOUR = 3600.0
 _SECONDS_PER_DAY = 86400.0
 
@@ -168,6 +172,7 @@ class Plan:
     baseline: Baseline
     warnings: tuple[str, ...] = ()
     recipe: TrainingRecipe | None = None
+    layout: Any = None  # planner.layout.LayoutSearch when --gpus was given
     schema_version: str = SCHEMA_VERSION
     law: ChinchillaLaw = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
     accelerator: Accelerator = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
@@ -185,6 +190,7 @@ class Plan:
             "result": self.result.to_dict(),
             "baseline": self.baseline.to_dict(),
             "recipe": self.recipe.to_dict() if self.recipe is not None else None,
+            "layout": _layout_dict(self.layout),
             "warnings": list(self.warnings),
         }
 
@@ -259,6 +265,8 @@ def plan(
     warmup_fraction: float = DEFAULT_WARMUP_FRACTION,
     interval_level: float = 0.95,
     max_uncertainty_draws: int = 200,
+    goodput: float = DEFAULT_GOODPUT,
+    choose_layout: bool = True,
     registry: HardwareRegistry | None = None,
     hardware_files: Iterable[str | Path] = (),
 ) -> Plan:
@@ -294,6 +302,9 @@ def plan(
         interval_level: coverage of the intervals reported for fitted laws.
         max_uncertainty_draws: at most this many bootstrap draws are re-solved for the
             spread of the optimum (evenly spaced, so the plan stays deterministic).
+        goodput: share of wall-clock time spent training (restarts, checkpoints excluded).
+        choose_layout: with ``gpus``, search the parallel layout for the chosen model and use
+            its predicted MFU (unless ``mfu`` is given).
         registry: a loaded :class:`HardwareRegistry` (default: shipped + user config).
         hardware_files: extra hardware TOML files merged into the default registry.
 
@@ -376,49 +387,75 @@ def plan(
             f"no published MFU for {accel.id}: GPU-hours, cost and wall clock assume "
             f"{GENERIC_DEFAULT_MFU:.0%} of peak; pass --mfu with a measured value"
         )
-    flops_per_gpu_hour = peak * mfu_used * _SECONDS_PER_HOUR
-
-    # ---- budget in FLOPs
-    budget_given_as = None
-    lifetime_budget = None
-    if budget_flops is not None:
-        lifetime_budget, budget_given_as = budget_flops, "flops"
-    elif gpu_hours is not None:
-        lifetime_budget, budget_given_as = gpu_hours * flops_per_gpu_hour, "gpu_hours"
-    elif dollars is not None:
-        lifetime_budget, budget_given_as = dollars / price * flops_per_gpu_hour, "dollars"
-    cluster_flops = None
-    if gpus is not None and days is not None:
-        cluster_flops = gpus * days * 24.0 * flops_per_gpu_hour
-        if cluster_is_budget:
-            lifetime_budget, budget_given_as = cluster_flops, "cluster"
-            warnings.append(
-                "--gpus/--days is the whole lifetime budget here: serving is priced on the "
-                "same cluster; add --budget/--gpu-hours/--dollars to make it a training deadline"
-            )
-    max_train_flops = cluster_flops if (cluster_flops is not None and not cluster_is_budget) else None
-
+    if not 0 < goodput <= 1:
+        raise PlannerInputError(f"goodput must be in (0, 1], got {goodput}")
     coeffs = LawCoefficients.of(the_law)
-    problem = AllocationProblem(
-        law=coeffs,
-        objective="min_loss" if lifetime_budget is not None else "min_compute",
-        budget_flops=lifetime_budget,
-        target_loss=target_loss,
-        inference_tokens=infer_tokens,
-        max_params=max_params,
-        max_tokens=max_tokens,
-        max_train_flops=max_train_flops,
-    )
-    try:
-        sol = solve_convex(problem)
-    except InfeasibleProblem as exc:
-        raise _explain_infeasible(exc, coeffs, gpus, days, flops_per_gpu_hour) from None
+    cluster_is_note = False
+    layout_search = None
+    mfu_iter = mfu_used
+    # Fixed point: the layout's predicted MFU changes how many FLOPs a GPU-hour buys, which
+    # changes the allocation, which changes the layout. It settles in two or three rounds.
+    for _round in range(8):
+        flops_per_gpu_hour = peak * mfu_iter * _SECONDS_PER_HOUR
+        budget_given_as = None
+        lifetime_budget = None
+        if budget_flops is not None:
+            lifetime_budget, budget_given_as = budget_flops, "flops"
+        elif gpu_hours is not None:
+            lifetime_budget, budget_given_as = gpu_hours * flops_per_gpu_hour, "gpu_hours"
+        elif dollars is not None:
+            lifetime_budget, budget_given_as = dollars / price * flops_per_gpu_hour, "dollars"
+        cluster_flops = None
+        if gpus is not None and days is not None:
+            cluster_flops = gpus * days * 24.0 * flops_per_gpu_hour * goodput
+            if cluster_is_budget:
+                lifetime_budget, budget_given_as = cluster_flops, "cluster"
+                cluster_is_note = True
+        max_train_flops = cluster_flops if (cluster_flops is not None and not cluster_is_budget) else None
+        problem = AllocationProblem(
+            law=coeffs,
+            objective="min_loss" if lifetime_budget is not None else "min_compute",
+            budget_flops=lifetime_budget,
+            target_loss=target_loss,
+            inference_tokens=infer_tokens,
+            max_params=max_params,
+            max_tokens=max_tokens,
+            max_train_flops=max_train_flops,
+        )
+        try:
+            sol = solve_convex(problem)
+        except InfeasibleProblem as exc:
+            raise _explain_infeasible(exc, coeffs, gpus, days, flops_per_gpu_hour * goodput) from None
+        if gpus is None or not choose_layout:
+            break
+        layout_search = _choose_layout(sol.params, sol.tokens, accel, gpus, seq_len, lr_rule, warmup_fraction, precision, warnings)
+        if layout_search is None or mfu is not None:
+            break
+        new_mfu = layout_search.best.mfu
+        if abs(new_mfu - mfu_iter) <= 1e-4 * mfu_iter:
+            mfu_iter = new_mfu
+            break
+        mfu_iter = new_mfu
+    if layout_search is not None and mfu is None:
+        mfu_used = mfu_iter
+        mfu_source = (f"predicted for the chosen layout ({layout_search.best.layout}) by the step-time model "
+                      f"({layout_search.calibration.source})")
+        warnings[:] = [w for w in warnings if not w.startswith("no published MFU")]
+        from planner.layout_cli import calibration_warnings
+
+        warnings += calibration_warnings(accel, layout_search.calibration)
+    if cluster_is_note:
+        warnings.append(
+            "--gpus/--days is the whole lifetime budget here: serving is priced on the "
+            "same cluster; add --budget/--gpu-hours/--dollars to make it a training deadline"
+        )
+    flops_per_gpu_hour = peak * mfu_used * _SECONDS_PER_HOUR
 
     # ---- result
     train_gh = sol.train_flops / flops_per_gpu_hour
     infer_gh = sol.inference_flops / flops_per_gpu_hour
     total_gh = train_gh + infer_gh
-    wall_days = sol.train_flops / (gpus * flops_per_gpu_hour * 24.0) if gpus else None
+    wall_days = sol.train_flops / (gpus * flops_per_gpu_hour * 24.0) / goodput if gpus else None
     result = Allocation(
         params=sol.params,
         train_tokens=sol.tokens,
@@ -533,6 +570,7 @@ def plan(
         "downstream": None if downstream is None else list(maps),
         "lr_rule": lr_rule,
         "seq_len": seq_len,
+        "goodput": goodput,
     }
     recipe = training_recipe(
         sol.params,
@@ -553,12 +591,16 @@ def plan(
                 f"fit of {the_law.fit_info.get('data_file', 'the law')} (seed {the_law.fit_info.get('bootstrap_seed', '?')})",
             )
         )
+    assumptions.append(Assumption("goodput", f"{goodput:.0%} of wall clock is productive training", "Dubey et al. 2024 (Llama 3), sec. 3.3.4: >90 % effective training time" if goodput == DEFAULT_GOODPUT else "user-set (--goodput)"))
+    if gpus is not None and layout_search is None and choose_layout:
+        warnings.append("no layout could be chosen for this cluster; GPU-hours use the MFU above")
     return Plan(
         inputs=inputs,
         assumptions=tuple(assumptions),
         result=result,
         baseline=baseline,
         recipe=recipe,
+        layout=layout_search,
         warnings=tuple(warnings),
         law=the_law,
         accelerator=accel,
@@ -639,3 +681,35 @@ def _uncertainty(
         "downstream_error_interval": {k: interval(m.error_draws(losses)) for k, m in maps.items()},
     }
     return out
+
+
+def _choose_layout(params: float, tokens: float, accel: Accelerator, gpus: int, seq_len: int, lr_rule: str,
+                   warmup_fraction: float, precision: str, warnings: list[str]) -> Any:
+    """The fastest layout for the Llama-3-shaped model of ``params`` on ``gpus`` devices."""
+    from planner.layout import search_layouts
+    from planner.shape import shape_for_params
+
+    shape = shape_for_params(params, seq=seq_len)
+    recipe = training_recipe(params, tokens, rule=lr_rule, seq_len=seq_len, batch_multiple=gpus, warmup_fraction=warmup_fraction)
+    try:
+        return search_layouts(shape, accel, gpus, recipe.batch_sequences, precision=precision)
+    except PlannerInputError as exc:
+        warnings.append(f"layout: {exc}")
+        return None
+
+
+def _layout_dict(search: Any) -> dict[str, Any] | None:
+    if search is None:
+        return None
+    b = search.best
+    return {
+        **b.to_dict(),
+        "shape": search.shape.to_dict(),
+        "global_batch": search.global_batch,
+        "n_gpus": search.n_gpus,
+        "method": search.method,
+        "evaluated": search.evaluated,
+        "space_size": search.space_size,
+        "why": search.why,
+        "top": [r.to_dict() for r in search.top],
+    }

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from planner.lawfit import FitOutcome
     from planner.planning import Plan
 
-__all__ = ["render_plan", "render_fit"]
+__all__ = ["render_plan", "render_fit", "render_layouts"]
 
 _BINDING_WORDS = {
     "lifetime_budget": "lifetime budget",
@@ -216,3 +216,26 @@ def render_fit(outcome: FitOutcome, max_outliers: int = 10) -> Group:
     else:
         parts.append(Text("no outliers"))
     return Group(*parts)
+
+
+def render_layouts(doc: dict) -> Group:
+    """``plan layout``: the top layouts, why the best wins, and what it needs."""
+    sh = doc["shape"]
+    head = Panel(Text(
+        f"{fmt_count(sh['params'])} params ({sh['layers']} x {sh['hidden']}, {sh['heads']} heads / {sh['kv_heads']} KV, "
+        f"{sh['mlp']} {sh['ffn']}, seq {sh['seq']}) on {doc['n_gpus']} x {doc['gpu']}, global batch {doc['global_batch']} "
+        f"· {doc['method']}: {doc['evaluated']:,} evaluated of {doc['space_size']:,}", style="bold"))
+    t = Table(title="Layouts (fastest first)", title_justify="left")
+    for col in ("#", "layout", "step s", "MFU", "GB/GPU", "bubble", "comm"):
+        t.add_column(col, justify="left" if col == "layout" else "right")
+    for i, r in enumerate(doc["top"], 1):
+        lay, br = r["layout"], r["breakdown"]
+        comm = br["tp_comm"] + br["cp_comm"] + br["pp_comm"] + br["dp_exposed"]
+        desc = (f"TP{lay['tp']} PP{lay['pp']} DP{lay['dp']}" + (f" CP{lay['cp']}" if lay["cp"] > 1 else "")
+                + (f" VP{lay['vp']}" if lay["vp"] > 1 else "") + f" mb{lay['micro_batch']} {lay['recompute']}"
+                + (" SP" if lay["sequence_parallel"] else "") + f" Z{lay['zero']}")
+        t.add_row(str(i), desc, f"{r['step_time_s']:.3g}", f"{r['mfu']:.1%}",
+                  f"{r['memory_per_gpu_bytes'] / 1e9:.1f}" + ("" if r["fits"] else "!"),
+                  f"{br['bubble'] / r['step_time_s']:.0%}", f"{comm / r['step_time_s']:.0%}")
+    return Group(head, t, Text(f"Why #1: {doc['why']}"), Text(f"tokens/s: {fmt_count(doc['tokens_per_s'])}"),
+                 Text(f"Calibration: {doc['calibration']['source']}", style="dim"))

@@ -136,7 +136,7 @@ def shape_for_params(params: float, *, seq: int = 8192, **overrides: Any) -> Mod
     mlp = overrides.get("mlp", "swiglu")
 
     def build(hidden: int, layers: int) -> ModelShape:
-        head_dim = overrides.get("head_dim") or rule["head_dim"]
+        head_dim = overrides.get("head_dim") or (rule["head_dim"] if hidden >= 1024 else 64)
         heads = overrides.get("heads") or max(1, hidden // head_dim)
         kv = overrides.get("kv_heads") or (math.gcd(heads, rule["kv_heads"]) if heads >= rule["kv_heads"] else heads)
         if mlp == "swiglu":
@@ -152,11 +152,24 @@ def shape_for_params(params: float, *, seq: int = 8192, **overrides: Any) -> Mod
     if "hidden" in overrides and "layers" in overrides:
         return build(overrides["hidden"], overrides["layers"])
     best = None
-    hiddens = [overrides["hidden"]] if "hidden" in overrides else range(256, 65537, 128)
+    # Widths with a whole number of 128-wide heads in groups of 8 KV heads (multiples of
+    # 1024, as every Llama 3 size), plus 256..768 for very small models.
+    hiddens = [overrides["hidden"]] if "hidden" in overrides else [256, 512, 768, *range(1024, 131073, 1024)]
     for hidden in hiddens:
-        layers = overrides.get("layers") or max(1, round(hidden / rule["hidden_per_layer"]))
-        s = build(hidden, layers)
-        err = abs(math.log(s.params / params))
-        if best is None or err < best[0]:
-            best = (err, s)
+        if "layers" in overrides:
+            layer_options = [overrides["layers"]]
+        else:
+            # Depth near the rule's aspect ratio, adjusted (within -25 %..+30 %) to hit the target.
+            nominal = max(1, round(hidden / rule["hidden_per_layer"]))
+            probe = build(hidden, 1)
+            per_layer = probe.params_per_layer
+            fit = (params - (probe.params - per_layer)) / per_layer
+            # Deep models get a multiple of 4 layers, so pipeline stages can divide them.
+            fit = 4 * round(fit / 4) if nominal >= 16 else round(fit)
+            layer_options = [int(min(max(fit, math.floor(0.75 * nominal)), math.ceil(1.3 * nominal), 1e9)) or 1]
+        for layers in layer_options:
+            s = build(hidden, max(1, layers))
+            err = abs(math.log(s.params / params))
+            if best is None or err < best[0] - 1e-12:
+                best = (err, s)
     return best[1]

@@ -54,12 +54,13 @@ def test_budget_units_agree():
     gpu_hours = 3.6e22 / (H100_PEAK * 0.5 * 3600)
     by_hours = planner.plan(gpu_hours=gpu_hours, gpu="h100", mfu=0.5)
     by_dollars = planner.plan(dollars=gpu_hours * 2.0, price_usd_per_gpu_hour=2.0, gpu="h100", mfu=0.5)
-    by_cluster = planner.plan(gpus=100, days=gpu_hours / 100 / 24, gpu="h100", mfu=0.5)
+    # A cluster-deadline budget counts only productive time (goodput, default 90 %).
+    by_cluster = planner.plan(gpus=100, days=gpu_hours / 100 / 24 / 0.9, gpu="h100", mfu=0.5)
     for other in (by_hours, by_dollars, by_cluster):
         assert other.inputs["budget_flops"] == pytest.approx(3.6e22, rel=1e-12)
         assert other.result.params == pytest.approx(by_flops.result.params, rel=1e-6)
     assert by_dollars.result.cost_usd == pytest.approx(gpu_hours * 2.0, rel=1e-6)
-    assert by_cluster.result.wall_clock_days == pytest.approx(gpu_hours / 100 / 24, rel=1e-6)
+    assert by_cluster.result.wall_clock_days == pytest.approx(gpu_hours / 100 / 24 / 0.9, rel=1e-6)
 
 
 def test_fp8_peak_buys_more_flops_per_hour():

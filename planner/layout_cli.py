@@ -1,0 +1,118 @@
+"""The work behind ``plan layout``: options in, a JSON document and a renderable out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.errors import PlannerInputError
+from planner.hardware import Accelerator, load_registry
+from planner.layout import Layout, LayoutResult, evaluate_layout, megatron_args, nemo_yaml, search_layouts
+from planner.perf import RECOMPUTE, Calibration, load_calibration
+from planner.shape import ModelShape, shape_for_params
+
+__all__ = ["run_layout", "shape_from_flags", "calibration_warnings", "default_global_batch"]
+
+_SHAPE_KEYS = ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "mlp")
+
+
+def shape_from_flags(params: float | None, seq: int, flags: dict[str, Any]) -> ModelShape:
+    given = {k: flags[k] for k in _SHAPE_KEYS if flags.get(k) is not None}
+    if params is None and not ("layers" in given and "hidden" in given):
+        raise PlannerInputError("give --params, or at least --layers and --hidden, to describe the model")
+    if params is None:
+        heads = given.get("heads") or max(1, given["hidden"] // 128)
+        mlp = given.get("mlp", "swiglu")
+        return ModelShape(
+            layers=given["layers"], hidden=given["hidden"], heads=heads, kv_heads=given.get("kv_heads") or heads,
+            ffn=given.get("ffn") or (4 * given["hidden"] if mlp == "gelu" else int(-(-3.5 * given["hidden"] // 256) * 256)),
+            vocab=given.get("vocab") or 128256, seq=seq, mlp=mlp,
+        )
+    return shape_for_params(params, seq=seq, **given)
+
+
+def default_global_batch(shape: ModelShape, tokens: float | None, gpus: int) -> tuple[int, str]:
+    """Step Law batch at ``tokens`` (default 20 tokens/parameter), in sequences, a multiple of gpus."""
+    from planner.recipe import training_recipe
+
+    d = tokens or 20.0 * shape.params
+    r = training_recipe(shape.params, d, seq_len=shape.seq, batch_multiple=gpus)
+    why = f"Step Law batch for {d:.3g} tokens{' (20 tokens/parameter)' if tokens is None else ''}, rounded to a multiple of {gpus}"
+    return r.batch_sequences, why
+
+
+def calibration_warnings(accel: Accelerator, cal: Calibration) -> list[str]:
+    out = []
+    if cal.family != accel.vendor.lower():
+        out.append(f"the step-time model is calibrated on {cal.family} A100 runs only; {accel.id} ({accel.vendor}) uses that calibration unmeasured")
+    if accel.gemm_efficiency_max is None and accel.id not in ("a100-sxm-80gb", "a100-sxm-40gb"):
+        out.append(f"no measured GEMM efficiency for {accel.id}: large GEMMs are assumed to reach 95 % of peak as on A100 "
+                   "(Calculon); newer parts usually reach less, so MFU may be optimistic. Set gemm_efficiency_max in a hardware file")
+    return out
+
+
+def run_layout(*, gpu: str, gpus: int, global_batch: int | None, tokens: float | None, method: str, trials: int | None,
+               seed: int, top_k: int, flash_attention: bool, memory_reserve: float, precision: str, export: str | None,
+               hardware_files: tuple[str, ...], flags: dict[str, Any]) -> tuple[dict[str, Any], Any, str | None]:
+    if not 0 <= memory_reserve < 1:
+        raise PlannerInputError(f"--memory-reserve must be in [0, 1), got {memory_reserve}")
+    accel = load_registry(hardware_files).get(gpu)
+    shape = shape_from_flags(flags.get("params"), flags["seq"], flags)
+    warnings: list[str] = []
+    if global_batch is None:
+        global_batch, why_batch = default_global_batch(shape, tokens, gpus)
+        warnings.append(f"global batch {global_batch} sequences: {why_batch}; set --global-batch")
+    fixed = {
+        "t": flags.get("tp"), "p": flags.get("pp"), "d": flags.get("dp"), "c": flags.get("cp"), "v": flags.get("vp"),
+        "b": flags.get("micro_batch"),
+        "recompute": None if flags.get("recompute") is None else RECOMPUTE.index(flags["recompute"]),
+        "sp": None if flags.get("sequence_parallel") is None else int(flags["sequence_parallel"]),
+        "zero": flags.get("zero"),
+    }
+    cal = load_calibration(accel)
+    warnings += calibration_warnings(accel, cal)
+    kw = dict(precision=precision, memory_reserve_fraction=memory_reserve, flash_attention=flash_attention)
+    full = all(v is not None for v in fixed.values())
+    if full:
+        lay = Layout(fixed["t"], fixed["p"], fixed["d"], fixed["c"], fixed["v"], fixed["b"], flags["recompute"], bool(fixed["sp"]), fixed["zero"])
+        if lay.t * lay.p * lay.d * lay.c != gpus:
+            raise PlannerInputError(f"TP x PP x DP x CP = {lay.t * lay.p * lay.d * lay.c}, not --gpus {gpus}")
+        if global_batch % (lay.b * lay.d):
+            raise PlannerInputError(f"global batch {global_batch} is not a multiple of micro-batch x DP = {lay.b * lay.d}")
+        best = evaluate_layout(shape, accel, gpus, global_batch, lay, calibration=cal, **kw)
+        top: tuple[LayoutResult, ...] = (best,)
+        info = {"method": "evaluation", "evaluated": 1, "space_size": 1,
+                "why": "all layout flags given: evaluated as is" if best.fits else
+                f"does not fit: needs {best.memory_per_gpu_bytes / 1e9:.1f} GB per GPU, "
+                f"{(best.memory_per_gpu_bytes - best.usable_bytes) / 1e9:.1f} GB over the {best.usable_bytes / 1e9:.1f} GB usable"}
+    else:
+        found = search_layouts(shape, accel, gpus, global_batch, fixed=fixed, method=method, top_k=top_k, trials=trials,
+                               seed=seed, calibration=cal, **kw)
+        best, top = found.best, found.top
+        info = {"method": found.method, "evaluated": found.evaluated, "space_size": found.space_size, "why": found.why}
+    doc = {
+        "schema_version": "1.0",
+        "gpu": accel.id,
+        "n_gpus": gpus,
+        "global_batch": global_batch,
+        "shape": shape.to_dict(),
+        **info,
+        "mfu": best.mfu,
+        "hfu": best.hfu,
+        "step_time_s": best.step_time_s,
+        "tokens_per_s": best.tokens_per_s,
+        "memory_per_gpu_bytes": best.memory_per_gpu_bytes,
+        "fits": best.fits,
+        "layout": best.layout.to_dict(),
+        "breakdown": best.breakdown,
+        "top": [r.to_dict() for r in top],
+        "calibration": {"family": cal.family, "source": cal.source},
+        "warnings": warnings,
+    }
+    exported = None
+    if export == "megatron":
+        exported = megatron_args(best, shape, global_batch)
+    elif export == "nemo":
+        exported = nemo_yaml(best, shape, global_batch, gpus, accel.devices_per_node)
+    from planner.report import render_layouts
+
+    return doc, render_layouts(doc), exported
