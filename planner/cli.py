@@ -61,6 +61,7 @@ _SCENARIO_KEYS = {
     "lr_rule": "lr_rule",
     "seq_len": "seq_len",
     "warmup_fraction": "warmup_fraction",
+    "goodput": "goodput",
 }
 _SCENARIO_INFO = {"title", "description"}
 
@@ -105,12 +106,16 @@ def _registry(hardware_files: tuple[str, ...]) -> Any:
 @click.option("--lr-rule", type=click.Choice(["steplaw", "deepseek"]), default="steplaw", show_default=True, help="Learning-rate and batch law for the training recipe.")
 @click.option("--seq-len", type=click.IntRange(min=1), default=2048, show_default=True, help="Training sequence length (recipe batch size).")
 @click.option("--warmup-fraction", type=QUANTITY, default=0.01, show_default=True, help="Share of steps in warmup (a planner default, not a law).")
+@click.option("--goodput", type=QUANTITY, default=0.9, show_default=True, help="Share of wall clock that is productive training (Llama 3: >90 %).")
+@click.option("--layout/--no-layout", "choose_layout", default=True, show_default=True, help="With --gpus, search the parallel layout and use its predicted MFU.")
+@click.option("--export", "export", type=click.Choice(["megatron", "nemo"]), help="Print the chosen layout as Megatron-LM arguments or NeMo YAML (needs --gpus).")
 @click.option("--scenario", type=click.Path(dir_okay=False), help="TOML scenario file with the same keys as these flags; flags override it.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout instead of the report.")
 @_hardware_option
 @click.version_option(package_name="compute-planner")
 @click.pass_context
-def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files: tuple[str, ...], **flags: Any) -> None:
+def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files: tuple[str, ...], export: str | None,
+        **flags: Any) -> None:
     """Plan model size and training tokens for a compute budget and an inference demand.
 
     \b
@@ -144,6 +149,8 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         lr_rule=flags["lr_rule"],
         seq_len=flags["seq_len"],
         warmup_fraction=flags["warmup_fraction"],
+        goodput=flags["goodput"],
+        choose_layout=flags["choose_layout"],
         hardware_files=hardware_files,
     )
     if flags["law"]:
@@ -161,6 +168,19 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         raise
     for w in result.warnings:
         click.echo(f"plan: warning: {w}", err=True)
+    if export:
+        from planner.errors import PlannerInputError
+        from planner.layout import megatron_args, nemo_yaml
+
+        ls = result.layout
+        if ls is None:
+            raise PlannerInputError("--export needs a layout: give --gpus (and keep --layout)")
+        rc = result.recipe
+        if export == "megatron":
+            click.echo(megatron_args(ls.best, ls.shape, ls.global_batch, lr=rc.learning_rate, train_iters=rc.steps))
+        else:
+            click.echo(nemo_yaml(ls.best, ls.shape, ls.global_batch, ls.n_gpus, result.accelerator.devices_per_node, lr=rc.learning_rate))
+        return
     if as_json:
         click.echo(result.to_json())
         return

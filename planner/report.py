@@ -134,7 +134,8 @@ def _clock(plan: Plan) -> Text | None:
     r, i = plan.result, plan.inputs
     if r.wall_clock_days is None:
         return None
-    return Text(f"Training wall clock on {i['gpus']} x {i['gpu']}: {r.wall_clock_days:.1f} days at {i['mfu']:.1%} MFU.")
+    return Text(f"Training wall clock on {i['gpus']} x {i['gpu']}: {r.wall_clock_days:.1f} days at {i['mfu']:.1%} MFU "
+                f"and {i['goodput']:.0%} goodput.")
 
 
 def _assumptions(plan: Plan) -> Table:
@@ -161,6 +162,24 @@ def _recipe(plan: Plan) -> Table | None:
     return t
 
 
+def _layout(plan: Plan) -> list:
+    ls = plan.layout
+    if ls is None:
+        return []
+    b = ls.best
+    sh = ls.shape
+    t = Table(title="Layout", show_header=False, title_justify="left", box=None, pad_edge=False)
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("model shape", f"{sh.layers} layers x {sh.hidden}, {sh.heads} heads / {sh.kv_heads} KV, {sh.mlp} {sh.ffn}, seq {sh.seq}")
+    t.add_row("layout", str(b.layout))
+    t.add_row("step time", f"{b.step_time_s:.3g} s for {ls.global_batch} sequences ({fmt_count(b.tokens_per_s)} tokens/s)")
+    t.add_row("MFU / HFU", f"{b.mfu:.1%} / {b.hfu:.1%}")
+    t.add_row("memory per GPU", f"{b.memory_per_gpu_bytes / 1e9:.1f} of {b.usable_bytes / 1e9:.1f} GB usable")
+    t.add_row("why", ls.why)
+    return [Text(""), t]
+
+
 def render_plan(plan: Plan, *, warnings: bool = True) -> Group:
     """The whole report; ``warnings=False`` leaves them to the caller (the CLI prints them to stderr)."""
     parts: list = [
@@ -172,6 +191,7 @@ def render_plan(plan: Plan, *, warnings: bool = True) -> Group:
     clock = _clock(plan)
     if clock is not None:
         parts.append(clock)
+    parts += _layout(plan)
     parts += [Text(""), _baseline(plan), _verdict(plan)]
     recipe = _recipe(plan)
     if recipe is not None:

@@ -1,0 +1,144 @@
+"""Layout search: exhaustive vs Bayesian, held fields, accelerators, exports, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import planner
+from planner.cli import main
+from planner.errors import PlannerInputError
+from planner.hardware import load_registry
+from planner.layout import Layout, evaluate_layout, megatron_args, nemo_yaml, search_layouts
+from planner.shape import ModelShape, shape_for_params
+
+REG = load_registry(user_config=False)
+GPT3 = ModelShape(layers=96, hidden=12288, heads=96, kv_heads=96, ffn=4 * 12288, vocab=51200, seq=2048, mlp="gelu", tied_embeddings=True)
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def gpt3_search():
+    return search_layouts(GPT3, REG.get("h100"), 1024, 1536)
+
+
+def test_exhaustive_best_is_the_minimum(gpt3_search):
+    s = gpt3_search
+    assert s.best.fits and s.evaluated <= s.space_size
+    times = [r.step_time_s for r in s.top]
+    assert times == sorted(times)
+    # Re-evaluating the winner alone gives the same numbers.
+    again = evaluate_layout(GPT3, REG.get("h100"), 1024, 1536, s.best.layout)
+    assert again.step_time_s == pytest.approx(s.best.step_time_s, rel=1e-12)
+    assert s.why
+
+
+def test_bayesian_reaches_the_exhaustive_optimum_cheaply(gpt3_search):
+    b = search_layouts(GPT3, REG.get("h100"), 1024, 1536, method="bayesian", trials=300, seed=0)
+    assert b.best.step_time_s <= 1.02 * gpt3_search.best.step_time_s
+    assert b.evaluated <= gpt3_search.evaluated / 10
+    again = search_layouts(GPT3, REG.get("h100"), 1024, 1536, method="bayesian", trials=300, seed=0)
+    assert again.best.layout == b.best.layout  # seeded
+
+
+def test_fixed_fields_are_held():
+    s = search_layouts(GPT3, REG.get("h100"), 1024, 1536, fixed={"t": 8, "recompute": 2})
+    assert all(r.layout.t == 8 and r.layout.recompute == "full" for r in s.top)
+
+
+def test_memory_prunes_and_reports_the_shortfall():
+    with pytest.raises(PlannerInputError, match="no layout fits in memory.*GB over"):
+        search_layouts(GPT3, REG.get("h100"), 8, 64)
+
+
+@pytest.mark.parametrize("gpu", ["h100", "mi250x", "b200", "a100"])
+def test_accelerators_give_sensible_layouts(gpu):
+    acc = REG.get(gpu)
+    s = search_layouts(shape_for_params(70e9, seq=4096), acc, 512, 1024)
+    assert s.best.fits and 0.05 < s.best.mfu < 0.8
+    assert s.best.memory_per_gpu_bytes <= acc.hbm_bytes
+
+
+def test_mi250x_tensor_parallel_inside_a_package_is_cheaper():
+    mi = REG.get("mi250x")
+    shape = shape_for_params(13e9, seq=4096)
+    base = dict(p=1, c=1, v=1, b=1, recompute="full", sp=True, zero=1)
+    two = evaluate_layout(shape, mi, 64, 256, Layout(t=2, d=32, **base))
+    four = evaluate_layout(shape, mi, 64, 256, Layout(t=4, d=16, **base))
+    per_layer_two = two.breakdown["tp_comm"] / 32
+    per_layer_four = four.breakdown["tp_comm"] / 16
+    assert per_layer_two < per_layer_four  # 200 GB/s inside the package vs 50 GB/s across
+
+
+def test_exports_name_the_layout(gpt3_search):
+    args = megatron_args(gpt3_search.best, GPT3, 1536, lr=1e-4, train_iters=1000)
+    lay = gpt3_search.best.layout
+    assert f"--tensor-model-parallel-size {lay.t}" in args and f"--pipeline-model-parallel-size {lay.p}" in args
+    assert "--global-batch-size 1536" in args and "--train-iters 1000" in args
+    yaml = nemo_yaml(gpt3_search.best, GPT3, 1536, 1024, 8)
+    assert f"tensor_model_parallel_size: {lay.t}" in yaml and "num_nodes: 128" in yaml
+
+
+def test_layout_cli_search_and_evaluation(capsys):
+    code, out, _ = run(capsys, "layout", "--params", "7B", "--gpus", "64", "--global-batch", "512", "--json")
+    doc = json.loads(out)
+    assert code == 0
+    for key in ("mfu", "hfu", "step_time_s", "tokens_per_s", "memory_per_gpu_bytes", "fits", "layout", "top"):
+        assert key in doc
+    lay = doc["layout"]
+    argv = ["layout", "--params", "7B", "--gpus", "64", "--global-batch", "512", "--json",
+            "--tp", str(lay["tp"]), "--pp", str(lay["pp"]), "--dp", str(lay["dp"]), "--cp", str(lay["cp"]),
+            "--vp", str(lay["vp"]), "--micro-batch", str(lay["micro_batch"]), "--recompute", lay["recompute"],
+            "--zero", str(lay["zero"]), "--sequence-parallel" if lay["sequence_parallel"] else "--no-sequence-parallel"]
+    code, out, _ = run(capsys, *argv)
+    ev = json.loads(out)
+    assert code == 0 and ev["method"] == "evaluation" and ev["step_time_s"] == pytest.approx(doc["step_time_s"])
+    code, out, _ = run(capsys, "layout", "--params", "70B", "--gpus", "8", "--global-batch", "64", "--tp", "1", "--pp", "1",
+                       "--dp", "8", "--cp", "1", "--vp", "1", "--micro-batch", "1", "--recompute", "none", "--zero", "0",
+                       "--no-sequence-parallel", "--json")
+    bad = json.loads(out)
+    assert code == 0 and not bad["fits"] and "GB over" in bad["why"]
+    code, out, _ = run(capsys, "layout", "--params", "7B", "--gpus", "64", "--global-batch", "512", "--export", "megatron")
+    assert code == 0 and "--tensor-model-parallel-size" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["layout", "--gpus", "8"], "give --params"),
+        (["layout", "--params", "7B", "--gpus", "8", "--tp", "3"], "no layout"),
+        (["layout", "--params", "7B", "--gpus", "6", "--tp", "2", "--pp", "1", "--dp", "2", "--cp", "1", "--vp", "1",
+          "--micro-batch", "1", "--recompute", "none", "--zero", "1", "--sequence-parallel", "--global-batch", "8"], "not --gpus 6"),
+    ],
+)
+def test_layout_usage_errors(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_plan_uses_the_layout_mfu_consistently():
+    p = planner.plan(gpu_hours=5e5, gpus=512, infer_tokens=1e12)
+    assert p.layout is not None
+    assert p.inputs["mfu"] == pytest.approx(p.layout.best.mfu, rel=1e-3)  # fixed point reached
+    peak = p.accelerator.bf16_flops_per_s
+    assert p.result.total_flops == pytest.approx(5e5 * 3600 * peak * p.inputs["mfu"], rel=1e-6)
+    assert p.recipe.batch_sequences == p.layout.global_batch
+    doc = p.to_dict()
+    assert doc["layout"]["layout"]["tp"] == p.layout.best.layout.t
+    fixed = planner.plan(gpu_hours=5e5, gpus=512, infer_tokens=1e12, mfu=0.3)
+    assert fixed.inputs["mfu"] == 0.3 and fixed.layout is not None
+    assert np.isclose(planner.plan(gpu_hours=5e5, gpus=512, choose_layout=False).inputs["mfu"], 0.38)
+
+
+def test_plan_export_cli(capsys):
+    code, out, _ = run(capsys, "--budget", "1e23", "--gpus", "256", "--export", "megatron")
+    assert code == 0 and "--micro-batch-size" in out and "--lr" in out
+    code, _, err = run(capsys, "--budget", "1e23", "--export", "nemo")
+    assert code == 2 and "--gpus" in err

@@ -1,0 +1,104 @@
+"""The systems model: worked examples, calibration error on measured runs, ranking."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from planner.calibration import load_cases, predict, relative_errors
+from planner.hardware import load_registry
+from planner.perf import activation_bytes_per_layer, load_calibration, state_bytes_per_param
+from planner.shape import ModelShape, shape_for_params
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REG = load_registry(user_config=False)
+A100 = REG.get("a100")
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return load_cases(DATA)
+
+
+@pytest.mark.parametrize("zero, expected_gb", [(0, 120), (1, 31.4), (2, 16.6), (3, 1.9)])
+def test_zero_worked_example(zero, expected_gb):
+    # ZeRO paper (Rajbhandari et al. 2020): 7.5B parameters, 64-way data parallelism.
+    got = 7.5e9 * state_bytes_per_param(np.array(zero), np.array(64.0)) / 1e9
+    assert float(got) == pytest.approx(expected_gb, abs=0.05)
+
+
+def test_korthikanti_activation_savings():
+    # Korthikanti et al. 2022, GPT-3 175B at t = 8: memory relative to TP alone.
+    gpt3 = ModelShape(layers=96, hidden=12288, heads=96, kv_heads=96, ffn=4 * 12288, vocab=51200, seq=2048, mlp="gelu", tied_embeddings=True)
+
+    def act(sp: int, rc: int) -> float:
+        return float(activation_bytes_per_layer(gpt3, np.array(8), np.array(sp), np.array(rc), np.array(2048.0), flash_attention=False))
+
+    tp_only = act(0, 0)
+    assert act(1, 0) / tp_only == pytest.approx(0.62, abs=0.01)  # sequence parallelism
+    assert act(0, 1) / tp_only == pytest.approx(0.57, abs=0.01)  # selective recompute
+    assert act(1, 1) / tp_only == pytest.approx(0.18, abs=0.01)  # both
+    assert act(0, 2) / tp_only == pytest.approx(0.09, abs=0.01)  # full recompute
+
+
+def test_shape_rule_reproduces_llama3():
+    s = shape_for_params(70.6e9)
+    assert (s.layers, s.hidden, s.heads, s.kv_heads, s.ffn) == (80, 8192, 64, 8, 28672)  # Llama 3 70B
+    assert shape_for_params(8e9).to_dict()["params"] == pytest.approx(8.03e9, rel=1e-3)  # Llama 3 8B
+
+
+def test_gpt_flops_match_narayanan():
+    # 72 B s l h^2 (1 + s/6h + V/12lh) model FLOPs per iteration (Narayanan et al. 2021).
+    s = ModelShape(layers=96, hidden=12288, heads=96, kv_heads=96, ffn=4 * 12288, vocab=51200, seq=2048, mlp="gelu", tied_embeddings=True)
+    h, l, seq, V = 12288, 96, 2048, 51200
+    per_token = 72 * l * h * h * (1 + seq / (6 * h) + V / (12 * l * h))
+    assert s.model_flops_per_token() == pytest.approx(per_token, rel=2e-3)  # biases/norms differ slightly
+    hw = 96 * l * h * h * (1 + seq / (6 * h) + V / (16 * l * h))
+    assert s.hardware_flops_per_token("full") == pytest.approx(hw, rel=2e-3)
+
+
+def report(name: str, errors: np.ndarray) -> str:
+    return f"{name}: mean |error| {np.mean(np.abs(errors)):.1%}, max {np.max(np.abs(errors)):.1%} over {errors.size} runs"
+
+
+def test_throughput_against_published_runs(cases):
+    err = relative_errors(cases["published"], load_calibration(A100))
+    print(report("published A100 runs", err))
+    assert np.mean(np.abs(err)) <= 0.10
+    assert np.max(np.abs(err)) <= 0.20
+
+
+def test_iteration_time_against_vtrain(cases):
+    cal = load_calibration(A100)
+    multi = relative_errors(cases["vtrain_multi"], cal)
+    single = relative_errors(cases["vtrain_single"], cal)
+    print(report("vTrain multi-node", multi))
+    print(report("vTrain single-node", single))
+    both = np.concatenate([multi, single])
+    print(report("vTrain all", both))
+    assert np.mean(np.abs(multi)) <= 0.10
+    # Single-node runs of 0.3-1.3B models are the model's weakest fit (documented in the
+    # README and calibration.toml); held to 15 % so a regression still fails.
+    assert np.mean(np.abs(single)) <= 0.15
+
+
+def test_ranking_on_vtrain_multinode(cases):
+    cal = load_calibration(A100)
+    groups = collections.defaultdict(list)
+    for c in cases["vtrain_multi"]:
+        groups[(c.shape.hidden, c.shape.layers, c.n_gpus, c.global_batch)].append(c)
+    assert len(groups) == 4
+    for key, group in groups.items():
+        pred = [predict(c, cal, A100) for c in group]
+        measured = [c.measured for c in group]
+        chosen = measured[int(np.argmin(pred))]
+        assert chosen <= 1.05 * min(measured), key
+
+
+def test_calibration_file_matches_a_refit_start(cases):
+    cal = load_calibration(A100)
+    assert cal.family == "nvidia" and 0 < cal.link_efficiency <= 1 and 0 < cal.network_efficiency <= 1
+    assert "vTrain" in cal.source
