@@ -1,0 +1,176 @@
+"""Repeated sampling: pass@k from per-problem data and from task profiles.
+
+* Unbiased pass@k from n samples with c correct (Chen et al. 2021):
+  ``1 - C(n-c, k) / C(n, k)``, computed as ``1 - prod_{i=n-c+1..n} (1 - k/i)``.
+* Per-problem success probabilities follow a scaled Beta: ``p = s X``, ``X ~ Beta(a, b)``
+  on (0, 1), so p lives on (0, s) (Schaeffer et al. 2025). Then
+  ``pass@k = 1 - E[(1 - s X)^k]``; for s = 1 it is ``1 - B(a, b + k) / B(a, b)`` exactly, and
+  ``-log pass@k ~ k^-a`` for large k: the Beta's tail exponent a is the power-law exponent.
+* :class:`ScaledBetaFit` maximises the likelihood of the per-problem counts,
+  ``P(c) = C(n, c) E[(sX)^c (1 - sX)^(n-c)]``, which keeps the discretisation at 1/n (a
+  problem with 0 correct of n still says something). The expectation is a degree-n
+  polynomial in X, so Gauss-Jacobi quadrature with n/2 + 1 nodes is exact.
+* The aggregate curve's exponentiated power law (Brown et al. 2024, Large Language Monkeys):
+  ``log pass@k ~ a k^b``, fitted by least squares on ``log(-log pass@k)`` vs ``log k``.
+* A task profile links loss to pass@k without per-task data: single-sample accuracy comes
+  from the downstream-error law, and the Beta keeps the profile's tail exponent and scale
+  while its mean matches that accuracy.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from planner.errors import PlannerInputError
+
+__all__ = ["unbiased_pass_at_k", "ScaledBetaFit", "TaskProfile", "fit_power_law", "scaled_beta_pass_at_k"]
+
+
+def unbiased_pass_at_k(n: Sequence[int], c: Sequence[int], k: int) -> float:
+    """Mean over problems of the unbiased pass@k estimator (needs k <= n)."""
+    n = np.asarray(n, dtype=int)
+    c = np.asarray(c, dtype=int)
+    if np.any(k > n):
+        raise PlannerInputError(f"pass@{k} needs at least {k} samples per problem")
+    out = np.empty(n.size)
+    for j, (nj, cj) in enumerate(zip(n, c, strict=True)):
+        if nj - cj < k:
+            out[j] = 1.0
+        else:
+            i = np.arange(nj - cj + 1, nj + 1)
+            out[j] = 1.0 - np.prod(1.0 - k / i)
+    return float(out.mean())
+
+
+def scaled_beta_pass_at_k(a: float, b: float, s: float, ks: Sequence[float]) -> np.ndarray:
+    """pass@k of p = s X, X ~ Beta(a, b), for every k in ``ks``."""
+    from scipy.integrate import quad
+    from scipy.special import betaln
+
+    ks = np.asarray(ks, dtype=float)
+    if s >= 1 - 1e-12:
+        return 1.0 - np.exp(betaln(a, b + ks) - betaln(a, b))
+    lb = betaln(a, b)
+    out = []
+    for k in ks:
+        # E[(1 - sX)^k] over log x: integrand exp(a y) (1 - s e^y)^k (1 - e^y)^(b-1) / B(a, b).
+        def f(y: float, k: float = k) -> float:
+            x = math.exp(y)
+            return math.exp(a * y + k * math.log1p(-s * x) + (b - 1) * math.log1p(-x) - lb) if x < 1 else 0.0
+
+        scale = math.log(1.0 / (k * s)) if k * s > 1 else 0.0
+        pieces = [(-800.0, scale - 20), (scale - 20, scale + 5), (scale + 5, 0.0)]
+        total = sum(quad(f, lo, hi, limit=200)[0] for lo, hi in pieces if hi > lo)
+        out.append(1.0 - total)
+    return np.clip(np.array(out), 0.0, 1.0)
+
+
+class ScaledBetaFit:
+    """Maximum-likelihood scaled Beta for per-problem correct-of-n counts.
+
+    Attributes after :meth:`fit`: ``alpha_``, ``beta_``, ``scale_``, ``log_likelihood_``,
+    ``n_problems_``.
+    """
+
+    def __init__(self, *, fit_scale: bool = True) -> None:
+        self.fit_scale = fit_scale
+
+    @staticmethod
+    def _loglik(theta: np.ndarray, counts: dict[tuple[int, int], int], fit_scale: bool) -> float:
+        from scipy.special import betaln, gammaln, logsumexp, roots_jacobi
+
+        a, b = math.exp(theta[0]), math.exp(theta[1])
+        s = 1.0 / (1.0 + math.exp(-theta[2])) if fit_scale else 1.0
+        n_max = max(n for n, _ in counts)
+        m = n_max // 2 + 2
+        t, w = roots_jacobi(m, b - 1.0, a - 1.0)
+        x = (1.0 + t) / 2.0
+        log_w = np.log(w) - (a + b - 1.0) * math.log(2.0) - betaln(a, b)
+        total = 0.0
+        for (n, c), mult in counts.items():
+            terms = log_w + c * np.log(s * x) + (n - c) * np.log1p(-s * x)
+            log_binom = gammaln(n + 1) - gammaln(c + 1) - gammaln(n - c + 1)
+            total += mult * (log_binom + logsumexp(terms))
+        return total
+
+    def fit(self, n: Sequence[int], c: Sequence[int]) -> ScaledBetaFit:
+        from scipy.optimize import minimize
+
+        n = np.asarray(n, dtype=int)
+        c = np.asarray(c, dtype=int)
+        if n.size < 3:
+            raise PlannerInputError(f"{n.size} problems cannot identify a difficulty distribution: give at least 3")
+        if np.any(n < 1) or np.any(c < 0) or np.any(c > n):
+            raise PlannerInputError("counts must satisfy 0 <= correct <= samples, samples >= 1")
+        if c.sum() == 0:
+            raise PlannerInputError("no problem was ever solved: pass@k cannot be extrapolated from zeros alone")
+        counts: dict[tuple[int, int], int] = {}
+        for nj, cj in zip(n, c, strict=True):
+            counts[(int(nj), int(cj))] = counts.get((int(nj), int(cj)), 0) + 1
+        # Bounded search in (log a, log b, logit s) from a small grid of starts; the bounds
+        # keep degenerate corners (a Beta collapsing onto a point) out of reach.
+        bounds = [(math.log(0.01), math.log(20.0)), (math.log(0.01), math.log(1e5)), (-7.0, 12.0)]
+        best = None
+        for a0, b0, s0 in itertools.product((0.05, 0.2, 0.8), (1.0, 20.0, 500.0), (0.3, 0.99)):
+            x0 = np.array([math.log(a0), math.log(b0), math.log(s0 / (1 - s0))])
+            if not self.fit_scale:
+                x0[2] = 12.0
+            res = minimize(lambda th: -self._loglik(th, counts, self.fit_scale), x0, method="L-BFGS-B",
+                           bounds=bounds, options={"maxiter": 500})
+            if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
+                best = res
+        if best is None:
+            raise PlannerInputError("the difficulty distribution could not be fitted to these counts")
+        a, b = math.exp(best.x[0]), math.exp(best.x[1])
+        self.alpha_, self.beta_ = a, b
+        self.scale_ = 1.0 / (1.0 + math.exp(-best.x[2])) if self.fit_scale else 1.0
+        self.log_likelihood_ = -float(best.fun)
+        self.n_problems_ = int(n.size)
+        return self
+
+    def pass_at_k(self, ks: Sequence[float]) -> np.ndarray:
+        if not hasattr(self, "alpha_"):
+            raise RuntimeError("call fit() before pass_at_k()")
+        return scaled_beta_pass_at_k(self.alpha_, self.beta_, self.scale_, ks)
+
+
+def fit_power_law(ks: Sequence[float], pass_at_k: Sequence[float]) -> tuple[float, float]:
+    """(a, b) of ``log pass@k = a k^b`` by least squares on ``log(-log pass@k)``."""
+    ks = np.asarray(ks, dtype=float)
+    pk = np.asarray(pass_at_k, dtype=float)
+    ok = (pk > 0) & (pk < 1)
+    if ok.sum() < 2:
+        raise PlannerInputError("the aggregate curve needs two or more k with 0 < pass@k < 1")
+    slope, intercept = np.polyfit(np.log(ks[ok]), np.log(-np.log(pk[ok])), 1)
+    return -math.exp(intercept), float(slope)
+
+
+@dataclass(frozen=True)
+class TaskProfile:
+    """A task's difficulty distribution: tail exponent ``alpha`` and ceiling ``scale``.
+
+    ``pass_at_k(acc1, k)`` gives pass@k for a model whose single-sample accuracy is
+    ``acc1``: the Beta keeps ``alpha`` and ``scale`` and takes the ``beta`` that makes
+    its mean ``scale * alpha / (alpha + beta)`` equal ``acc1``.
+    """
+
+    name: str
+    alpha: float
+    scale: float
+    source: str = ""
+
+    def beta_for(self, acc1: float) -> float:
+        acc1 = min(max(acc1, 1e-9), self.scale * (1 - 1e-9))
+        return self.alpha * (self.scale / acc1 - 1.0)
+
+    def pass_at_k(self, acc1: float, ks: Sequence[float]) -> np.ndarray:
+        return scaled_beta_pass_at_k(self.alpha, self.beta_for(acc1), self.scale, ks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
