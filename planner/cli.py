@@ -62,6 +62,18 @@ _SCENARIO_KEYS = {
     "seq_len": "seq_len",
     "warmup_fraction": "warmup_fraction",
     "goodput": "goodput",
+    "objective": "objective",
+    "samples": "samples",
+    "bits": "bits",
+    "kv_bits": "kv_bits",
+    "prompt_tokens": "prompt_tokens",
+    "gen_tokens": "gen_tokens",
+    "serve_batch": "serve_batch",
+    "serve_gpu": "serve_gpu",
+    "serve_memory": "serve_memory",
+    "latency": "latency_s",
+    "task": "task",
+    "serving_cost": "serving_cost",
 }
 _SCENARIO_INFO = {"title", "description"}
 
@@ -106,6 +118,19 @@ def _registry(hardware_files: tuple[str, ...]) -> Any:
 @click.option("--lr-rule", type=click.Choice(["steplaw", "deepseek"]), default="steplaw", show_default=True, help="Learning-rate and batch law for the training recipe.")
 @click.option("--seq-len", type=click.IntRange(min=1), default=2048, show_default=True, help="Training sequence length (recipe batch size).")
 @click.option("--warmup-fraction", type=QUANTITY, default=0.01, show_default=True, help="Share of steps in warmup (a planner default, not a law).")
+@click.option("--objective", type=click.Choice(["loss", "error", "pass@k"]), default="loss", show_default=True, help="What the plan maximises (error and pass@k need a downstream map; pass@k a --task).")
+@click.option("--samples", type=click.IntRange(min=1), help="Samples per query k (default: searched over powers of 2 when serving is priced on the roofline).")
+@click.option("--max-samples", type=click.IntRange(min=1), default=1024, show_default=True, help="Largest k searched.")
+@click.option("--bits", type=click.Choice(["16", "8", "4"]), help="Serving weight bits (default: searched with QAT).")
+@click.option("--kv-bits", type=click.Choice(["16", "8", "4"]), default="16", show_default=True, help="KV-cache bits when serving.")
+@click.option("--prompt-tokens", type=click.IntRange(min=1), default=1024, show_default=True, help="Prompt tokens per query (a planner default).")
+@click.option("--gen-tokens", type=click.IntRange(min=1), default=512, show_default=True, help="Generated tokens per sample (a planner default).")
+@click.option("--serve-batch", type=click.IntRange(min=1), default=64, show_default=True, help="Sequences decoded together per replica (a planner default).")
+@click.option("--serve-gpu", help="Accelerator that serves (default: --gpu).")
+@click.option("--serve-memory", type=QUANTITY, help="Bytes of accelerator memory one serving replica may use (e.g. 80e9).")
+@click.option("--latency", "latency_s", type=QUANTITY, help="Bound on one query's latency in seconds (prefill + decode).")
+@click.option("--task", help="Task profile for --objective pass@k: 'math' or a profile saved by `plan fit-samples --save`.")
+@click.option("--serving-cost", type=click.Choice(["flops", "roofline"]), help="Price serving as 2N FLOPs per token or as roofline eFLOPs on --serve-gpu (default: roofline when any serving choice is used).")
 @click.option("--goodput", type=QUANTITY, default=0.9, show_default=True, help="Share of wall clock that is productive training (Llama 3: >90 %).")
 @click.option("--layout/--no-layout", "choose_layout", default=True, show_default=True, help="With --gpus, search the parallel layout and use its predicted MFU.")
 @click.option("--export", "export", type=click.Choice(["megatron", "nemo"]), help="Print the chosen layout as Megatron-LM arguments or NeMo YAML (needs --gpus).")
@@ -151,6 +176,19 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         warmup_fraction=flags["warmup_fraction"],
         goodput=flags["goodput"],
         choose_layout=flags["choose_layout"],
+        objective=flags["objective"],
+        samples=flags["samples"],
+        max_samples=flags["max_samples"],
+        bits=int(flags["bits"]) if flags["bits"] else None,
+        kv_bits=int(flags["kv_bits"]),
+        prompt_tokens=flags["prompt_tokens"],
+        gen_tokens=flags["gen_tokens"],
+        serve_batch=flags["serve_batch"],
+        serve_gpu=flags["serve_gpu"],
+        serve_memory_bytes=flags["serve_memory"],
+        latency_s=flags["latency_s"],
+        task=flags["task"],
+        serving_cost=flags["serving_cost"],
         hardware_files=hardware_files,
     )
     if flags["law"]:
@@ -549,6 +587,74 @@ def layout_command(gpu: str, gpus: int, global_batch: int | None, tokens: float 
         from rich.console import Console
 
         Console().print(renderable)
+
+
+# --------------------------------------------------------------------------- serving sub-questions
+
+
+@cli.command("qat")
+@click.option("--params", type=QUANTITY, required=True, help="Parameters N.")
+@click.option("--tokens", type=QUANTITY, required=True, help="Training tokens D.")
+@click.option("--bits", type=click.Choice(["16", "8", "6", "4", "3", "2"]), required=True, help="Serving weight bits.")
+@click.option("--kv-bits", type=click.Choice(["16", "8", "4"]), default="16", show_default=True)
+@click.option("--law", default=None, help="Law for the loss penalty (default besiroglu2024).")
+@click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
+def qat_command(params: float, tokens: float, bits: str, kv_bits: str, law: str | None, as_json: bool) -> None:
+    """The optimal QAT share of training and the loss cost of serving at low precision."""
+    from planner.laws import DEFAULT_LAW, get_law
+    from planner.qat import qat_plan
+
+    res = qat_plan(get_law(law or DEFAULT_LAW), params, tokens, int(bits), int(kv_bits))
+    if as_json:
+        click.echo(json.dumps({"schema_version": "1.0", **res.to_dict()}, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from planner.units import fmt_count
+
+    t = Table(title=f"QAT for {fmt_count(params)} params on {fmt_count(tokens)} tokens at {bits} bits", show_header=False)
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    t.add_row("tokens per parameter byte S", f"{res.tokens_per_param_byte:.4g}")
+    t.add_row("optimal QAT share f* (Dremov et al. 2025)", f"{res.fraction:.1%}")
+    t.add_row("QAT tokens (inside the training budget)", fmt_count(res.qat_tokens))
+    t.add_row("effective-parameter factor (Kumar et al. 2024)", f"{res.precision_factor:.4f}")
+    t.add_row("loss at 16 bits / served", f"{res.loss_16bit:.4f} / {res.loss:.4f} (+{res.loss_penalty:.4f})")
+    t.add_row("weight bytes", f"{res.weight_bytes / 1e9:.2f} GB")
+    Console().print(t)
+
+
+@cli.command("fit-samples")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--group-col", help="Fit one profile per value of this column (e.g. model).")
+@click.option("--n-col", default="n", show_default=True, help="Samples per problem.")
+@click.option("--c-col", default="c", show_default=True, help="Correct samples per problem.")
+@click.option("--k", "ks", type=QUANTITY, multiple=True, help="k to predict pass@k at (repeatable; default 1, 10, 100, 1000, 10000).")
+@click.option("--where", multiple=True, help="Keep rows where COL=VALUE (also !=, <, <=, >, >=).")
+@click.option("--save", "save_name", help="Save the fitted task profile(s) for --task (NAME, or NAME-<group> per group).")
+@click.option("--overwrite", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Write a JSON list, one entry per group, to stdout.")
+def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str, ks: tuple[float, ...], where: tuple[str, ...],
+                        save_name: str | None, overwrite: bool, as_json: bool) -> None:
+    """Fit scaled-Beta difficulty distributions to per-problem correct-of-n counts; predict pass@k."""
+    from planner.sample_fit import fit_sample_file
+
+    entries = fit_sample_file(path, group_col=group_col, n_col=n_col, c_col=c_col, ks=ks, where=where,
+                              save_name=save_name, overwrite=overwrite)
+    for e in entries:
+        for w in e["warnings"]:
+            click.echo(f"plan: warning: {e['name']}: {w}", err=True)
+        if e.get("saved_to"):
+            click.echo(f"plan: saved task profile '{e['saved_as']}' to {e['saved_to']}", err=True)
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    from rich.console import Console
+
+    from planner.report import render_sample_fits
+
+    Console().print(render_sample_fits(entries))
 
 
 # --------------------------------------------------------------------------- entry point

@@ -59,6 +59,15 @@ class DownstreamMap:
     def error(self, loss: float | np.ndarray) -> float | np.ndarray:
         return self.epsilon - self.k * np.exp(-self.gamma * np.asarray(loss, dtype=float))
 
+    def accuracy_above_chance(self, loss: float) -> float:
+        """``(epsilon - Err(L)) / epsilon`` = ``k exp(-gamma L) / epsilon``, in [0, 1).
+
+        epsilon is the error at infinite loss (chance on multiple-choice suites). A
+        generative task checked by a verifier has no chance floor, so pass@k planning maps
+        loss to single-sample accuracy this way: a model at chance solves nothing.
+        """
+        return float(min(1.0, max(0.0, self.k * np.exp(-self.gamma * loss) / self.epsilon)))
+
     def error_draws(self, loss: np.ndarray) -> np.ndarray:
         """Error under each draw, paired with ``loss`` draws (cycled); the point map if none."""
         loss = np.asarray(loss, dtype=float)

@@ -23,6 +23,9 @@ from planner.errors import InfeasiblePlanError, PlannerInputError
 from planner.hardware import Accelerator, HardwareRegistry, load_registry
 from planner.laws import DEFAULT_LAW, ChinchillaLaw, DownstreamMap, get_downstream, get_law
 from planner.recipe import DEFAULT_SEQ_LEN, DEFAULT_WARMUP_FRACTION, TrainingRecipe, training_recipe
+from planner.serve_plan import joint_optimise
+from planner.serving import DEFAULT_GEN_TOKENS, DEFAULT_PROMPT_TOKENS, DEFAULT_SERVE_BATCH, ServingSpec, queries_for, serving_cost as serving_cost_of
+from planner.tasks import get_task
 from planner.units import fmt_flops
 
 __all__ = [
@@ -81,6 +84,12 @@ class Allocation:
     #: Present when the law carries bootstrap draws: the loss interval at the chosen (N, D)
     #: and the spread of the optimum (N*, D*) re-solved under each draw.
     uncertainty: Mapping[str, Any] | None = None
+    objective: str = "loss"
+    objective_value: float | None = None
+    samples_per_query: int = 1
+    qat_bits: int = 16
+    qat_fraction: float = 0.0
+    serving: Mapping[str, Any] | None = None
 
     @property
     def tokens_per_param(self) -> float:
@@ -115,6 +124,12 @@ class Allocation:
             "status": self.status,
             "solver": self.solver,
             "uncertainty": dict(self.uncertainty) if self.uncertainty is not None else None,
+            "objective": self.objective,
+            "objective_value": self.objective_value,
+            "samples_per_query": self.samples_per_query,
+            "qat_bits": self.qat_bits,
+            "qat_fraction": self.qat_fraction,
+            "serving": dict(self.serving) if self.serving is not None else None,
         }
 
 
@@ -267,6 +282,19 @@ def plan(
     max_uncertainty_draws: int = 200,
     goodput: float = DEFAULT_GOODPUT,
     choose_layout: bool = True,
+    objective: str = "loss",
+    samples: int | None = None,
+    max_samples: int = 1024,
+    bits: int | None = None,
+    kv_bits: int = 16,
+    prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
+    gen_tokens: int = DEFAULT_GEN_TOKENS,
+    serve_batch: int = DEFAULT_SERVE_BATCH,
+    serve_gpu: str | Accelerator | None = None,
+    serve_memory_bytes: float | None = None,
+    latency_s: float | None = None,
+    task: str | None = None,
+    serving_cost: str | None = None,
     registry: HardwareRegistry | None = None,
     hardware_files: Iterable[str | Path] = (),
 ) -> Plan:
@@ -305,6 +333,20 @@ def plan(
         goodput: share of wall-clock time spent training (restarts, checkpoints excluded).
         choose_layout: with ``gpus``, search the parallel layout for the chosen model and use
             its predicted MFU (unless ``mfu`` is given).
+        objective: ``loss``, ``error`` (downstream error) or ``pass@k`` (with ``task``).
+        samples: samples per query k (default: searched over powers of 2 up to
+            ``max_samples`` when serving is priced on the roofline, else 1).
+        bits: serving weight bits (default: searched over 16, 8, 4 on the roofline).
+        kv_bits: KV-cache bits when serving.
+        prompt_tokens, gen_tokens: one query's prompt and generation lengths.
+        serve_batch: sequences decoded together per serving replica.
+        serve_gpu: accelerator that serves (default: ``gpu``).
+        serve_memory_bytes: memory available to one serving replica (caps the model).
+        latency_s: bound on one query's latency (prefill + decode).
+        task: task profile for ``pass@k`` (preset ``math`` or a saved profile).
+        serving_cost: ``flops`` (2N per served token, Sardana et al.'s accounting) or
+            ``roofline`` (Kinetics eFLOPs on ``serve_gpu``). Default: ``roofline`` whenever
+            any serving choice above is used, else ``flops``.
         registry: a loaded :class:`HardwareRegistry` (default: shipped + user config).
         hardware_files: extra hardware TOML files merged into the default registry.
 
@@ -375,6 +417,28 @@ def plan(
     warnings: list[str] = []
     assumptions: list[Assumption] = []
 
+    # ---- serving: how it is priced, and which choices are searched
+    if objective not in ("loss", "error", "pass@k"):
+        raise PlannerInputError(f"unknown objective '{objective}'; choose loss, error or pass@k")
+    serve_accel = accel if serve_gpu is None else _resolve_accelerator(serve_gpu, registry, hardware_files)
+    serving_choice_used = objective != "loss" or samples not in (None, 1) or bits not in (None, 16) \
+        or latency_s is not None or serve_memory_bytes is not None or kv_bits != 16
+    if serving_cost is None:
+        serving_cost = "roofline" if serving_choice_used else "flops"
+    if serving_cost not in ("flops", "roofline"):
+        raise PlannerInputError(f"unknown serving cost '{serving_cost}'; use flops or roofline")
+    if serving_cost == "flops" and serving_choice_used:
+        raise PlannerInputError("serving choices (objective, samples, bits, latency, serving memory) need --serving-cost roofline")
+    if max_samples < 1 or (samples is not None and samples < 1):
+        raise PlannerInputError("samples per query must be at least 1")
+    spec = ServingSpec(prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, samples=samples or 1,
+                       weight_bits=bits or 16, kv_bits=kv_bits, batch=serve_batch)
+    queries = queries_for(infer_tokens, gen_tokens)
+    the_task = get_task(task) if task is not None else None
+    joint = serving_cost == "roofline"
+    dmap_for_objective = next(iter(maps.values()), None)
+    joint_result = None
+
     # ---- utilisation
     if mfu is not None:
         mfu_used, mfu_source = mfu, "user-set (--mfu)"
@@ -423,7 +487,17 @@ def plan(
             max_train_flops=max_train_flops,
         )
         try:
-            sol = solve_convex(problem)
+            if joint and infer_tokens > 0:
+                joint_result = joint_optimise(
+                    replace(problem, inference_tokens=0.0), the_law, objective=objective, accel=serve_accel, spec=spec,
+                    queries=queries, bits_choices=(bits,) if bits else (16, 8, 4),
+                    sample_choices=(samples,) if samples else tuple(2**i for i in range(int(math.log2(max_samples)) + 1)),
+                    downstream=dmap_for_objective, task=the_task, latency_s=latency_s,
+                    serve_memory_bytes=serve_memory_bytes,
+                )
+                sol = joint_result.best.solution
+            else:
+                sol = solve_convex(problem)
         except InfeasibleProblem as exc:
             raise _explain_infeasible(exc, coeffs, gpus, days, flops_per_gpu_hour * goodput) from None
         if gpus is None or not choose_layout:
@@ -473,6 +547,8 @@ def plan(
         status=sol.status,
         solver=sol.backend,
         uncertainty=_uncertainty(the_law, maps, problem, sol, interval_level, max_uncertainty_draws),
+        **_serving_fields(sol, the_law, maps, the_task, objective, spec, joint_result, serve_accel, queries,
+                          infer_tokens, price, precision, serving_cost),
     )
 
     # ---- baseline: Chinchilla-optimal, ignoring inference
@@ -712,4 +788,67 @@ def _layout_dict(search: Any) -> dict[str, Any] | None:
         "space_size": search.space_size,
         "why": search.why,
         "top": [r.to_dict() for r in search.top],
+    }
+
+
+def _serving_fields(sol: Any, law: ChinchillaLaw, maps: Mapping[str, DownstreamMap], task: Any, objective: str,
+                    spec: ServingSpec, joint_result: Any, serve_accel: Accelerator, queries: float, infer_tokens: float,
+                    price: float | None, precision: str, serving_cost: str) -> dict[str, Any]:
+    """The serving section of a plan: the chosen bits and samples, and what serving costs."""
+    from planner.qat import qat_fraction
+    from planner.shape import shape_for_params
+
+    bits = joint_result.best.bits if joint_result else spec.weight_bits
+    k = joint_result.best.samples if joint_result else spec.samples
+    chosen = replace(spec, weight_bits=bits, samples=k)
+    loss = sol.loss
+    dmap = next(iter(maps.values()), None)
+    value: float | None = loss
+    pass_k = None
+    if dmap is not None:
+        if objective == "error":
+            value = float(dmap.error(loss))
+        if task is not None:
+            pass_k = float(task.pass_at_k(dmap.accuracy_above_chance(loss), [k])[0])
+            if objective == "pass@k":
+                value = pass_k
+    elif objective != "loss":
+        value = None
+    cost = serving_cost_of(shape_for_params(sol.params, seq=spec.prompt_tokens + spec.gen_tokens), serve_accel, chosen, precision=precision)
+    per_million = cost.gpus_per_replica / cost.decode_tokens_per_s * 1e6 / 3600.0  # GPU-hours per 1M generated tokens
+    serving = {
+        "pricing": serving_cost,
+        "serve_gpu": serve_accel.id,
+        "bits": bits,
+        "kv_bits": chosen.kv_bits,
+        "samples_per_query": k,
+        "prompt_tokens": chosen.prompt_tokens,
+        "gen_tokens": chosen.gen_tokens,
+        "batch": chosen.batch,
+        "queries": queries,
+        "pass_at_k": pass_k,
+        "memory_per_replica_bytes": cost.memory_per_replica_bytes,
+        "gpus_per_replica": cost.gpus_per_replica,
+        "decode_tokens_per_s": cost.decode_tokens_per_s,
+        "decode_bound": cost.bound,
+        "latency_s": cost.latency_s,
+        "gpu_hours_per_million_tokens": per_million,
+        "usd_per_million_tokens": per_million * price if price is not None else None,
+        "usd_per_query": cost.gpu_seconds_per_query / 3600.0 * price if price is not None else None,
+        "eflops_per_query": cost.eflops_per_query,
+        "inference_share": sol.inference_flops / (sol.train_flops + sol.inference_flops) if sol.inference_flops else 0.0,
+        "search": None if joint_result is None else {
+            "method": joint_result.method,
+            "summary": joint_result.summary,
+            "choices": [{"bits": c.bits, "samples": c.samples, "params": c.params, "tokens": c.tokens,
+                         "loss": c.loss, "objective_value": c.objective_value} for c in joint_result.choices],
+        },
+    }
+    return {
+        "objective": objective,
+        "objective_value": value,
+        "samples_per_query": k,
+        "qat_bits": bits,
+        "qat_fraction": qat_fraction(sol.params, sol.tokens, bits),
+        "serving": MappingProxyType(serving),
     }

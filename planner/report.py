@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from planner.lawfit import FitOutcome
     from planner.planning import Plan
 
-__all__ = ["render_plan", "render_fit", "render_layouts"]
+__all__ = ["render_plan", "render_fit", "render_layouts", "render_sample_fits"]
 
 _BINDING_WORDS = {
     "lifetime_budget": "lifetime budget",
@@ -162,6 +162,30 @@ def _recipe(plan: Plan) -> Table | None:
     return t
 
 
+def _serving(plan: Plan) -> list:
+    r = plan.result
+    s = r.serving
+    if s is None:
+        return []
+    t = Table(title=f"Serving ({s['pricing']} pricing on {s['serve_gpu']})", show_header=False, title_justify="left", box=None, pad_edge=False)
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("weights / KV", f"{s['bits']}-bit weights (QAT on {r.qat_fraction:.0%} of training tokens), {s['kv_bits']}-bit KV")
+    t.add_row("samples per query", f"{s['samples_per_query']} ({s['prompt_tokens']} prompt + {s['gen_tokens']} generated tokens each)")
+    if r.objective != "loss" and r.objective_value is not None:
+        t.add_row(r.objective, f"{r.objective_value:.1%}")
+    if s["pass_at_k"] is not None and r.objective != "pass@k":
+        t.add_row(f"pass@{s['samples_per_query']}", f"{s['pass_at_k']:.1%}")
+    t.add_row("replica", f"{s['gpus_per_replica']} GPU(s), {s['memory_per_replica_bytes'] / 1e9:.1f} GB for weights + KV of {s['batch']} sequences")
+    t.add_row("decode", f"{fmt_count(s['decode_tokens_per_s'])} tokens/s per replica ({s['decode_bound']}-bound); query latency {s['latency_s']:.2f} s")
+    price = f"${s['usd_per_million_tokens']:.3g}" if s["usd_per_million_tokens"] is not None else f"{s['gpu_hours_per_million_tokens']:.3g} GPU-h"
+    t.add_row("per million generated tokens", price)
+    t.add_row("inference share of lifetime compute", f"{s['inference_share']:.1%}")
+    if s["search"] is not None:
+        t.add_row("what mattered", s["search"]["summary"])
+    return [Text(""), t]
+
+
 def _layout(plan: Plan) -> list:
     ls = plan.layout
     if ls is None:
@@ -193,6 +217,7 @@ def render_plan(plan: Plan, *, warnings: bool = True) -> Group:
         parts.append(clock)
     parts += _layout(plan)
     parts += [Text(""), _baseline(plan), _verdict(plan)]
+    parts += _serving(plan)
     recipe = _recipe(plan)
     if recipe is not None:
         parts += [Text(""), recipe]
@@ -259,3 +284,15 @@ def render_layouts(doc: dict) -> Group:
                   f"{br['bubble'] / r['step_time_s']:.0%}", f"{comm / r['step_time_s']:.0%}")
     return Group(head, t, Text(f"Why #1: {doc['why']}"), Text(f"tokens/s: {fmt_count(doc['tokens_per_s'])}"),
                  Text(f"Calibration: {doc['calibration']['source']}", style="dim"))
+
+
+def render_sample_fits(entries: list[dict]) -> Group:
+    """``plan fit-samples``: one row per group, fitted Beta and pass@k predictions."""
+    ks = list(entries[0]["pass_at_k"]) if entries else []
+    t = Table(title="Scaled-Beta difficulty fits (pass@k = 1 - E[(1 - sX)^k], X ~ Beta(a, b))", title_justify="left")
+    for col in ("group", "problems", "a", "b", "s", *[f"pass@{k}" for k in ks], "power law a, b"):
+        t.add_column(col, justify="left" if col == "group" else "right")
+    for e in entries:
+        t.add_row(str(e["name"]), str(e["n_problems"]), f"{e['alpha']:.3g}", f"{e['beta']:.3g}", f"{e['scale']:.3g}",
+                  *[f"{e['pass_at_k'][k]:.3f}" for k in ks], f"{e['power_law']['a']:.2f}, {e['power_law']['b']:.3f}")
+    return Group(t, Text("Observed k use the unbiased estimator (Chen et al. 2021); --json lists both curves.", style="dim"))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -49,8 +50,15 @@ def unbiased_pass_at_k(n: Sequence[int], c: Sequence[int], k: int) -> float:
 
 
 def scaled_beta_pass_at_k(a: float, b: float, s: float, ks: Sequence[float]) -> np.ndarray:
-    """pass@k of p = s X, X ~ Beta(a, b), for every k in ``ks``."""
-    from scipy.integrate import quad
+    """pass@k of p = s X, X ~ Beta(a, b), for every k in ``ks``.
+
+    s = 1: the closed form ``1 - B(a, b + k) / B(a, b)``. Otherwise
+    ``E[(1 - sX)^k]`` is integrated after substituting ``u = x^a`` (which removes the
+    ``x^(a-1)`` singularity); for b < 1 quad's algebraic weight takes the ``(1 - u)^(b-1)``
+    singularity, and the peak of width ``(1/(k s))^a`` near u = 0 is given to quad as break
+    points.
+    """
+    from scipy.integrate import IntegrationWarning, quad
     from scipy.special import betaln
 
     ks = np.asarray(ks, dtype=float)
@@ -58,17 +66,54 @@ def scaled_beta_pass_at_k(a: float, b: float, s: float, ks: Sequence[float]) -> 
         return 1.0 - np.exp(betaln(a, b + ks) - betaln(a, b))
     lb = betaln(a, b)
     out = []
-    for k in ks:
-        # E[(1 - sX)^k] over log x: integrand exp(a y) (1 - s e^y)^k (1 - e^y)^(b-1) / B(a, b).
-        def f(y: float, k: float = k) -> float:
-            x = math.exp(y)
-            return math.exp(a * y + k * math.log1p(-s * x) + (b - 1) * math.log1p(-x) - lb) if x < 1 else 0.0
+    warnings.filterwarnings("ignore", category=IntegrationWarning, module=__name__)
+    if a >= 1.0:  # no singularity at 0: integrate over x, with the Beta's bulk as break points
+        mean = a / (a + b)
+        sd = math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+        for k in ks:
+            pts = sorted({min(max(p, 1e-12), 1 - 1e-12) for p in (mean - 4 * sd, mean, mean + 4 * sd, 1.0 / max(k * s, 1.0))})
 
-        scale = math.log(1.0 / (k * s)) if k * s > 1 else 0.0
-        pieces = [(-800.0, scale - 20), (scale - 20, scale + 5), (scale + 5, 0.0)]
-        total = sum(quad(f, lo, hi, limit=200)[0] for lo, hi in pieces if hi > lo)
-        out.append(1.0 - total)
+            def h(x: float, k: float = k) -> float:
+                if x <= 0.0 or x >= 1.0:
+                    return 0.0
+                return math.exp((a - 1) * math.log(x) + (b - 1) * math.log1p(-x) + k * math.log1p(-s * x) - lb)
+
+            edges = [0.0, *pts, 1.0]
+            total = sum(quad(h, lo, hi, limit=200)[0] for lo, hi in zip(edges[:-1], edges[1:], strict=True) if hi > lo)
+            out.append(1.0 - total)
+        return np.clip(np.array(out), 0.0, 1.0)
+    for k in ks:
+        def g(u: float, k: float = k) -> float:
+            if u <= 0.0:
+                return 1.0 / a
+            x = u ** (1.0 / a)
+            if x >= 1.0:
+                return 0.0
+            ratio = math.log1p(-x) - math.log1p(-u) if u < 1 else 0.0
+            return math.exp(k * math.log1p(-s * x) + (b - 1.0) * ratio) / a
+
+        width = min(1.0, (1.0 / max(k * s, 1.0)) ** a)
+        breaks = sorted({min(0.999, c * width) for c in (0.1, 1.0, 10.0) if c * width < 0.999})
+        edges = [0.0, *breaks, 1.0]
+        total = 0.0
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            if hi == 1.0 and b < 1.0:  # integrable singularity at u = 1: quad's algebraic weight
+                val = quad(g, lo, hi, weight="alg", wvar=(0.0, b - 1.0), limit=200)[0]
+            else:
+                val = quad(lambda u, k=k: _x_integrand(u, a, b, s, k), lo, hi, limit=200)[0]
+            total += val
+        out.append(1.0 - total * math.exp(-lb))
     return np.clip(np.array(out), 0.0, 1.0)
+
+
+def _x_integrand(u: float, a: float, b: float, s: float, k: float) -> float:
+    """(1 - s x)^k (1 - x)^(b-1) / a at x = u^(1/a), in one exponent (no overflow)."""
+    if u <= 0.0:
+        return 1.0 / a
+    x = u ** (1.0 / a)
+    if x >= 1.0:
+        return 0.0
+    return math.exp(k * math.log1p(-s * x) + (b - 1.0) * math.log1p(-x)) / a
 
 
 class ScaledBetaFit:
@@ -99,6 +144,10 @@ class ScaledBetaFit:
             total += mult * (log_binom + logsumexp(terms))
         return total
 
+    def _safe_loglik(self, theta: np.ndarray, counts: dict[tuple[int, int], int]) -> float:
+        value = self._loglik(theta, counts, self.fit_scale)
+        return value if np.isfinite(value) else -1e300
+
     def fit(self, n: Sequence[int], c: Sequence[int]) -> ScaledBetaFit:
         from scipy.optimize import minimize
 
@@ -115,14 +164,15 @@ class ScaledBetaFit:
             counts[(int(nj), int(cj))] = counts.get((int(nj), int(cj)), 0) + 1
         # Bounded search in (log a, log b, logit s) from a small grid of starts; the bounds
         # keep degenerate corners (a Beta collapsing onto a point) out of reach.
-        bounds = [(math.log(0.01), math.log(20.0)), (math.log(0.01), math.log(1e5)), (-7.0, 12.0)]
+        bounds = [(math.log(0.01), math.log(20.0)), (math.log(0.01), math.log(1e4)), (-7.0, 12.0)]
         best = None
         for a0, b0, s0 in itertools.product((0.05, 0.2, 0.8), (1.0, 20.0, 500.0), (0.3, 0.99)):
             x0 = np.array([math.log(a0), math.log(b0), math.log(s0 / (1 - s0))])
             if not self.fit_scale:
-                x0[2] = 12.0
-            res = minimize(lambda th: -self._loglik(th, counts, self.fit_scale), x0, method="L-BFGS-B",
-                           bounds=bounds, options={"maxiter": 500})
+                x0[2] = 12.0  # ignored: the likelihood uses s = 1
+            with np.errstate(all="ignore"):
+                res = minimize(lambda th: -self._safe_loglik(th, counts), x0, method="L-BFGS-B",
+                               bounds=bounds, options={"maxiter": 500})
             if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
                 best = res
         if best is None:

@@ -66,12 +66,13 @@ def _shape(p: AllocationProblem) -> tuple[Any, ...]:
         p.max_params is not None,
         p.max_tokens is not None,
         p.max_train_flops is not None,
+        tuple(e for _, e in p.serving_terms),
     )
 
 
 @functools.lru_cache(maxsize=64)
 def _build(shape: tuple[Any, ...]) -> _Built:
-    objective, has_inf, has_np, has_nd, has_train = shape
+    objective, has_inf, has_np, has_nd, has_train, serve_exps = shape
     N = cp.Variable(pos=True, name="N")
     D = cp.Variable(pos=True, name="D")
     par = {k: cp.Parameter(pos=True, name=k) for k in ("E", "A", "B", "alpha", "beta")}
@@ -81,6 +82,9 @@ def _build(shape: tuple[Any, ...]) -> _Built:
     if has_inf:
         par["D_inf"] = cp.Parameter(pos=True, name="D_inf")
         lifetime = train + 2 * N * par["D_inf"]
+    for i, exponent in enumerate(serve_exps):
+        par[f"serve{i}"] = cp.Parameter(pos=True, name=f"serve{i}")
+        lifetime = lifetime + par[f"serve{i}"] * (N if exponent == 1 else N**exponent)
     cons: dict[str, cp.Constraint] = {}
     if objective == "min_loss":
         par["budget"] = cp.Parameter(pos=True, name="budget")
@@ -137,6 +141,8 @@ def solve_convex(problem: AllocationProblem) -> AllocationSolution:
     values["max_params"] = problem.max_params
     values["max_tokens"] = problem.max_tokens
     values["max_train"] = problem.max_train_flops
+    for i, (coef, _) in enumerate(problem.serving_terms):
+        values[f"serve{i}"] = coef
     built.assign(values)
     status = _solve(built.problem)
     if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE) or status not in (
@@ -144,7 +150,7 @@ def solve_convex(problem: AllocationProblem) -> AllocationSolution:
         cp.OPTIMAL_INACCURATE,
     ):
         if problem.max_train_flops is not None and problem.objective == "min_compute":
-            needed = solve_convex(replace(problem, max_train_flops=None, inference_tokens=0.0))
+            needed = solve_convex(replace(problem, max_train_flops=None, inference_tokens=0.0, serving_terms=()))
             raise InfeasibleProblem(
                 MAX_TRAIN,
                 train_flops_needed=needed.train_flops,

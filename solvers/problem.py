@@ -8,7 +8,8 @@ Two objectives over N (parameters) and D (training tokens), with the loss law
 * ``min_compute``: minimise 6ND + 2N D_inf  s.t. L(N, D) <= target_loss
 
 Either may add N <= max_params, D <= max_tokens and 6ND <= max_train_flops (a cluster and
-a deadline cap the training compute only).
+a deadline cap the training compute only). Serving priced on an accelerator's roofline adds
+monomials ``c N^e`` (0 < e <= 1) to the lifetime cost; the problem stays a GP.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class AllocationProblem:
     max_params: float | None = None
     max_tokens: float | None = None
     max_train_flops: float | None = None
+    #: Further serving cost as monomials ``coef * N**exponent`` (roofline-priced serving:
+    #: weights ~ N, attention ~ N^(2/3), KV traffic ~ N^(1/3) under the shape rule).
+    serving_terms: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.objective == "min_loss" and self.budget_flops is None:
@@ -62,12 +66,15 @@ class AllocationProblem:
                 raise ValueError(f"{name} must be positive and finite, got {v}")
         if not (math.isfinite(self.inference_tokens) and self.inference_tokens >= 0):
             raise ValueError(f"inference_tokens must be >= 0, got {self.inference_tokens}")
+        for coef, exponent in self.serving_terms:
+            if not (math.isfinite(coef) and coef > 0 and 0 < exponent <= 1):
+                raise ValueError(f"serving term {coef} * N^{exponent} must have coef > 0 and 0 < exponent <= 1")
 
     def train_flops(self, params: float, tokens: float) -> float:
         return 6.0 * params * tokens
 
     def inference_flops(self, params: float) -> float:
-        return 2.0 * params * self.inference_tokens
+        return 2.0 * params * self.inference_tokens + sum(c * params**e for c, e in self.serving_terms)
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,12 @@ def solve_scalar(problem: AllocationProblem, xatol: float = 1e-10) -> Allocation
     if problem.objective == "min_loss":
         c = problem.budget_flops
         hi = math.log(c / (2.0 * d_inf)) if d_inf > 0 else math.log(c)
+        for coef, e in problem.serving_terms:  # N where this term alone spends the budget
+            hi = min(hi, math.log(c / coef) / e)
 
         def tokens(log_n: float) -> float:
             n = math.exp(log_n)
-            return max(c - 2.0 * n * d_inf, 1e-300) / (6.0 * n)
+            return max(c - problem.inference_flops(n), 1e-300) / (6.0 * n)
 
         def objective(log_n: float) -> float:
             return math.log(law.loss(math.exp(log_n), tokens(log_n)))
@@ -47,7 +49,7 @@ def solve_scalar(problem: AllocationProblem, xatol: float = 1e-10) -> Allocation
 
         def objective(log_n: float) -> float:
             n = math.exp(log_n)
-            return math.log(6.0 * n * tokens(log_n) + 2.0 * n * d_inf)
+            return math.log(6.0 * n * tokens(log_n) + problem.inference_flops(n))
 
         hi = lo + 80.0
     # Brent on a bracket found by a coarse grid (the objective is unimodal in log N).
@@ -64,7 +66,7 @@ def solve_scalar(problem: AllocationProblem, xatol: float = 1e-10) -> Allocation
         tokens=d,
         loss=law.loss(n, d),
         train_flops=6.0 * n * d,
-        inference_flops=2.0 * n * d_inf,
+        inference_flops=problem.inference_flops(n),
         status="optimal",
         backend="scipy-bounded-brent",
     )

@@ -1,0 +1,83 @@
+"""The work behind ``plan fit-samples``: per-group scaled-Beta fits and pass@k tables."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from planner.errors import PlannerInputError
+from planner.rundata import read_runs
+from planner.sampling import ScaledBetaFit, fit_power_law, unbiased_pass_at_k
+
+__all__ = ["fit_sample_file", "DEFAULT_KS"]
+
+DEFAULT_KS = (1, 10, 100, 1000, 10000)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-") or "group"
+
+
+def fit_sample_file(
+    path: str, *, group_col: str | None = None, n_col: str = "n", c_col: str = "c", ks: Sequence[float] = (),
+    where: Sequence[str] = (), save_name: str | None = None, overwrite: bool = False,
+) -> list[dict[str, Any]]:
+    table = read_runs(path).where(where)
+    for col in (n_col, c_col) + ((group_col,) if group_col else ()):
+        if col not in table.header:
+            raise PlannerInputError(f"{path}: no column '{col}' (columns: {', '.join(table.header)})")
+    ks = tuple(int(k) for k in (ks or DEFAULT_KS))
+    if any(k < 1 for k in ks):
+        raise PlannerInputError("--k must be at least 1")
+    n_all, c_all = table.numeric(n_col), table.numeric(c_col)
+    if np.any(n_all != np.round(n_all)) or np.any(c_all != np.round(c_all)):
+        raise PlannerInputError(f"{path}: '{n_col}' and '{c_col}' must be whole numbers")
+    groups = table.column(group_col) if group_col else ["all"] * len(table)
+    order = list(dict.fromkeys(groups))
+    entries = []
+    for name in order:
+        idx = [i for i, g in enumerate(groups) if g == name]
+        n, c = n_all[idx].astype(int), c_all[idx].astype(int)
+        fit = ScaledBetaFit().fit(n, c)
+        n_min = int(n.min())
+        observed = [k for k in range(1, n_min + 1)]
+        unbiased = {k: unbiased_pass_at_k(n, c, k) for k in observed}
+        a_pl, b_pl = fit_power_law(list(unbiased), list(unbiased.values()))
+        pred = fit.pass_at_k(ks)
+        warnings = []
+        solved = int((c > 0).sum())
+        if solved < 5 or fit.alpha_ >= 19.9 or fit.beta_ >= 9.9e3 or fit.alpha_ <= 0.0101:
+            warnings.append(f"only {solved} of {len(c)} problems were ever solved or a parameter sits on its bound: "
+                            "the tail is not identified and extrapolation is unreliable")
+        entry: dict[str, Any] = {
+            "name": name,
+            "n_problems": int(len(idx)),
+            "samples_per_problem": n_min,
+            "solved_problems": int((c > 0).sum()),
+            "alpha": fit.alpha_,
+            "beta": fit.beta_,
+            "scale": fit.scale_,
+            "params": {"alpha": fit.alpha_, "beta": fit.beta_, "scale": fit.scale_},
+            "log_likelihood": fit.log_likelihood_,
+            "pass_at_k": {str(k): float(v) for k, v in zip(ks, pred, strict=True)},
+            "pass_at_k_unbiased": {str(k): v for k, v in unbiased.items() if k in (1, 2, 5, 10, 20, 50, 100) or k == n_min},
+            "pass_at_k_fit_on_observed": {str(k): float(v) for k, v in zip(observed, fit.pass_at_k(observed), strict=True) if k in (1, 2, 5, 10, 20, 50, 100) or k == n_min},
+            "power_law": {"a": a_pl, "b": b_pl},
+            "pass_at_k_power_law": {str(k): float(np.exp(a_pl * k**b_pl)) for k in ks},
+            "warnings": warnings,
+        }
+        if save_name:
+            from planner.tasks import save_task
+
+            saved_as = save_name if len(order) == 1 else f"{save_name}-{_slug(name)}"
+            entry["saved_as"] = saved_as
+            entry["saved_to"] = str(save_task(saved_as, {
+                "alpha": fit.alpha_, "scale": fit.scale_, "beta": fit.beta_, "group": str(name),
+                "n_problems": int(len(idx)), "log_likelihood": fit.log_likelihood_,
+                "source": f"fitted with `plan fit-samples` on {path} (group {name})",
+            }, overwrite=overwrite))
+        entries.append(entry)
+    return entries

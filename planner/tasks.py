@@ -1,0 +1,68 @@
+"""Task profiles for pass@k planning: presets and profiles saved by ``plan fit-samples``.
+
+A profile is a difficulty distribution (:class:`planner.sampling.TaskProfile`): the Beta
+tail exponent ``alpha`` and ceiling ``scale`` of single-sample success probabilities.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from planner._toml import check_keys, load_toml_file, unknown_name
+from planner.config import user_config_dir
+from planner.errors import PlannerInputError
+from planner.lawstore import to_toml
+from planner.sampling import TaskProfile
+
+__all__ = ["PRESET_TASKS", "get_task", "user_task_dir", "save_task"]
+
+#: Fitted by compute-planner (``ScaledBetaFit(fit_scale=False)``, i.e. a Beta on (0, 1)) to
+#: the MATH per-problem counts of Pythia 12B in shared/data/math_pythia_per_problem_100samples.csv
+#: (Brown et al. 2024, Large Language Monkeys, as processed by Schaeffer et al. 2025):
+#: tail exponent alpha = 0.286. A profile for planning keeps only the tail: the accuracy
+#: comes from the loss (inference.md's chain), so the scale is 1.
+PRESET_TASKS = {
+    "math": TaskProfile(
+        name="math", alpha=0.286, scale=1.0,
+        source="Beta tail exponent fitted by maximum likelihood to Pythia 12B on MATH, 128 problems x 100 samples (Brown et al. 2024; Schaeffer et al. 2025)",
+    ),
+}
+
+
+def user_task_dir() -> Path:
+    return user_config_dir() / "tasks"
+
+
+def get_task(name: str) -> TaskProfile:
+    key = name.strip().lower()
+    if key in PRESET_TASKS:
+        return PRESET_TASKS[key]
+    path = user_task_dir() / f"{key}.toml"
+    if not path.is_file() and Path(name).is_file():
+        path = Path(name)
+    if not path.is_file():
+        saved = [p.stem for p in user_task_dir().glob("*.toml")] if user_task_dir().is_dir() else []
+        raise unknown_name("task profile", name, [*PRESET_TASKS, *saved])
+    data = load_toml_file(path, "task profile")
+    tables = [v for v in data.values() if isinstance(v, dict)]
+    table = tables[0] if len(tables) == 1 and "alpha" not in data else data
+    check_keys(f"task profile {path}", table, {"alpha", "scale", "beta", "source", "group", "n_problems", "log_likelihood"})
+    try:
+        return TaskProfile(name=path.stem, alpha=float(table["alpha"]), scale=float(table["scale"]), source=str(table.get("source", path)))
+    except (KeyError, ValueError, TypeError):
+        raise PlannerInputError(f"task profile {path}: needs numbers alpha and scale") from None
+
+
+def save_task(name: str, table: dict, *, overwrite: bool = False) -> Path:
+    import re
+
+    if not re.match(r"^[a-z0-9][a-z0-9._-]{0,63}$", name):
+        raise PlannerInputError(f"task name '{name}' must be lower-case letters, digits, '.', '_' or '-'")
+    if name in PRESET_TASKS:
+        raise PlannerInputError(f"'{name}' is a preset task profile; save under another name")
+    path = user_task_dir() / f"{name}.toml"
+    if path.exists() and not overwrite:
+        raise PlannerInputError(f"a saved task profile '{name}' exists ({path}); pass --overwrite to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(to_toml({name: table}), encoding="utf-8")
+    return path
