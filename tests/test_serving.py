@@ -1,0 +1,184 @@
+"""Serving: QAT share, KV and decode arithmetic, pass@k fits, joint planning properties."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import planner
+from planner.cli import main
+from planner.hardware import load_registry
+from planner.qat import qat_fraction
+from planner.sampling import ScaledBetaFit, scaled_beta_pass_at_k, unbiased_pass_at_k
+from planner.serve_plan import serving_terms
+from planner.serving import ServingSpec, kinetics_eflops, kv_bytes_per_token, serving_cost, weight_bound_decode_s
+from planner.shape import shape_for_params
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+H100 = load_registry(user_config=False).get("h100")
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("tokens, share", [(2e10, 0.16), (1e11, 0.28), (1e12, 0.41)])
+def test_qat_share_reproduces_dremov(tokens, share):
+    # Dremov et al. 2025 (laws.md sec. 3): N = 1e9 at 4 bits.
+    assert qat_fraction(1e9, tokens, 4) == pytest.approx(share, abs=0.005)
+    assert qat_fraction(1e9, tokens, 16) == 0.0
+
+
+def test_llama3_kv_cache_and_weight_bound_decode():
+    s8, s70 = shape_for_params(8e9), shape_for_params(70.6e9)
+    assert kv_bytes_per_token(s8) == 128 * 1024  # inference.md: 128 KiB/token
+    assert kv_bytes_per_token(s70) == 320 * 1024  # 320 KiB/token
+    assert weight_bound_decode_s(s8.params, 16, H100) * 1e3 == pytest.approx(4.8, abs=0.05)
+    one = serving_cost(s8, H100, ServingSpec(batch=1, prompt_tokens=1, gen_tokens=1))
+    assert one.decode_step_s >= weight_bound_decode_s(s8.params, 16, H100)
+    assert one.bound == "memory"
+    q4 = serving_cost(s8, H100, ServingSpec(batch=1, prompt_tokens=1, gen_tokens=1, weight_bits=4))
+    assert q4.decode_step_s == pytest.approx(one.decode_step_s / 4, rel=0.01)
+
+
+def test_serving_terms_match_the_exact_eflops():
+    spec = ServingSpec(samples=8, weight_bits=8)
+    n = shape_for_params(7e9).params
+    terms = serving_terms(n, H100, spec, queries=1.0)
+    assert sum(c * n**e for c, e in terms) == pytest.approx(kinetics_eflops(shape_for_params(7e9, seq=1536), H100, spec), rel=1e-9)
+
+
+def test_scaled_beta_closed_form_agrees_with_quadrature():
+    ks = [1, 10, 100, 1000, 10000]
+    for a, b in [(0.3, 5.0), (1.5, 40.0), (0.1, 0.5)]:
+        assert np.allclose(scaled_beta_pass_at_k(a, b, 1.0, ks), scaled_beta_pass_at_k(a, b, 1 - 1e-9, ks), atol=1e-6)
+
+
+def test_unbiased_estimator():
+    # One problem, 2 of 4 correct: pass@2 = 1 - C(2,2)/C(4,2) = 5/6.
+    assert unbiased_pass_at_k([4], [2], 2) == pytest.approx(5 / 6)
+
+
+def test_beta_fit_recovers_simulated_difficulties():
+    rng = np.random.default_rng(3)
+    p = 0.6 * rng.beta(0.3, 4.0, size=400)
+    c = rng.binomial(100, p)
+    fit = ScaledBetaFit().fit(np.full(400, 100), c)
+    truth = scaled_beta_pass_at_k(0.3, 4.0, 0.6, [1, 100, 1000])
+    assert np.allclose(fit.pass_at_k([1, 100, 1000]), truth, atol=0.05)
+
+
+@pytest.fixture(scope="module")
+def pythia_fits():
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["fit-samples", str(DATA / "math_pythia_per_problem_100samples.csv"), "--group-col", "model",
+                     "--k", "1", "--k", "10", "--k", "100", "--k", "1000", "--k", "10000", "--json"])
+    assert code == 0
+    return json.loads(buf.getvalue())
+
+
+def test_fit_samples_json_shape(pythia_fits):
+    assert {e["name"] for e in pythia_fits} == {"Pythia 70M", "Pythia 160M", "Pythia 410M", "Pythia 1B", "Pythia 2.8B", "Pythia 6.9B", "Pythia 12B"}
+    for e in pythia_fits:
+        assert {"alpha", "beta", "scale"} <= set(e["params"])
+        assert set(e["pass_at_k"]) == {"1", "10", "100", "1000", "10000"}
+        curve = [e["pass_at_k"][k] for k in ("1", "10", "100", "1000", "10000")]
+        assert curve == sorted(curve) and 0 <= curve[0] and curve[-1] <= 1
+
+
+def test_fit_samples_match_the_unbiased_estimator(pythia_fits):
+    for e in pythia_fits:
+        for k in ("1", "10", "100"):
+            fit, emp = e["pass_at_k"][k], e["pass_at_k_unbiased"][k]
+            assert fit == pytest.approx(emp, abs=0.01, rel=0.10), (e["name"], k)
+
+
+def test_fit_samples_flags_unidentified_tails(pythia_fits):
+    by = {e["name"]: e for e in pythia_fits}
+    assert by["Pythia 70M"]["warnings"]  # 2 of 128 problems ever solved
+    assert not by["Pythia 12B"]["warnings"]
+
+
+def joint(infer_tokens: float, **kw):
+    return planner.plan(budget_flops=1e22, infer_tokens=infer_tokens, objective="pass@k", task="math", law="gadre2024-rpj", **kw)
+
+
+def test_verifier_task_demand_shifts_to_smaller_models_and_fewer_samples():
+    plans = [joint(d) for d in (1e6, 1e9, 1e12, 1e13)]
+    ks = [p.result.samples_per_query for p in plans]
+    assert ks == sorted(ks, reverse=True)
+    assert ks[0] > 1  # tiny demand: more samples win
+    assert plans[-1].result.params < plans[0].result.params
+    assert plans[-1].result.inference_share > plans[0].result.inference_share
+
+
+@settings(max_examples=6, deadline=None, derandomize=True)
+@given(low=st.floats(min_value=1e6, max_value=1e10), factor=st.floats(min_value=10, max_value=1e3))
+def test_at_fixed_samples_more_demand_never_enlarges_the_model(low, factor):
+    a = joint(low, samples=8, bits=16)
+    b = joint(low * factor, samples=8, bits=16)
+    assert b.result.params <= a.result.params * (1 + 1e-3)
+
+
+def test_joint_plan_json_and_bounds():
+    p = joint(1e11, latency_s=0.5, price_usd_per_gpu_hour=2.0)
+    doc = json.loads(p.to_json())["result"]
+    for key in ("samples_per_query", "qat_bits", "qat_fraction", "objective_value", "serving"):
+        assert key in doc
+    assert doc["serving"]["latency_s"] <= 0.5 * 1.01
+    assert doc["serving"]["usd_per_million_tokens"] > 0
+    assert doc["qat_fraction"] == pytest.approx(qat_fraction(doc["params"], doc["train_tokens"], doc["qat_bits"]))
+    capped = joint(1e11, serve_memory_bytes=2e9)
+    assert capped.result.serving["memory_per_replica_bytes"] <= 2e9 * 1.01
+
+
+def test_error_objective_and_default_accounting_unchanged():
+    base = planner.plan(budget_flops=1e23, infer_tokens=1e12)
+    assert base.result.serving["pricing"] == "flops" and base.result.inference_flops == pytest.approx(2 * base.result.params * 1e12)
+    err = planner.plan(budget_flops=1e22, infer_tokens=1e10, objective="error", law="gadre2024-c4")
+    assert err.result.objective_value == pytest.approx(err.law.downstream["17-task"].error(err.result.loss))
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--budget", "1e22", "--infer-tokens", "1e10", "--objective", "pass@k", "--law", "gadre2024-rpj"], "task profile"),
+        (["--budget", "1e22", "--infer-tokens", "1e10", "--objective", "error"], "downstream-error map"),
+        (["--target-loss", "2.5", "--infer-tokens", "1e10", "--objective", "error", "--law", "gadre2024-rpj"], "need a budget"),
+        (["--budget", "1e22", "--bits", "4", "--serving-cost", "flops"], "roofline"),
+        (["--budget", "1e22", "--objective", "pass@k", "--task", "nope", "--law", "gadre2024-rpj"], "unknown task profile"),
+        (["qat", "--params", "-1", "--tokens", "1e9", "--bits", "4"], "positive"),
+    ],
+)
+def test_serving_usage_errors(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_qat_command(capsys):
+    code, out, _ = run(capsys, "qat", "--params", "1e9", "--tokens", "1e11", "--bits", "4", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["fraction"] == pytest.approx(0.28, abs=0.005) and doc["loss_penalty"] > 0
+
+
+def test_saved_task_profile_is_usable(capsys, tmp_path):
+    f = tmp_path / "per_problem.csv"
+    rng = np.random.default_rng(0)
+    c = rng.binomial(50, 0.8 * rng.beta(0.4, 3.0, size=60))
+    f.write_text("n,c\n" + "\n".join(f"50,{x}" for x in c))
+    code, _, err = run(capsys, "fit-samples", str(f), "--save", "mytask")
+    assert code == 0, err
+    code, out, _ = run(capsys, "--budget", "1e22", "--infer-tokens", "1e8", "--objective", "pass@k", "--task", "mytask",
+                       "--law", "gadre2024-rpj", "--json")
+    assert code == 0 and json.loads(out)["result"]["objective"] == "pass@k"
