@@ -597,12 +597,23 @@ def plan(
             "training 6·N·D, serving 2·N per token (attention FLOPs ignored)",
             "Kaplan et al. 2020; Sardana et al. 2024",
         ),
-        Assumption(
-            "serving cost",
-            "priced as FLOPs at the training MFU; memory-bound decode is not modelled yet",
-            "planner simplification",
-        ),
     ]
+    if serving_cost == "flops":
+        assumptions.append(Assumption(
+            "serving cost", "2·N FLOPs per served token at the training MFU (the serving section shows the roofline view)",
+            "Sardana et al. 2024's accounting (--serving-cost roofline prices it on the accelerator)"))
+    else:
+        assumptions.append(Assumption(
+            "serving cost", f"Kinetics eFLOPs on {serve_accel.id} (intensity {serve_accel.arithmetic_intensity_flop_per_byte:.0f} FLOP/byte), at the training MFU",
+            "Sadhukhan et al. 2025 (Kinetics); shared/reference/inference.md"))
+        assumptions.append(Assumption(
+            "query shape", f"{prompt_tokens} prompt + {gen_tokens} generated tokens, {serve_batch} sequences per decode batch",
+            "planner defaults (--prompt-tokens, --gen-tokens, --serve-batch): set them from your traffic"))
+        assumptions.append(Assumption(
+            "low-precision serving", "QAT share exp(-6.7297 / ln S); loss via effective parameters (gamma_w 2.6745, gamma_kv 0.9578)",
+            "Dremov et al. 2025; Kumar et al. 2024 (setup-specific constants)"))
+        if task is not None and the_task is not None:
+            assumptions.append(Assumption("task profile", f"{the_task.name}: Beta tail exponent {the_task.alpha:.3g}", the_task.source))
     if price is not None:
         assumptions.append(Assumption("price", f"${price:,.2f} per GPU-hour", "user-set (--price)"))
     elif accel.price_usd_per_gpu_hour:
