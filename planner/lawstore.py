@@ -16,7 +16,7 @@ from typing import Any
 from planner.config import user_config_dir
 from planner.errors import PlannerInputError
 
-__all__ = ["user_law_dir", "saved_law_files", "save_law_table", "to_toml"]
+__all__ = ["user_law_dir", "saved_law_files", "save_law_table", "save_table", "to_toml"]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
@@ -33,19 +33,25 @@ def saved_law_files() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.toml"))}
 
 
-def save_law_table(name: str, table: Mapping[str, Any], *, overwrite: bool = False, reserved: set[str] = frozenset()) -> Path:
-    """Write ``table`` as ``[name]`` to the law directory; returns the path."""
+def save_table(folder: Path, kind: str, name: str, table: Mapping[str, Any], *, overwrite: bool = False,
+               reserved: set[str] = frozenset(), header: str = "") -> Path:
+    """Write ``table`` as ``[name]`` to ``folder/name.toml`` after checking the name."""
     if not _NAME.match(name):
-        raise PlannerInputError(f"law name '{name}' must be lower-case letters, digits, '.', '_' or '-'")
+        raise PlannerInputError(f"{kind} name '{name}' must be lower-case letters, digits, '.', '_' or '-'")
     if name in reserved:
-        raise PlannerInputError(f"'{name}' is a shipped preset; save under another name")
-    path = user_law_dir() / f"{name}.toml"
+        raise PlannerInputError(f"'{name}' is a shipped preset {kind}; save under another name")
+    path = folder / f"{name}.toml"
     if path.exists() and not overwrite:
-        raise PlannerInputError(f"a saved law '{name}' exists ({path}); pass --overwrite to replace it")
+        raise PlannerInputError(f"a saved {kind} '{name}' exists ({path}); pass --overwrite to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = "# Written by compute-planner `plan fit`. Edit with care: `fit` records provenance.\n\n"
     path.write_text(header + to_toml({name: dict(table)}), encoding="utf-8")
     return path
+
+
+def save_law_table(name: str, table: Mapping[str, Any], *, overwrite: bool = False, reserved: set[str] = frozenset()) -> Path:
+    """Write ``table`` as ``[name]`` to the law directory; returns the path."""
+    header = "# Written by compute-planner `plan fit`. Edit with care: `fit` records provenance.\n\n"
+    return save_table(user_law_dir(), "law", name, table, overwrite=overwrite, reserved=reserved, header=header)
 
 
 def _value(v: Any) -> str:

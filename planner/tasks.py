@@ -11,7 +11,7 @@ from pathlib import Path
 from planner._toml import check_keys, load_toml_file, unknown_name
 from planner.config import user_config_dir
 from planner.errors import PlannerInputError
-from planner.lawstore import to_toml
+from planner.lawstore import save_table
 from planner.sampling import TaskProfile
 
 __all__ = ["PRESET_TASKS", "get_task", "user_task_dir", "save_task"]
@@ -54,15 +54,5 @@ def get_task(name: str) -> TaskProfile:
 
 
 def save_task(name: str, table: dict, *, overwrite: bool = False) -> Path:
-    import re
-
-    if not re.match(r"^[a-z0-9][a-z0-9._-]{0,63}$", name):
-        raise PlannerInputError(f"task name '{name}' must be lower-case letters, digits, '.', '_' or '-'")
-    if name in PRESET_TASKS:
-        raise PlannerInputError(f"'{name}' is a preset task profile; save under another name")
-    path = user_task_dir() / f"{name}.toml"
-    if path.exists() and not overwrite:
-        raise PlannerInputError(f"a saved task profile '{name}' exists ({path}); pass --overwrite to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_toml({name: table}), encoding="utf-8")
-    return path
+    """Write a fitted task profile to the user's task directory."""
+    return save_table(user_task_dir(), "task profile", name, table, overwrite=overwrite, reserved=set(PRESET_TASKS))
