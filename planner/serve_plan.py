@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 
-from planner.errors import PlannerInputError
+from planner.errors import InfeasiblePlanError, PlannerInputError
 from planner.hardware import Accelerator
 from planner.laws import DownstreamMap
 from planner.qat import precision_factor, qat_fraction
@@ -195,7 +195,10 @@ def joint_optimise(
         choices = [c for c in seen.values() if c is not None]
     if not choices:
         reasons = "; ".join(sorted({r for _, _, r in infeasible}))
-        raise PlannerInputError(f"no serving choice is feasible: {reasons}")
+        raise InfeasiblePlanError(
+            f"no serving choice is feasible ({reasons})",
+            "raise --latency or --serve-memory, or shorten queries (--prompt-tokens, --gen-tokens) or the batch (--serve-batch)",
+        )
     best = choices[0]
     for c in choices[1:]:
         if _better(objective, c, best):

@@ -166,6 +166,12 @@ def test_serving_usage_errors(capsys, argv, message):
     assert code == 2 and message in err and err.count("\n") == 1
 
 
+def test_unreachable_serving_bounds_are_infeasible_with_relief(capsys):
+    code, _, err = run(capsys, "--budget", "1e22", "--infer-tokens", "1e10", "--objective", "error", "--law", "gadre2024-rpj",
+                       "--latency", "0.0001")
+    assert code == 1 and "latency" in err and "raise --latency" in err and err.count("\n") == 1
+
+
 def test_qat_command(capsys):
     code, out, _ = run(capsys, "qat", "--params", "1e9", "--tokens", "1e11", "--bits", "4", "--json")
     doc = json.loads(out)
