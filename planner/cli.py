@@ -121,6 +121,7 @@ def _registry(hardware_files: tuple[str, ...]) -> Any:
 @click.option("--objective", type=click.Choice(["loss", "error", "pass@k"]), default="loss", show_default=True, help="What the plan maximises (error and pass@k need a downstream map; pass@k a --task).")
 @click.option("--samples", type=click.IntRange(min=1), help="Samples per query k (default: searched over powers of 2 when serving is priced on the roofline).")
 @click.option("--max-samples", type=click.IntRange(min=1), default=1024, show_default=True, help="Largest k searched.")
+@click.option("--samples-grid", type=click.Choice(["pow2", "all"]), default="pow2", show_default=True, help="k in powers of 2 (enumerated) or every k (optuna TPE).")
 @click.option("--bits", type=click.Choice(["16", "8", "4"]), help="Serving weight bits (default: searched with QAT).")
 @click.option("--kv-bits", type=click.Choice(["16", "8", "4"]), default="16", show_default=True, help="KV-cache bits when serving.")
 @click.option("--prompt-tokens", type=click.IntRange(min=1), default=1024, show_default=True, help="Prompt tokens per query (a planner default).")
@@ -179,6 +180,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         objective=flags["objective"],
         samples=flags["samples"],
         max_samples=flags["max_samples"],
+        samples_grid=flags["samples_grid"],
         bits=int(flags["bits"]) if flags["bits"] else None,
         kv_bits=int(flags["kv_bits"]),
         prompt_tokens=flags["prompt_tokens"],

@@ -285,6 +285,7 @@ def plan(
     objective: str = "loss",
     samples: int | None = None,
     max_samples: int = 1024,
+    samples_grid: str = "pow2",
     bits: int | None = None,
     kv_bits: int = 16,
     prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
@@ -337,6 +338,8 @@ def plan(
         samples: samples per query k (default: searched over powers of 2 up to
             ``max_samples`` when serving is priced on the roofline, else 1).
         bits: serving weight bits (default: searched over 16, 8, 4 on the roofline).
+        samples_grid: ``pow2`` (k = 1, 2, 4, ... max_samples: enumerated) or ``all``
+            (every k up to max_samples: searched with optuna's TPE).
         kv_bits: KV-cache bits when serving.
         prompt_tokens, gen_tokens: one query's prompt and generation lengths.
         serve_batch: sequences decoded together per serving replica.
@@ -491,7 +494,7 @@ def plan(
                 joint_result = joint_optimise(
                     replace(problem, inference_tokens=0.0), the_law, objective=objective, accel=serve_accel, spec=spec,
                     queries=queries, bits_choices=(bits,) if bits else (16, 8, 4),
-                    sample_choices=(samples,) if samples else tuple(2**i for i in range(int(math.log2(max_samples)) + 1)),
+                    sample_choices=(samples,) if samples else _sample_grid(samples_grid, max_samples),
                     downstream=dmap_for_objective, task=the_task, latency_s=latency_s,
                     serve_memory_bytes=serve_memory_bytes,
                 )
@@ -662,6 +665,7 @@ def plan(
         "serving_cost": serving_cost,
         "samples": samples,
         "max_samples": max_samples,
+        "samples_grid": samples_grid,
         "bits": bits,
         "kv_bits": kv_bits,
         "prompt_tokens": prompt_tokens,
@@ -813,6 +817,14 @@ def _layout_dict(search: Any) -> dict[str, Any] | None:
         "why": search.why,
         "top": [r.to_dict() for r in search.top],
     }
+
+
+def _sample_grid(kind: str, max_samples: int) -> tuple[int, ...]:
+    if kind == "pow2":
+        return tuple(2**i for i in range(int(math.log2(max_samples)) + 1))
+    if kind == "all":
+        return tuple(range(1, max_samples + 1))
+    raise PlannerInputError(f"unknown samples grid '{kind}'; use pow2 or all")
 
 
 def _serving_fields(sol: Any, law: ChinchillaLaw, maps: Mapping[str, DownstreamMap], task: Any, objective: str,

@@ -180,7 +180,7 @@ def joint_optimise(
         study = optuna.create_study(direction="maximize" if objective == "pass@k" else "minimize",
                                     sampler=optuna.samplers.TPESampler(seed=seed))
         seen: dict[tuple[int, int], JointChoice | None] = {}
-        study.enqueue_trial({"bits": 16, "samples": 1})
+        study.enqueue_trial({"bits": max(bits_choices), "samples": min(sample_choices)})
 
         def trial_fn(trial: Any) -> float:
             key = (trial.suggest_categorical("bits", list(bits_choices)), trial.suggest_categorical("samples", list(sample_choices)))

@@ -166,6 +166,17 @@ def test_serving_usage_errors(capsys, argv, message):
     assert code == 2 and message in err and err.count("\n") == 1
 
 
+def test_large_sample_grids_use_optuna_and_match_enumeration():
+    pow2 = joint(1e12, bits=4, max_samples=256)
+    dense = joint(1e12, bits=4, max_samples=256, samples_grid="all")
+    assert dense.result.serving["search"]["method"].startswith("bayesian")
+    assert pow2.result.serving["search"]["method"] == "exhaustive"
+    # Every k is allowed, so the dense search may only do as well or better (small tolerance for TPE).
+    assert dense.result.objective_value >= pow2.result.objective_value - 0.005
+    again = joint(1e12, bits=4, max_samples=256, samples_grid="all")
+    assert again.result.samples_per_query == dense.result.samples_per_query  # seeded
+
+
 def test_unreachable_serving_bounds_are_infeasible_with_relief(capsys):
     code, _, err = run(capsys, "--budget", "1e22", "--infer-tokens", "1e10", "--objective", "error", "--law", "gadre2024-rpj",
                        "--latency", "0.0001")
