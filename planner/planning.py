@@ -23,7 +23,7 @@ from planner.errors import InfeasiblePlanError, PlannerInputError
 from planner.hardware import Accelerator, HardwareRegistry, load_registry
 from planner.laws import DEFAULT_LAW, ChinchillaLaw, DownstreamMap, get_downstream, get_law
 from planner.recipe import DEFAULT_SEQ_LEN, DEFAULT_WARMUP_FRACTION, TrainingRecipe, training_recipe
-from planner.serve_plan import joint_optimise
+from planner.serve_plan import joint_optimise, serving_terms
 from planner.serving import DEFAULT_GEN_TOKENS, DEFAULT_PROMPT_TOKENS, DEFAULT_SERVE_BATCH, ServingSpec, queries_for, serving_cost as serving_cost_of
 from planner.tasks import get_task
 from planner.units import fmt_flops
@@ -360,11 +360,6 @@ def plan(
         PlannerInputError: malformed, conflicting or unknown inputs.
         InfeasiblePlanError: no allocation meets the constraints (names which binds).
     """
-    from solvers.closed_form import (
-        chinchilla_sized_for_lifetime_budget,
-        optimal_allocation,
-        train_flops_for_loss,
-    )
     from solvers.convex import solve_convex
     from solvers.problem import AllocationProblem, InfeasibleProblem, LawCoefficients
 
@@ -554,31 +549,18 @@ def plan(
                           infer_tokens, price, precision, serving_cost),
     )
 
-    # ---- baseline: Chinchilla-optimal, ignoring inference
-    if problem.objective == "min_loss":
-        bn, bd = chinchilla_sized_for_lifetime_budget(coeffs, lifetime_budget, infer_tokens)
-        b_loss = coeffs.loss(bn, bd)
-        b_train, b_inf = 6 * bn * bd, 2 * bn * infer_tokens
-        desc = "Chinchilla-optimal shape (inference ignored when sizing) within the same lifetime budget"
+    # ---- baseline: Chinchilla-optimal, ignoring inference (priced like the plan's serving)
+    if joint and infer_tokens > 0:
+        plain = replace(spec, weight_bits=16, samples=1)
+
+        def serve_cost(n: float) -> float:
+            return sum(c * n**e for c, e in serving_terms(n, serve_accel, plain, queries))
     else:
-        bn, bd = optimal_allocation(coeffs, train_flops_for_loss(coeffs, target_loss))
-        b_loss = coeffs.loss(bn, bd)
-        b_train, b_inf = 6 * bn * bd, 2 * bn * infer_tokens
-        desc = "Chinchilla-optimal model reaching the same loss, then serving the same tokens"
-    if max_params or max_tokens or max_train_flops:
-        desc += " (bounds not applied to the baseline)"
-    b_total = b_train + b_inf
-    baseline = Baseline(
-        description=desc,
-        params=bn,
-        train_tokens=bd,
-        loss=b_loss,
-        train_flops=b_train,
-        inference_flops=b_inf,
-        loss_delta=result.loss - b_loss,
-        savings_flops=b_total - result.total_flops,
-        savings_fraction=1.0 - result.total_flops / b_total,
-    )
+
+        def serve_cost(n: float) -> float:
+            return 2.0 * n * infer_tokens
+
+    baseline = _baseline(problem, coeffs, result, serve_cost, bounded=bool(max_params or max_tokens or max_train_flops))
 
     # ---- assumptions and warnings
     c = the_law
@@ -708,6 +690,34 @@ def plan(
         warnings=tuple(warnings),
         law=the_law,
         accelerator=accel,
+    )
+
+
+def _baseline(problem: Any, coeffs: Any, result: Allocation, serve_cost: Any, *, bounded: bool) -> Baseline:
+    """The Chinchilla-optimal model that ignores inference, priced like the plan."""
+    from solvers.closed_form import chinchilla_sized_for_lifetime_budget, optimal_allocation, train_flops_for_loss
+
+    if problem.objective == "min_loss":
+        bn, bd = chinchilla_sized_for_lifetime_budget(coeffs, problem.budget_flops, inference_cost=serve_cost)
+        desc = "Chinchilla-optimal shape (inference ignored when sizing) within the same lifetime budget"
+    else:
+        bn, bd = optimal_allocation(coeffs, train_flops_for_loss(coeffs, problem.target_loss))
+        desc = "Chinchilla-optimal model reaching the same loss, then serving the same tokens"
+    if bounded:
+        desc += " (bounds not applied to the baseline)"
+    b_loss = coeffs.loss(bn, bd)
+    b_train, b_inf = 6 * bn * bd, serve_cost(bn)
+    b_total = b_train + b_inf
+    return Baseline(
+        description=desc,
+        params=bn,
+        train_tokens=bd,
+        loss=b_loss,
+        train_flops=b_train,
+        inference_flops=b_inf,
+        loss_delta=result.loss - b_loss,
+        savings_flops=b_total - result.total_flops,
+        savings_fraction=1.0 - result.total_flops / b_total,
     )
 
 

@@ -14,6 +14,7 @@ Both reducible terms then scale as (C/6)^(-alpha beta/(alpha+beta)), so the opti
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from scipy.optimize import brentq
 
@@ -62,20 +63,28 @@ def train_flops_for_loss(law: LawCoefficients, target_loss: float) -> float:
 
 
 def chinchilla_sized_for_lifetime_budget(
-    law: LawCoefficients, lifetime_flops: float, inference_tokens: float
+    law: LawCoefficients,
+    lifetime_flops: float,
+    inference_tokens: float = 0.0,
+    inference_cost: Callable[[float], float] | None = None,
 ) -> tuple[float, float]:
     """The compute-optimal (training-only) model whose training plus serving fills the budget.
 
     This is what a planner that ignores inference would size, held to the same lifetime
-    budget: find C_t with ``C_t + 2 N*(C_t) D_inf = lifetime_flops`` (monotone in C_t).
+    budget: find C_t with ``C_t + serve(N*(C_t)) = lifetime_flops`` (monotone in C_t), where
+    serving costs ``2 N D_inf`` or ``inference_cost(N)`` when given.
     """
-    if inference_tokens <= 0:
-        return optimal_allocation(law, lifetime_flops)
+    if inference_cost is None:
+        if inference_tokens <= 0:
+            return optimal_allocation(law, lifetime_flops)
+
+        def inference_cost(n: float) -> float:
+            return 2.0 * n * inference_tokens
 
     def excess(log_ct: float) -> float:
         ct = math.exp(log_ct)
         n, _ = optimal_allocation(law, ct)
-        return math.log(ct + 2.0 * n * inference_tokens) - math.log(lifetime_flops)
+        return math.log(ct + inference_cost(n)) - math.log(lifetime_flops)
 
     hi = math.log(lifetime_flops)
     lo = hi - 200.0  # e^-200 of the budget: the inference term dominates long before

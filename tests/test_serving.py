@@ -143,6 +143,13 @@ def test_joint_plan_json_and_bounds():
     assert capped.result.serving["memory_per_replica_bytes"] <= 2e9 * 1.01
 
 
+def test_roofline_baseline_is_priced_like_the_plan():
+    p = joint(1e11)
+    assert p.baseline.total_flops == pytest.approx(1e22, rel=1e-6)  # fills the same lifetime budget
+    assert p.result.total_flops == pytest.approx(1e22, rel=1e-4)
+    assert p.baseline.inference_flops > 2 * p.baseline.params * 1e11  # attention, KV and prefill count too
+
+
 def test_error_objective_and_default_accounting_unchanged():
     base = planner.plan(budget_flops=1e23, infer_tokens=1e12)
     assert base.result.serving["pricing"] == "flops" and base.result.inference_flops == pytest.approx(2 * base.result.params * 1e12)
