@@ -678,6 +678,10 @@ def plan(
             )
         )
     assumptions.append(Assumption("goodput", f"{goodput:.0%} of wall clock is productive training", "Dubey et al. 2024 (Llama 3), sec. 3.3.4: >90 % effective training time" if goodput == DEFAULT_GOODPUT else "user-set (--goodput)"))
+    if layout_search is not None:
+        assumptions.append(Assumption(
+            "layout memory", "10 % of HBM kept free (allocator, communication buffers); flash attention; bf16 states with fp32 Adam",
+            "planner defaults (set memory_reserve_fraction with `plan layout --memory-reserve`)"))
     if gpus is not None and layout_search is None and choose_layout:
         warnings.append("no layout could be chosen for this cluster; GPU-hours use the MFU above")
     return Plan(
