@@ -680,13 +680,16 @@ def main(argv: list[str] | None = None) -> int:
         _err("aborted")
         return EXIT_INFEASIBLE
     except Exception as exc:  # planner errors, lazily imported
-        from planner.errors import InfeasiblePlanError, PlannerInputError
+        from planner.errors import InfeasiblePlanError, PlannerInputError, SolverError
 
         if isinstance(exc, PlannerInputError):
             _err(str(exc))
             return EXIT_USAGE
         if isinstance(exc, InfeasiblePlanError):
             _err(f"infeasible: {exc.binding}. To relieve it: {exc.relief}.")
+            return EXIT_INFEASIBLE
+        if isinstance(exc, SolverError):
+            _err(f"solver failure: {exc}")
             return EXIT_INFEASIBLE
         if os.environ.get("PLANNER_DEBUG"):
             raise

@@ -46,7 +46,6 @@ __all__ = [
 
 LOSS_FORMS = ("chinchilla", "overtrain")
 COEFFICIENTS = ("E", "A", "B", "alpha", "beta")
-DOWNSTREAM_COEFFICIENTS = ("k", "gamma", "epsilon")
 
 # The starting grid of laws.md sec. 1 (Besiroglu et al. 2024's protocol).
 _GRID_EXPONENT = np.arange(0.0, 2.01, 0.5)
@@ -140,7 +139,7 @@ class LossLawFit:
             )
 
     # -------------------------------------------------------------- model
-    def _expand(self, theta: np.ndarray) -> np.ndarray:  # noqa: D401
+    def _expand(self, theta: np.ndarray) -> np.ndarray:
         """Free coefficients -> (a, b, e, alpha, beta) on the last axis."""
         if self.form == "chinchilla":
             return theta

@@ -130,10 +130,6 @@ class ChinchillaLaw:
         d = np.asarray(self.draws)
         return d[:, 0] + d[:, 1] * params ** -d[:, 3] + d[:, 2] * tokens ** -d[:, 4]
 
-    def downstream_errors(self, loss: float) -> dict[str, float]:
-        """Error predicted by every downstream map the law carries."""
-        return {suite: float(m.error(loss)) for suite, m in self.downstream.items()}
-
     @property
     def coefficients(self) -> dict[str, float]:
         return {"E": self.E, "A": self.A, "B": self.B, "alpha": self.alpha, "beta": self.beta}

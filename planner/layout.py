@@ -20,7 +20,7 @@ from planner.hardware import Accelerator
 from planner.perf import RECOMPUTE, Calibration, evaluate, load_calibration, memory_per_gpu
 from planner.shape import ModelShape
 
-__all__ = ["Layout", "LayoutResult", "LayoutSearch", "candidates", "search_layouts", "evaluate_layout", "FIELDS", "megatron_args", "nemo_yaml"]
+__all__ = ["Layout", "LayoutResult", "LayoutSearch", "calibration_warnings", "candidates", "search_layouts", "evaluate_layout", "FIELDS", "megatron_args", "nemo_yaml"]
 
 FIELDS = ("t", "p", "d", "c", "v", "b", "recompute", "sp", "zero")
 _MICRO_BATCHES = (1, 2, 4, 8, 16)
@@ -238,6 +238,17 @@ def evaluate_layout(shape: ModelShape, accel: Accelerator, n_gpus: int, global_b
     res = evaluate(shape, accel, n_gpus, global_batch, arr, cal, **kw)
     usable = accel.hbm_bytes * (1 - kw.get("memory_reserve_fraction", 0.10))
     return _result(res, 0, arr, usable)
+
+
+def calibration_warnings(accel: Accelerator, cal: Calibration) -> list[str]:
+    """What a user should know about how far the step-time model was checked on ``accel``."""
+    out = []
+    if cal.family != accel.vendor.lower():
+        out.append(f"the step-time model is calibrated on {cal.family} A100 runs only; {accel.id} ({accel.vendor}) uses that calibration unmeasured")
+    if accel.gemm_efficiency_max is None and accel.id not in ("a100-sxm-80gb", "a100-sxm-40gb"):
+        out.append(f"no measured GEMM efficiency for {accel.id}: large GEMMs are assumed to reach 95 % of peak as on A100 "
+                   "(Calculon); newer parts usually reach less, so MFU may be optimistic. Set gemm_efficiency_max in a hardware file")
+    return out
 
 
 # --------------------------------------------------------------------------- exports

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from planner.errors import PlannerInputError
-from planner.hardware import Accelerator, load_registry
-from planner.layout import Layout, LayoutResult, evaluate_layout, megatron_args, nemo_yaml, search_layouts
-from planner.perf import RECOMPUTE, Calibration, load_calibration
+from planner.hardware import load_registry
+from planner.layout import Layout, LayoutResult, calibration_warnings, evaluate_layout, megatron_args, nemo_yaml, search_layouts
+from planner.perf import RECOMPUTE, load_calibration
 from planner.shape import ModelShape, shape_for_params
 
-__all__ = ["run_layout", "shape_from_flags", "calibration_warnings", "default_global_batch"]
+__all__ = ["run_layout", "shape_from_flags", "default_global_batch"]
 
 _SHAPE_KEYS = ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "mlp")
 
@@ -38,16 +38,6 @@ def default_global_batch(shape: ModelShape, tokens: float | None, gpus: int) -> 
     r = training_recipe(shape.params, d, seq_len=shape.seq, batch_multiple=gpus)
     why = f"Step Law batch for {d:.3g} tokens{' (20 tokens/parameter)' if tokens is None else ''}, rounded to a multiple of {gpus}"
     return r.batch_sequences, why
-
-
-def calibration_warnings(accel: Accelerator, cal: Calibration) -> list[str]:
-    out = []
-    if cal.family != accel.vendor.lower():
-        out.append(f"the step-time model is calibrated on {cal.family} A100 runs only; {accel.id} ({accel.vendor}) uses that calibration unmeasured")
-    if accel.gemm_efficiency_max is None and accel.id not in ("a100-sxm-80gb", "a100-sxm-40gb"):
-        out.append(f"no measured GEMM efficiency for {accel.id}: large GEMMs are assumed to reach 95 % of peak as on A100 "
-                   "(Calculon); newer parts usually reach less, so MFU may be optimistic. Set gemm_efficiency_max in a hardware file")
-    return out
 
 
 def run_layout(*, gpu: str, gpus: int, global_batch: int | None, tokens: float | None, method: str, trials: int | None,

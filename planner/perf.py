@@ -26,7 +26,6 @@ Calibrated constants live in ``planner/data/calibration.toml`` with how they wer
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -302,8 +301,3 @@ def evaluate(
         "optimizer_s": optimizer,
         "microbatches": m,
     }
-
-
-def as_arrays(**fields: Any) -> dict[str, np.ndarray]:
-    """One layout (scalars) as length-1 arrays for :func:`evaluate`."""
-    return {k: np.atleast_1d(np.asarray(v)) for k, v in fields.items()}

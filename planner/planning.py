@@ -19,7 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from planner.errors import InfeasiblePlanError, PlannerInputError
+from planner.errors import InfeasiblePlanError, PlannerInputError, SolverError
 from planner.hardware import Accelerator, HardwareRegistry, load_registry
 from planner.laws import DEFAULT_LAW, ChinchillaLaw, DownstreamMap, get_downstream, get_law
 from planner.recipe import DEFAULT_SEQ_LEN, DEFAULT_WARMUP_FRACTION, TrainingRecipe, training_recipe
@@ -361,7 +361,7 @@ def plan(
         InfeasiblePlanError: no allocation meets the constraints (names which binds).
     """
     from solvers.convex import solve_convex
-    from solvers.problem import AllocationProblem, InfeasibleProblem, LawCoefficients
+    from solvers.problem import AllocationProblem, InfeasibleProblem, LawCoefficients, SolveFailed
 
     # ---- validate numbers
     budget_flops = _check_positive("budget", budget_flops)
@@ -498,6 +498,8 @@ def plan(
                 sol = solve_convex(problem)
         except InfeasibleProblem as exc:
             raise _explain_infeasible(exc, coeffs, gpus, days, flops_per_gpu_hour * goodput) from None
+        except SolveFailed as exc:
+            raise SolverError(f"{exc}; please report the inputs") from None
         if gpus is None or not choose_layout:
             break
         layout_search = _choose_layout(sol.params, sol.tokens, accel, gpus, seq_len, lr_rule, warmup_fraction, precision, warnings)
@@ -513,7 +515,7 @@ def plan(
         mfu_source = (f"predicted for the chosen layout ({layout_search.best.layout}) by the step-time model "
                       f"({layout_search.calibration.source})")
         warnings[:] = [w for w in warnings if not w.startswith("no published MFU")]
-        from planner.layout_cli import calibration_warnings
+        from planner.layout import calibration_warnings
 
         warnings += calibration_warnings(accel, layout_search.calibration)
     if cluster_is_note:

@@ -16,6 +16,7 @@ logits).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -124,13 +125,20 @@ def _round_up(x: float, multiple: int) -> int:
 
 
 def shape_for_params(params: float, *, seq: int = 8192, **overrides: Any) -> ModelShape:
-    """The Llama-3-style shape whose parameter count is closest to ``params``.
+    """The Llama-3-style shape whose parameter count is closest to ``params`` (memoised:
+    serving plans call it inside bisections and every GP re-solve).
 
     ``overrides`` (layers, hidden, heads, kv_heads, ffn, vocab, mlp, head_dim) are held fixed;
     the rule fills in the rest. With both ``layers`` and ``hidden`` given, nothing is searched.
     """
     if not (isinstance(params, int | float) and math.isfinite(params) and params > 0):
         raise PlannerInputError(f"params must be positive, got {params}")
+    return _shape_for_params(float(params), seq, tuple(sorted(overrides.items())))
+
+
+@functools.lru_cache(maxsize=8192)
+def _shape_for_params(params: float, seq: int, override_items: tuple[tuple[str, Any], ...]) -> ModelShape:
+    overrides = dict(override_items)
     rule = LLAMA3_RULE
     vocab = overrides.get("vocab", rule["vocab"])
     mlp = overrides.get("mlp", "swiglu")

@@ -12,6 +12,7 @@ of ``g(x) <= c`` is ``-d log f* / d log c``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,7 @@ from solvers.problem import (
     AllocationProblem,
     AllocationSolution,
     InfeasibleProblem,
+    SolveFailed,
     check_reachable,
 )
 
@@ -113,12 +115,13 @@ def _solve(prob: cp.Problem) -> str:
     """Solve with tight tolerances; if Clarabel cannot certify them, retry at its defaults."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "solution may be inaccurate": handled here
-        try:
+        with contextlib.suppress(cp.error.SolverError):
             prob.solve(gp=True, solver=cp.CLARABEL, **_SOLVER_OPTS)
-        except cp.error.SolverError:
-            pass
         if prob.status != cp.OPTIMAL:
-            prob.solve(gp=True, solver=cp.CLARABEL)
+            try:
+                prob.solve(gp=True, solver=cp.CLARABEL)
+            except cp.error.SolverError as exc:
+                raise SolveFailed(f"Clarabel failed on the allocation GP: {exc}") from None
     return prob.status
 
 
@@ -145,10 +148,7 @@ def solve_convex(problem: AllocationProblem) -> AllocationSolution:
         values[f"serve{i}"] = coef
     built.assign(values)
     status = _solve(built.problem)
-    if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE) or status not in (
-        cp.OPTIMAL,
-        cp.OPTIMAL_INACCURATE,
-    ):
+    if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         if problem.max_train_flops is not None and problem.objective == "min_compute":
             needed = solve_convex(replace(problem, max_train_flops=None, inference_tokens=0.0, serving_terms=()))
             raise InfeasibleProblem(
@@ -156,7 +156,7 @@ def solve_convex(problem: AllocationProblem) -> AllocationSolution:
                 train_flops_needed=needed.train_flops,
                 max_train_flops=problem.max_train_flops,
             )
-        raise RuntimeError(f"GP solver returned status '{status}' for a feasible problem")
+        raise SolveFailed(f"GP solver returned status '{status}' for a feasible problem")
     n, d = float(built.N.value), float(built.D.value)
     duals = {name: float(c.dual_value or 0.0) for name, c in built.constraints.items()}
     binding = tuple(name for name, lam in duals.items() if lam > _DUAL_TOL)

@@ -102,6 +102,10 @@ class AllocationSolution:
         return self.train_flops + self.inference_flops
 
 
+class SolveFailed(RuntimeError):
+    """The numerical solver gave no optimal answer for a problem that has one."""
+
+
 class InfeasibleProblem(Exception):
     """No (N, D) satisfies the constraints.
 

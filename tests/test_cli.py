@@ -154,3 +154,15 @@ def test_console_script_exit_codes():
     assert ok.returncode == 0 and json.loads(ok.stdout)["result"]["params"] > 0
     bad = subprocess.run([PLAN_SCRIPT, "--budget", "-3"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_solver_failure_is_one_line_exit_1(capsys, monkeypatch):
+    import solvers.convex
+    from solvers.problem import SolveFailed
+
+    def broken(problem):
+        raise SolveFailed("GP solver returned status 'solver_error' for a feasible problem")
+
+    monkeypatch.setattr(solvers.convex, "solve_convex", broken)
+    code, _, err = run(capsys, "--budget", "1e23")
+    assert code == 1 and err.startswith("plan: error: solver failure:") and err.count("\n") == 1

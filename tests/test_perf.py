@@ -98,7 +98,7 @@ def test_ranking_on_vtrain_multinode(cases):
         assert chosen <= 1.05 * min(measured), key
 
 
-def test_calibration_file_matches_a_refit_start(cases):
+def test_shipped_calibration_is_physical_and_sourced(cases):
     cal = load_calibration(A100)
     assert cal.family == "nvidia" and 0 < cal.link_efficiency <= 1 and 0 < cal.network_efficiency <= 1
     assert "vTrain" in cal.source
