@@ -30,7 +30,7 @@ def main() -> None:
         weights += [1.0 / len(group)] * len(group)
     fit = fit_calibration(everything, start, np.array(weights) * len(everything))
     print("[nvidia]")
-    for key in ("memory_traffic", "score_traffic", "link_efficiency", "network_efficiency", "collective_latency_s", "layer_overhead_s"):
+    for key in ("memory_traffic", "score_traffic", "link_efficiency", "network_efficiency", "collective_latency_s", "layer_dispatch_s", "overlap_exponent"):
         print(f"{key} = {getattr(fit, key):.6g}")
     for name, group in cases.items():
         err = np.abs(relative_errors(group, fit))

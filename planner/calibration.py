@@ -6,7 +6,7 @@ The measured runs (``../shared/data``: Narayanan et al. 2021 Table 1, Korthikant
 measured number. Fields a paper leaves out (Narayanan's micro-batch and interleaving) are
 searched, taking the fastest predicted value, as the authors tuned them.
 
-``fit_calibration`` fits the six constants of :class:`~planner.perf.Calibration` by least
+``fit_calibration`` fits the seven constants of :class:`~planner.perf.Calibration` by least
 squares on log step time; ``benchmarks/calibrate.py`` runs it and prints the table that
 ``planner/data/calibration.toml`` ships. Nothing here runs when planning.
 """
@@ -111,7 +111,7 @@ def relative_errors(cases: list[Case], cal: Calibration) -> np.ndarray:
 
 
 def fit_calibration(cases: list[Case], start: Calibration, weights: np.ndarray | None = None) -> Calibration:
-    """Weighted least squares on log(predicted / measured) over the six constants."""
+    """Weighted least squares on log(predicted / measured) over the seven constants."""
     from scipy.optimize import least_squares
 
     accel = _a100()
@@ -119,8 +119,9 @@ def fit_calibration(cases: list[Case], start: Calibration, weights: np.ndarray |
 
     def make(x: np.ndarray) -> Calibration:
         return replace(start, memory_traffic=float(np.exp(x[0])), link_efficiency=float(1 / (1 + np.exp(-x[1]))),
-                       collective_latency_s=float(np.exp(x[2])), layer_overhead_s=float(np.exp(x[3])),
-                       network_efficiency=float(1 / (1 + np.exp(-x[4]))), score_traffic=float(np.exp(x[5])))
+                       collective_latency_s=float(np.exp(x[2])), layer_dispatch_s=float(np.exp(x[3])),
+                       network_efficiency=float(1 / (1 + np.exp(-x[4]))), score_traffic=float(np.exp(x[5])),
+                       overlap_exponent=float(1 + np.exp(x[6])))
 
     def resid(x: np.ndarray) -> np.ndarray:
         cal = make(x)
@@ -130,8 +131,9 @@ def fit_calibration(cases: list[Case], start: Calibration, weights: np.ndarray |
         return w * sign * np.log(pred / meas)
 
     x0 = np.array([np.log(start.memory_traffic), np.log(start.link_efficiency / (1 - start.link_efficiency)),
-                   np.log(start.collective_latency_s), np.log(start.layer_overhead_s),
-                   np.log(start.network_efficiency / (1 - start.network_efficiency)), np.log(start.score_traffic)])
+                   np.log(start.collective_latency_s), np.log(start.layer_dispatch_s),
+                   np.log(start.network_efficiency / (1 - start.network_efficiency)), np.log(start.score_traffic),
+                   np.log(max(start.overlap_exponent - 1, 1e-3))])
     # Memory-bound kernels write each stored activation byte once and read it at least once
     # more in the forward pass: the traffic factor is bounded below by 2, so the fit cannot
     # declare elementwise work free (the data alone barely separates it from GEMM time).

@@ -123,7 +123,7 @@ def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch:
 def _result(res: dict[str, np.ndarray], i: int, cands: dict[str, np.ndarray], usable: float) -> LayoutResult:
     lay = Layout(*(int(cands[k][i]) for k in ("t", "p", "d", "c", "v", "b")), recompute=RECOMPUTE[int(cands["recompute"][i])],
                  sp=bool(cands["sp"][i] and cands["t"][i] > 1), zero=int(cands["zero"][i]))
-    parts = ("compute_s", "bubble_s", "tp_comm_s", "cp_comm_s", "pp_comm_s", "dp_exposed_s", "optimizer_s")
+    parts = ("compute_s", "bubble_s", "tp_comm_s", "cp_comm_s", "dispatch_s", "pp_comm_s", "dp_exposed_s", "optimizer_s")
     return LayoutResult(
         layout=lay,
         step_time_s=float(res["step_time_s"][i]),
@@ -164,7 +164,7 @@ def _why(best: LayoutResult, other: LayoutResult | None) -> str:
     diffs = {k: other.breakdown[k] - best.breakdown[k] for k in best.breakdown}
     k = max(diffs, key=diffs.get)
     label = {"compute": "compute (incl. recompute)", "bubble": "pipeline bubble", "tp_comm": "tensor-parallel traffic",
-             "cp_comm": "context-parallel traffic", "pp_comm": "pipeline messages", "dp_exposed": "exposed data-parallel traffic",
+             "cp_comm": "context-parallel traffic", "dispatch": "GPU idle waiting on kernel launches", "pp_comm": "pipeline messages", "dp_exposed": "exposed data-parallel traffic",
              "optimizer": "optimizer step"}[k]
     return (f"{gain:.1%} faster than the runner-up ({other.layout}): {diffs[k]:.3g} s less {label} per step; "
             f"uses {best.memory_per_gpu_bytes / 1e9:.1f} of {best.usable_bytes / 1e9:.1f} GB")

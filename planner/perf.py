@@ -19,6 +19,9 @@ Formulas (shared/reference/systems.md):
   model on the link tier they use (package, node, network; per-direction bandwidth times a
   calibrated efficiency), 1F1B bubble ``(p-1)/v`` micro-batch times, DP gradient reduction
   overlapped with the last backward when asked, ZeRO-3 parameter all-gathers per micro-batch.
+  Each layer pass takes the longer of the GPU's work and the host's time to launch it (a
+  calibrated smooth maximum): models below ~1B parameters are launch-bound, as vTrain's
+  single-node runs show (per-layer time barely moves from micro-batch 1 to 4).
 
 Calibrated constants live in ``planner/data/calibration.toml`` with how they were fitted.
 """
@@ -33,7 +36,7 @@ from planner._toml import load_packaged_toml
 from planner.hardware import Accelerator
 from planner.shape import ModelShape
 
-__all__ = ["Calibration", "load_calibration", "evaluate", "memory_per_gpu", "state_bytes_per_param", "activation_bytes_per_layer", "RECOMPUTE", "gemm_efficiency", "DTYPE_BYTES"]
+__all__ = ["Calibration", "load_calibration", "evaluate", "host_overlap", "memory_per_gpu", "state_bytes_per_param", "activation_bytes_per_layer", "RECOMPUTE", "gemm_efficiency", "DTYPE_BYTES"]
 
 RECOMPUTE = ("none", "selective", "full")
 DTYPE_BYTES = 2  # bf16 activations, weights and gradients
@@ -66,7 +69,8 @@ class Calibration:
     link_efficiency: float  # fraction of per-direction intra-node bandwidth collectives reach
     network_efficiency: float  # the same for the inter-node network
     collective_latency_s: float  # fixed latency per collective or message
-    layer_overhead_s: float  # fixed cost per layer per forward pass (kernel launches, small ops)
+    layer_dispatch_s: float  # host time to launch one layer's forward kernels (backward: 2x)
+    overlap_exponent: float  # smooth-maximum exponent joining host and GPU time (1: they add)
     source: str
     mean_abs_error: float = float("nan")
 
@@ -83,7 +87,8 @@ def load_calibration(accel: Accelerator) -> Calibration:
         link_efficiency=float(c["link_efficiency"]),
         network_efficiency=float(c["network_efficiency"]),
         collective_latency_s=float(c["collective_latency_s"]),
-        layer_overhead_s=float(c["layer_overhead_s"]),
+        layer_dispatch_s=float(c["layer_dispatch_s"]),
+        overlap_exponent=float(c["overlap_exponent"]),
         source=str(c["source"]),
         mean_abs_error=float(c.get("mean_abs_error", float("nan"))),
     )
@@ -128,6 +133,19 @@ def _collective_s(
         t_intra = np.where(span <= dpn, nbytes / (intra * eta), 0.0)
         t_inter = np.where(span > dpn, nbytes / (inter * eta_net), 0.0)
     return np.where(group > 1, cal.collective_latency_s + t_intra + t_inter, 0.0)
+
+
+def host_overlap(host_s: np.ndarray, gpu_s: np.ndarray, exponent: float) -> np.ndarray:
+    """Time of work the host dispatches in ``host_s`` and the GPU executes in ``gpu_s``.
+
+    PyTorch launches kernels asynchronously, so the two overlap: small models wait on the
+    host (launch-bound), large ones on the GPU. The p-norm ``(host^k + gpu^k)^(1/k)`` is 1 for
+    k = 1 (no overlap, the times add) and tends to ``max(host, gpu)`` as k grows; k is
+    calibrated because syncs (collectives, the loss) break the overlap now and then.
+    """
+    host_s, gpu_s = np.asarray(host_s, dtype=float), np.asarray(gpu_s, dtype=float)
+    top = np.maximum(np.maximum(host_s, gpu_s), 1e-300)  # scaled so large k cannot underflow
+    return top * ((host_s / top) ** exponent + (gpu_s / top) ** exponent) ** (1.0 / exponent)
 
 
 def state_bytes_per_param(zero: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -209,7 +227,8 @@ def evaluate(
 
     Returns arrays: ``memory_per_gpu_bytes``, ``fits``, ``step_time_s``, ``mfu``, ``hfu``,
     ``tokens_per_s`` and the step-time parts (``compute_s``, ``bubble_s``, ``tp_comm_s``,
-    ``cp_comm_s``, ``pp_comm_s``, ``dp_exposed_s``, ``optimizer_s``).
+    ``cp_comm_s``, ``dispatch_s`` (GPU idle waiting on the host), ``pp_comm_s``,
+    ``dp_exposed_s``, ``optimizer_s``).
     """
     t, p, d, c, v, b = (np.asarray(layout[k], dtype=float) for k in ("t", "p", "d", "c", "v", "b"))
     rc = np.asarray(layout["recompute"], dtype=int)
@@ -238,7 +257,7 @@ def evaluate(
     score_bytes = score / t * tokens * h  # attention scores, softmax, dropout (no flash attention)
     score_f = cal.score_traffic * score_bytes / hbm_bw
     mem_f = cal.memory_traffic * rest_bytes / hbm_bw + score_f
-    layer_f = gemm_f + mem_f + cal.layer_overhead_s
+    layer_f = gemm_f + mem_f
     recompute_extra = np.select([rc == 2, rc == 1], [layer_f, attn_f + score_f], 0.0)
 
     # ---- tensor- and context-parallel communication per layer per micro-batch
@@ -250,8 +269,15 @@ def evaluate(
     layers_stage = l / p
     logits_fl = shape.logits_forward_flops_per_token() * tokens / t
     logits_f = logits_fl / (peak * gemm_efficiency(logits_fl, peak, accel.gemm_efficiency_max)) + cal.memory_traffic * 4 * tokens * (h + V) / t / hbm_bw
-    stage_f = layers_stage * (layer_f + tp_f + cp_one) + logits_f
-    stage_b = layers_stage * (2 * layer_f + recompute_extra + tp_b + cp_one) + 2 * logits_f
+    # The host enqueues a layer's kernels while the GPU runs earlier ones: a layer pass takes
+    # the longer of its dispatch time and its GPU time, the two combined as a smooth maximum.
+    gpu_fwd = layer_f + tp_f + cp_one
+    gpu_bwd = 2 * layer_f + recompute_extra + tp_b + cp_one
+    layer_fwd = host_overlap(cal.layer_dispatch_s, gpu_fwd, cal.overlap_exponent)
+    layer_bwd = host_overlap(cal.layer_dispatch_s * np.where(rc == 2, 3.0, 2.0), gpu_bwd, cal.overlap_exponent)
+    dispatch_exposed = layers_stage * (layer_fwd - gpu_fwd + layer_bwd - gpu_bwd)
+    stage_f = layers_stage * layer_fwd + logits_f
+    stage_b = layers_stage * layer_bwd + 2 * logits_f
     compute_only = layers_stage * (3 * gemm_f + 3 * mem_f + recompute_extra) + 3 * logits_f
 
     # ---- pipeline
@@ -296,6 +322,7 @@ def evaluate(
         "bubble_s": bubble,
         "tp_comm_s": m * layers_stage * (tp_f + tp_b),
         "cp_comm_s": m * layers_stage * 2 * cp_one,
+        "dispatch_s": m * dispatch_exposed,
         "pp_comm_s": pp_comm,
         "dp_exposed_s": dp_exposed,
         "optimizer_s": optimizer,

@@ -271,7 +271,7 @@ def render_layouts(doc: dict) -> Group:
         f"{sh['mlp']} {sh['ffn']}, seq {sh['seq']}) on {doc['n_gpus']} x {doc['gpu']}, global batch {doc['global_batch']} "
         f"· {doc['method']}: {doc['evaluated']:,} evaluated of {doc['space_size']:,}", style="bold"))
     t = Table(title="Layouts (fastest first)", title_justify="left")
-    for col in ("#", "layout", "step s", "MFU", "GB/GPU", "bubble", "comm"):
+    for col in ("#", "layout", "step s", "MFU", "GB/GPU", "bubble", "comm", "launch"):
         t.add_column(col, justify="left" if col == "layout" else "right")
     for i, r in enumerate(doc["top"], 1):
         lay, br = r["layout"], r["breakdown"]
@@ -281,7 +281,8 @@ def render_layouts(doc: dict) -> Group:
                 + (" SP" if lay["sequence_parallel"] else "") + f" Z{lay['zero']}")
         t.add_row(str(i), desc, f"{r['step_time_s']:.3g}", f"{r['mfu']:.1%}",
                   f"{r['memory_per_gpu_bytes'] / 1e9:.1f}" + ("" if r["fits"] else "!"),
-                  f"{br['bubble'] / r['step_time_s']:.0%}", f"{comm / r['step_time_s']:.0%}")
+                  f"{br['bubble'] / r['step_time_s']:.0%}", f"{comm / r['step_time_s']:.0%}",
+                  f"{br['dispatch'] / r['step_time_s']:.0%}")
     return Group(head, t, Text(f"Why #1: {doc['why']}"), Text(f"tokens/s: {fmt_count(doc['tokens_per_s'])}"),
                  Text(f"Calibration: {doc['calibration']['source']}", style="dim"))
 
