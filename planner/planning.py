@@ -382,25 +382,7 @@ def plan(
             raise PlannerInputError(f"mfu is a fraction of peak in (0, 1], got {mfu:g}")
 
     # ---- which budget?
-    given = [f for f, v in (("budget_flops", budget_flops), ("gpu_hours", gpu_hours), ("dollars", dollars)) if v is not None]
-    if len(given) > 1:
-        flags = " and ".join(_BUDGET_FLAGS[g] for g in given)
-        raise PlannerInputError(f"conflicting budget flags {flags}: give one budget")
-    if target_loss is not None and given:
-        raise PlannerInputError(
-            f"conflicting flags --target-loss and {_BUDGET_FLAGS[given[0]]}: a target loss "
-            "minimises compute, a budget minimises loss; give one"
-        )
-    if days is not None and gpus is None:
-        raise PlannerInputError("--days needs --gpus (the cluster the deadline applies to)")
-    if dollars is not None and price is None:
-        raise PlannerInputError("--dollars needs --price (US dollars per GPU-hour)")
-    cluster_is_budget = not given and target_loss is None and gpus is not None and days is not None
-    if not given and target_loss is None and not cluster_is_budget:
-        raise PlannerInputError(
-            "no budget: give --budget FLOPs, --gpu-hours, --dollars with --price, "
-            "--gpus with --days, or --target-loss"
-        )
+    cluster_is_budget = _check_budget_flags(budget_flops, gpu_hours, dollars, price, gpus, days, target_loss)
 
     if not 0 < interval_level < 1:
         raise PlannerInputError(f"interval level must be in (0, 1), got {interval_level}")
@@ -413,7 +395,6 @@ def plan(
         maps = {dmap.name or dmap.suite: dmap}
     peak = accel.peak_flops_per_s(precision)
     warnings: list[str] = []
-    assumptions: list[Assumption] = []
 
     # ---- serving: how it is priced, and which choices are searched
     if objective not in ("loss", "error", "pass@k"):
@@ -564,54 +545,7 @@ def plan(
 
     baseline = _baseline(problem, coeffs, result, serve_cost, bounded=bool(max_params or max_tokens or max_train_flops))
 
-    # ---- assumptions and warnings
-    c = the_law
-    assumptions += [
-        Assumption(
-            "scaling law",
-            f"{c.name}: L = {c.E:.4g} + {c.A:.4g}/N^{c.alpha:.4g} + {c.B:.4g}/D^{c.beta:.4g}"
-            f" (N {'with' if c.params_include_embeddings else 'without'} embeddings)",
-            c.source,
-        ),
-        Assumption(
-            "peak compute",
-            f"{peak / 1e12:,.1f} TFLOP/s dense {precision} per {accel.id}",
-            f"{accel.source} ({accel.date})" if accel.date else accel.source,
-        ),
-        Assumption("MFU", f"{mfu_used:.1%}", mfu_source),
-        Assumption(
-            "FLOPs accounting",
-            "training 6·N·D, serving 2·N per token (attention FLOPs ignored)",
-            "Kaplan et al. 2020; Sardana et al. 2024",
-        ),
-    ]
-    if serving_cost == "flops":
-        assumptions.append(Assumption(
-            "serving cost", "2·N FLOPs per served token at the training MFU (the serving section shows the roofline view)",
-            "Sardana et al. 2024's accounting (--serving-cost roofline prices it on the accelerator)"))
-    else:
-        assumptions.append(Assumption(
-            "serving cost", f"Kinetics eFLOPs on {serve_accel.id} (intensity {serve_accel.arithmetic_intensity_flop_per_byte:.0f} FLOP/byte), at the training MFU",
-            "Sadhukhan et al. 2025 (Kinetics); shared/reference/inference.md"))
-        assumptions.append(Assumption(
-            "query shape", f"{prompt_tokens} prompt + {gen_tokens} generated tokens, {serve_batch} sequences per decode batch",
-            "planner defaults (--prompt-tokens, --gen-tokens, --serve-batch): set them from your traffic"))
-        assumptions.append(Assumption(
-            "low-precision serving", "QAT share exp(-6.7297 / ln S); loss via effective parameters (gamma_w 2.6745, gamma_kv 0.9578)",
-            "Dremov et al. 2025; Kumar et al. 2024 (setup-specific constants)"))
-        if task is not None and the_task is not None:
-            assumptions.append(Assumption("task profile", f"{the_task.name}: Beta tail exponent {the_task.alpha:.3g}", the_task.source))
-    if price is not None:
-        assumptions.append(Assumption("price", f"${price:,.2f} per GPU-hour", "user-set (--price)"))
-    elif accel.price_usd_per_gpu_hour:
-        lo, hi = accel.price_usd_per_gpu_hour
-        assumptions.append(
-            Assumption(
-                "price",
-                f"not priced (pass --price); reference ${lo:g}-{hi:g} per GPU-hour",
-                accel.price_source,
-            )
-        )
+    # ---- warnings
     if the_law.fit_params_range and sol.params > the_law.fit_params_range[1]:
         factor = sol.params / the_law.fit_params_range[1]
         warnings.append(
@@ -669,21 +603,11 @@ def plan(
         warmup_fraction=warmup_fraction,
         params_include_embeddings=the_law.params_include_embeddings,
     )
-    assumptions.append(Assumption("learning rate and batch", recipe.source, "training recipe rule (--lr-rule)"))
-    if result.uncertainty is not None:
-        u = result.uncertainty
-        assumptions.append(
-            Assumption(
-                "uncertainty",
-                f"{u['draws']} bootstrap draws of {the_law.name}; {u['draws_solved']} re-solved",
-                f"fit of {the_law.fit_info.get('data_file', 'the law')} (seed {the_law.fit_info.get('bootstrap_seed', '?')})",
-            )
-        )
-    assumptions.append(Assumption("goodput", f"{goodput:.0%} of wall clock is productive training", "Dubey et al. 2024 (Llama 3), sec. 3.3.4: >90 % effective training time" if goodput == DEFAULT_GOODPUT else "user-set (--goodput)"))
-    if layout_search is not None:
-        assumptions.append(Assumption(
-            "layout memory", "10 % of HBM kept free (allocator, communication buffers); flash attention; bf16 states with fp32 Adam",
-            "planner defaults (set memory_reserve_fraction with `plan layout --memory-reserve`)"))
+    assumptions = _assumptions(
+        the_law, accel, precision=precision, mfu_used=mfu_used, mfu_source=mfu_source, serving_cost=serving_cost,
+        serve_accel=serve_accel, spec=spec, task=task, the_task=the_task, price=price, recipe=recipe,
+        uncertainty=result.uncertainty, goodput=goodput, has_layout=layout_search is not None,
+    )
     if gpus is not None and layout_search is None and choose_layout:
         warnings.append("no layout could be chosen for this cluster; GPU-hours use the MFU above")
     return Plan(
@@ -697,6 +621,106 @@ def plan(
         law=the_law,
         accelerator=accel,
     )
+
+
+def _check_budget_flags(
+    budget_flops: float | None, gpu_hours: float | None, dollars: float | None, price: float | None,
+    gpus: int | None, days: float | None, target_loss: float | None,
+) -> bool:
+    """Check that exactly one budget (or a target loss) was given; True when ``gpus`` x
+    ``days`` is itself the budget. Raises PlannerInputError for conflicting or incomplete flags."""
+    given = [f for f, v in (("budget_flops", budget_flops), ("gpu_hours", gpu_hours), ("dollars", dollars)) if v is not None]
+    if len(given) > 1:
+        flags = " and ".join(_BUDGET_FLAGS[g] for g in given)
+        raise PlannerInputError(f"conflicting budget flags {flags}: give one budget")
+    if target_loss is not None and given:
+        raise PlannerInputError(
+            f"conflicting flags --target-loss and {_BUDGET_FLAGS[given[0]]}: a target loss "
+            "minimises compute, a budget minimises loss; give one"
+        )
+    if days is not None and gpus is None:
+        raise PlannerInputError("--days needs --gpus (the cluster the deadline applies to)")
+    if dollars is not None and price is None:
+        raise PlannerInputError("--dollars needs --price (US dollars per GPU-hour)")
+    cluster_is_budget = not given and target_loss is None and gpus is not None and days is not None
+    if not given and target_loss is None and not cluster_is_budget:
+        raise PlannerInputError(
+            "no budget: give --budget FLOPs, --gpu-hours, --dollars with --price, "
+            "--gpus with --days, or --target-loss"
+        )
+    return cluster_is_budget
+
+
+def _assumptions(
+    the_law: ChinchillaLaw, accel: Accelerator, *, precision: str, mfu_used: float, mfu_source: str, serving_cost: str,
+    serve_accel: Accelerator, spec: ServingSpec, task: str | None, the_task: Any, price: float | None, recipe: TrainingRecipe,
+    uncertainty: Mapping[str, Any] | None, goodput: float, has_layout: bool,
+) -> list[Assumption]:
+    """Every number a plan rests on, with where it comes from (the report's assumptions table)."""
+    c = the_law
+    peak = accel.peak_flops_per_s(precision)
+    assumptions = [
+        Assumption(
+            "scaling law",
+            f"{c.name}: L = {c.E:.4g} + {c.A:.4g}/N^{c.alpha:.4g} + {c.B:.4g}/D^{c.beta:.4g}"
+            f" (N {'with' if c.params_include_embeddings else 'without'} embeddings)",
+            c.source,
+        ),
+        Assumption(
+            "peak compute",
+            f"{peak / 1e12:,.1f} TFLOP/s dense {precision} per {accel.id}",
+            f"{accel.source} ({accel.date})" if accel.date else accel.source,
+        ),
+        Assumption("MFU", f"{mfu_used:.1%}", mfu_source),
+        Assumption(
+            "FLOPs accounting",
+            "training 6·N·D, serving 2·N per token (attention FLOPs ignored)",
+            "Kaplan et al. 2020; Sardana et al. 2024",
+        ),
+    ]
+    if serving_cost == "flops":
+        assumptions.append(Assumption(
+            "serving cost", "2·N FLOPs per served token at the training MFU (the serving section shows the roofline view)",
+            "Sardana et al. 2024's accounting (--serving-cost roofline prices it on the accelerator)"))
+    else:
+        assumptions.append(Assumption(
+            "serving cost", f"Kinetics eFLOPs on {serve_accel.id} (intensity {serve_accel.arithmetic_intensity_flop_per_byte:.0f} FLOP/byte), at the training MFU",
+            "Sadhukhan et al. 2025 (Kinetics); shared/reference/inference.md"))
+        assumptions.append(Assumption(
+            "query shape", f"{spec.prompt_tokens} prompt + {spec.gen_tokens} generated tokens, {spec.batch} sequences per decode batch",
+            "planner defaults (--prompt-tokens, --gen-tokens, --serve-batch): set them from your traffic"))
+        assumptions.append(Assumption(
+            "low-precision serving", "QAT share exp(-6.7297 / ln S); loss via effective parameters (gamma_w 2.6745, gamma_kv 0.9578)",
+            "Dremov et al. 2025; Kumar et al. 2024 (setup-specific constants)"))
+        if task is not None and the_task is not None:
+            assumptions.append(Assumption("task profile", f"{the_task.name}: Beta tail exponent {the_task.alpha:.3g}", the_task.source))
+    if price is not None:
+        assumptions.append(Assumption("price", f"${price:,.2f} per GPU-hour", "user-set (--price)"))
+    elif accel.price_usd_per_gpu_hour:
+        lo, hi = accel.price_usd_per_gpu_hour
+        assumptions.append(
+            Assumption(
+                "price",
+                f"not priced (pass --price); reference ${lo:g}-{hi:g} per GPU-hour",
+                accel.price_source,
+            )
+        )
+    assumptions.append(Assumption("learning rate and batch", recipe.source, "training recipe rule (--lr-rule)"))
+    if uncertainty is not None:
+        u = uncertainty
+        assumptions.append(
+            Assumption(
+                "uncertainty",
+                f"{u['draws']} bootstrap draws of {the_law.name}; {u['draws_solved']} re-solved",
+                f"fit of {the_law.fit_info.get('data_file', 'the law')} (seed {the_law.fit_info.get('bootstrap_seed', '?')})",
+            )
+        )
+    assumptions.append(Assumption("goodput", f"{goodput:.0%} of wall clock is productive training", "Dubey et al. 2024 (Llama 3), sec. 3.3.4: >90 % effective training time" if goodput == DEFAULT_GOODPUT else "user-set (--goodput)"))
+    if has_layout:
+        assumptions.append(Assumption(
+            "layout memory", "10 % of HBM kept free (allocator, communication buffers); flash attention; bf16 states with fp32 Adam",
+            "planner defaults (set memory_reserve_fraction with `plan layout --memory-reserve`)"))
+    return assumptions
 
 
 def _baseline(problem: Any, coeffs: Any, result: Allocation, serve_cost: Any, *, bounded: bool) -> Baseline:
