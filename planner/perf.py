@@ -139,9 +139,9 @@ def host_overlap(host_s: np.ndarray, gpu_s: np.ndarray, exponent: float) -> np.n
     """Time of work the host dispatches in ``host_s`` and the GPU executes in ``gpu_s``.
 
     PyTorch launches kernels asynchronously, so the two overlap: small models wait on the
-    host (launch-bound), large ones on the GPU. The p-norm ``(host^k + gpu^k)^(1/k)`` is 1 for
-    k = 1 (no overlap, the times add) and tends to ``max(host, gpu)`` as k grows; k is
-    calibrated because syncs (collectives, the loss) break the overlap now and then.
+    host (launch-bound), large ones on the GPU. The p-norm ``(host^k + gpu^k)^(1/k)`` is the
+    sum for k = 1 (no overlap) and tends to ``max(host, gpu)`` as k grows. k is fitted, since
+    the overlap is imperfect: synchronising calls (collectives, the loss) stall the host.
     """
     host_s, gpu_s = np.asarray(host_s, dtype=float), np.asarray(gpu_s, dtype=float)
     top = np.maximum(np.maximum(host_s, gpu_s), 1e-300)  # scaled so large k cannot underflow
