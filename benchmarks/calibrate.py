@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.calibration import fit_calibration, load_cases, relative_errors
+from planner.calibration import fit_calibration, llama3_errors, load_cases, relative_errors
 from planner.hardware import load_registry
 from planner.perf import load_calibration
 
@@ -35,6 +35,8 @@ def main() -> None:
     for name, group in cases.items():
         err = np.abs(relative_errors(group, fit))
         print(f"# {name}: {len(group)} runs, mean |error| {err.mean():.1%}, max {err.max():.1%}")
+    err = np.abs(llama3_errors(fit))
+    print(f"# out of sample, Llama 3 405B on H100: {err.size} runs, mean |error| {err.mean():.1%}, max {err.max():.1%}")
 
 
 if __name__ == "__main__":

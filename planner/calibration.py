@@ -24,7 +24,7 @@ from planner.hardware import Accelerator, load_registry
 from planner.perf import Calibration, evaluate
 from planner.shape import ModelShape
 
-__all__ = ["Case", "load_cases", "predict", "relative_errors", "fit_calibration"]
+__all__ = ["Case", "load_cases", "predict", "relative_errors", "fit_calibration", "LLAMA3_405B_H100", "llama3_errors"]
 
 A100_PEAK = 312e12  # dense FP16/BF16, NVIDIA A100 datasheet
 
@@ -142,3 +142,24 @@ def fit_calibration(cases: list[Case], start: Calibration, weights: np.ndarray |
     x0[0] = max(x0[0], np.log(2.0) + 1e-6)
     res = least_squares(resid, x0, x_scale=1.0, diff_step=1e-3, bounds=(lower, np.full(x0.size, np.inf)))
     return make(res.x)
+
+
+# Llama 3 405B pre-training on H100 (Dubey et al. 2024, "The Llama 3 Herd of Models",
+# Table 4; the same rows are on Balaji's SC'24 slide): GPUs, TP, CP, PP, sequence length and
+# measured BF16 model TFLOP/s per GPU, 16M tokens per batch. Not used in the fit: an
+# out-of-sample check of the H100, flash-attention, GQA/SwiGLU path.
+LLAMA3_405B_H100 = ((8192, 8, 1, 16, 8192, 430.0), (16384, 8, 1, 16, 8192, 400.0), (16384, 8, 16, 16, 131072, 380.0))
+
+
+def llama3_errors(cal: Calibration | None = None) -> np.ndarray:
+    """(predicted - measured) / measured TFLOP/s for the Llama 3 rows: the planner searches
+    each layout with Meta's TP, CP and PP held, as ``plan layout --tp --cp --pp`` would."""
+    from planner.layout import search_layouts
+
+    h100 = load_registry(user_config=False).get("h100")
+    shape = ModelShape(layers=126, hidden=16384, heads=128, kv_heads=8, ffn=53248, vocab=128256, seq=8192, mlp="swiglu")
+    out = []
+    for gpus, t, c, p, seq, measured_tflops in LLAMA3_405B_H100:
+        found = search_layouts(shape.with_(seq=seq), h100, gpus, 16 * 2**20 // seq, fixed={"t": t, "c": c, "p": p}, calibration=cal)
+        out.append(found.best.mfu * h100.peak_flops_per_s("bf16") / 1e12 / measured_tflops - 1)
+    return np.array(out)
