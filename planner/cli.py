@@ -18,6 +18,8 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from planner.defaults import DEFAULT_GOODPUT, DEFAULT_MEMORY_RESERVE_FRACTION
+
 __all__ = ["main", "cli"]
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_USAGE = 0, 1, 2
@@ -132,7 +134,7 @@ def _registry(hardware_files: tuple[str, ...]) -> Any:
 @click.option("--latency", "latency_s", type=QUANTITY, help="Bound on one query's latency in seconds (prefill + decode).")
 @click.option("--task", help="Task profile for --objective pass@k: 'math' or a profile saved by `plan fit-samples --save`.")
 @click.option("--serving-cost", type=click.Choice(["flops", "roofline"]), help="Price serving as 2N FLOPs per token or as roofline eFLOPs on --serve-gpu (default: roofline when any serving choice is used).")
-@click.option("--goodput", type=QUANTITY, default=0.9, show_default=True, help="Share of wall clock that is productive training (Llama 3: >90 %).")
+@click.option("--goodput", type=QUANTITY, default=DEFAULT_GOODPUT, show_default=True, help="Share of wall clock that is productive training (Llama 3: >90 %).")
 @click.option("--layout/--no-layout", "choose_layout", default=True, show_default=True, help="With --gpus, search the parallel layout and use its predicted MFU.")
 @click.option("--export", "export", type=click.Choice(["megatron", "nemo"]), help="Print the chosen layout as Megatron-LM arguments or NeMo YAML (needs --gpus).")
 @click.option("--scenario", type=click.Path(dir_okay=False), help="TOML scenario file with the same keys as these flags; flags override it.")
@@ -563,7 +565,7 @@ def _layout_options(f: Any) -> Any:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--top", "top_k", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--flash-attention/--no-flash-attention", default=True, show_default=True)
-@click.option("--memory-reserve", type=QUANTITY, default=0.10, show_default=True, help="Share of HBM kept free (allocator, buffers): a planner default.")
+@click.option("--memory-reserve", type=QUANTITY, default=DEFAULT_MEMORY_RESERVE_FRACTION, show_default=True, help="Share of HBM kept free (allocator, buffers): a planner default.")
 @click.option("--precision", type=click.Choice(["bf16", "fp8", "fp4"]), default="bf16", show_default=True)
 @click.option("--export", "export", type=click.Choice(["megatron", "nemo"]), help="Print the best layout as Megatron-LM arguments or NeMo YAML.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")

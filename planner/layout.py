@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
 from planner.errors import PlannerInputError
 from planner.hardware import Accelerator
 from planner.perf import RECOMPUTE, Calibration, evaluate, load_calibration, memory_per_gpu
@@ -183,7 +184,7 @@ def search_layouts(
     seed: int = 0,
     calibration: Calibration | None = None,
     precision: str = "bf16",
-    memory_reserve_fraction: float = 0.10,
+    memory_reserve_fraction: float = DEFAULT_MEMORY_RESERVE_FRACTION,
     flash_attention: bool = True,
 ) -> LayoutSearch:
     """Best layouts by step time among those that fit. ``fixed`` holds the given fields."""
@@ -236,7 +237,7 @@ def evaluate_layout(shape: ModelShape, accel: Accelerator, n_gpus: int, global_b
            "recompute": RECOMPUTE.index(layout.recompute), "sp": int(layout.sp), "zero": layout.zero}
     arr = {k: np.array([v]) for k, v in arr.items()}
     res = evaluate(shape, accel, n_gpus, global_batch, arr, cal, **kw)
-    usable = accel.hbm_bytes * (1 - kw.get("memory_reserve_fraction", 0.10))
+    usable = accel.hbm_bytes * (1 - kw.get("memory_reserve_fraction", DEFAULT_MEMORY_RESERVE_FRACTION))
     return _result(res, 0, arr, usable)
 
 

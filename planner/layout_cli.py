@@ -8,7 +8,7 @@ from planner.errors import PlannerInputError
 from planner.hardware import load_registry
 from planner.layout import Layout, LayoutResult, calibration_warnings, evaluate_layout, megatron_args, nemo_yaml, search_layouts
 from planner.perf import RECOMPUTE, load_calibration
-from planner.shape import ModelShape, shape_for_params
+from planner.shape import LLAMA3_RULE, ModelShape, complete_shape, shape_for_params
 
 __all__ = ["run_layout", "shape_from_flags", "default_global_batch"]
 
@@ -20,13 +20,11 @@ def shape_from_flags(params: float | None, seq: int, flags: dict[str, Any]) -> M
     if params is None and not ("layers" in given and "hidden" in given):
         raise PlannerInputError("give --params, or at least --layers and --hidden, to describe the model")
     if params is None:
-        heads = given.get("heads") or max(1, given["hidden"] // 128)
-        mlp = given.get("mlp", "swiglu")
-        return ModelShape(
-            layers=given["layers"], hidden=given["hidden"], heads=heads, kv_heads=given.get("kv_heads") or heads,
-            ffn=given.get("ffn") or (4 * given["hidden"] if mlp == "gelu" else int(-(-3.5 * given["hidden"] // 256) * 256)),
-            vocab=given.get("vocab") or 128256, seq=seq, mlp=mlp,
-        )
+        # An explicit shape: the Llama 3 rule fills head size, MLP width and vocabulary, but
+        # KV heads default to the query heads (plain multi-head attention, as GPT-style
+        # shapes given by hand usually are) unless --kv-heads says otherwise.
+        heads = given.get("heads") or max(1, given["hidden"] // LLAMA3_RULE["head_dim"])
+        return complete_shape(seq=seq, **{"heads": heads, "kv_heads": heads, **given})
     return shape_for_params(params, seq=seq, **given)
 
 

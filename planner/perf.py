@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner._toml import load_packaged_toml
+from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
 from planner.hardware import Accelerator
 from planner.shape import ModelShape
 
@@ -178,7 +179,7 @@ def memory_per_gpu(
     layout: dict[str, np.ndarray],
     *,
     flash_attention: bool = True,
-    memory_reserve_fraction: float = 0.10,
+    memory_reserve_fraction: float = DEFAULT_MEMORY_RESERVE_FRACTION,
 ) -> dict[str, np.ndarray]:
     """Peak memory per GPU of each layout: model states (ZeRO), activations, logits."""
     t, p, d, c, v, b = (np.asarray(layout[k], dtype=float) for k in ("t", "p", "d", "c", "v", "b"))
@@ -219,7 +220,7 @@ def evaluate(
     *,
     flash_attention: bool = True,
     overlap_grad_reduce: bool = True,
-    memory_reserve_fraction: float = 0.10,
+    memory_reserve_fraction: float = DEFAULT_MEMORY_RESERVE_FRACTION,
     precision: str = "bf16",
 ) -> dict[str, np.ndarray]:
     """Memory and step time of each layout in ``layout`` (arrays t, p, d, c, v, b,

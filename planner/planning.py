@@ -19,9 +19,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from planner.defaults import DEFAULT_GOODPUT, DEFAULT_MEMORY_RESERVE_FRACTION, GENERIC_DEFAULT_MFU
 from planner.errors import InfeasiblePlanError, PlannerInputError, SolverError
 from planner.hardware import Accelerator, HardwareRegistry, load_registry
 from planner.laws import DEFAULT_LAW, ChinchillaLaw, DownstreamMap, get_downstream, get_law
+from planner.qat import DREMOV_A, GAMMA_KV, GAMMA_W
 from planner.recipe import DEFAULT_SEQ_LEN, DEFAULT_WARMUP_FRACTION, TrainingRecipe, training_recipe
 from planner.serve_plan import joint_optimise, serving_terms
 from planner.serving import DEFAULT_GEN_TOKENS, DEFAULT_PROMPT_TOKENS, DEFAULT_SERVE_BATCH, ServingSpec, queries_for, serving_cost as serving_cost_of
@@ -39,15 +41,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = "1.0"
-
-#: Used only for accelerators whose registry entry has no published MFU. Not a measured
-#: figure: a round planning assumption in the 38-43 % range Llama 3 reports on H100
-#: (Dubey et al. 2024). Every plan that relies on it says so and asks for --mfu.
-GENERIC_DEFAULT_MFU = 0.40
-
-#: Share of wall-clock time that is productive training. Llama 3 405B saw more than 90 %
-#: effective training time over 54 days on 16K H100s (Dubey et al. 2024, sec. 3.3.4).
-DEFAULT_GOODPUT = 0.90
 
 _SECONDS_PER_HOUR = 3600.0
 _SECONDS_PER_DAY = 86400.0
@@ -690,7 +683,7 @@ def _assumptions(
             "query shape", f"{spec.prompt_tokens} prompt + {spec.gen_tokens} generated tokens, {spec.batch} sequences per decode batch",
             "planner defaults (--prompt-tokens, --gen-tokens, --serve-batch): set them from your traffic"))
         assumptions.append(Assumption(
-            "low-precision serving", "QAT share exp(-6.7297 / ln S); loss via effective parameters (gamma_w 2.6745, gamma_kv 0.9578)",
+            "low-precision serving", f"QAT share exp(-{DREMOV_A} / ln S); loss via effective parameters (gamma_w {GAMMA_W}, gamma_kv {GAMMA_KV})",
             "Dremov et al. 2025; Kumar et al. 2024 (setup-specific constants)"))
         if task is not None and the_task is not None:
             assumptions.append(Assumption("task profile", f"{the_task.name}: Beta tail exponent {the_task.alpha:.3g}", the_task.source))
@@ -718,7 +711,7 @@ def _assumptions(
     assumptions.append(Assumption("goodput", f"{goodput:.0%} of wall clock is productive training", "Dubey et al. 2024 (Llama 3), sec. 3.3.4: >90 % effective training time" if goodput == DEFAULT_GOODPUT else "user-set (--goodput)"))
     if has_layout:
         assumptions.append(Assumption(
-            "layout memory", "10 % of HBM kept free (allocator, communication buffers); flash attention; bf16 states with fp32 Adam",
+            "layout memory", f"{DEFAULT_MEMORY_RESERVE_FRACTION:.0%} of HBM kept free (allocator, communication buffers); flash attention; bf16 states with fp32 Adam",
             "planner defaults (set memory_reserve_fraction with `plan layout --memory-reserve`)"))
     return assumptions
 

@@ -49,7 +49,7 @@ def fit_sample_file(
         pred = fit.pass_at_k(ks)
         warnings = []
         solved = int((c > 0).sum())
-        if solved < 5 or fit.alpha_ >= 19.9 or fit.beta_ >= 9.9e3 or fit.alpha_ <= 0.0101:
+        if solved < 5 or fit.at_bound_:
             warnings.append(f"only {solved} of {len(c)} problems were ever solved or a parameter sits on its bound: "
                             "the tail is not identified and extrapolation is unreliable")
         entry: dict[str, Any] = {

@@ -116,11 +116,17 @@ def _x_integrand(u: float, a: float, b: float, s: float, k: float) -> float:
     return math.exp(k * math.log1p(-s * x) + (b - 1.0) * math.log1p(-x)) / a
 
 
+# Search box for the Beta shape parameters: keeps degenerate corners (a Beta collapsing onto
+# a point) out of reach. A fit that ends within 1 % of an edge is flagged (``at_bound_``).
+ALPHA_BOUNDS = (0.01, 20.0)
+BETA_BOUNDS = (0.01, 1e4)
+
+
 class ScaledBetaFit:
     """Maximum-likelihood scaled Beta for per-problem correct-of-n counts.
 
     Attributes after :meth:`fit`: ``alpha_``, ``beta_``, ``scale_``, ``log_likelihood_``,
-    ``n_problems_``.
+    ``n_problems_``, ``at_bound_`` (a shape parameter ended on the search box's edge).
     """
 
     def __init__(self, *, fit_scale: bool = True) -> None:
@@ -162,9 +168,8 @@ class ScaledBetaFit:
         counts: dict[tuple[int, int], int] = {}
         for nj, cj in zip(n, c, strict=True):
             counts[(int(nj), int(cj))] = counts.get((int(nj), int(cj)), 0) + 1
-        # Bounded search in (log a, log b, logit s) from a small grid of starts; the bounds
-        # keep degenerate corners (a Beta collapsing onto a point) out of reach.
-        bounds = [(math.log(0.01), math.log(20.0)), (math.log(0.01), math.log(1e4)), (-7.0, 12.0)]
+        # Bounded search in (log a, log b, logit s) from a small grid of starts.
+        bounds = [tuple(map(math.log, ALPHA_BOUNDS)), tuple(map(math.log, BETA_BOUNDS)), (-7.0, 12.0)]
         best = None
         for a0, b0, s0 in itertools.product((0.05, 0.2, 0.8), (1.0, 20.0, 500.0), (0.3, 0.99)):
             x0 = np.array([math.log(a0), math.log(b0), math.log(s0 / (1 - s0))])
@@ -179,6 +184,7 @@ class ScaledBetaFit:
             raise PlannerInputError("the difficulty distribution could not be fitted to these counts")
         a, b = math.exp(best.x[0]), math.exp(best.x[1])
         self.alpha_, self.beta_ = a, b
+        self.at_bound_ = any(v <= lo * 1.01 or v >= hi * 0.99 for v, (lo, hi) in ((a, ALPHA_BOUNDS), (b, BETA_BOUNDS)))
         self.scale_ = 1.0 / (1.0 + math.exp(-best.x[2])) if self.fit_scale else 1.0
         self.log_likelihood_ = -float(best.fun)
         self.n_problems_ = int(n.size)

@@ -25,6 +25,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
 from planner.errors import PlannerInputError
 from planner.hardware import Accelerator
 from planner.shape import ModelShape
@@ -48,7 +49,7 @@ class ServingSpec:
     weight_bits: int = 16
     kv_bits: int = 16
     batch: int = DEFAULT_SERVE_BATCH
-    memory_reserve_fraction: float = 0.10
+    memory_reserve_fraction: float = DEFAULT_MEMORY_RESERVE_FRACTION
 
     def __post_init__(self) -> None:
         for name in ("prompt_tokens", "gen_tokens", "samples", "batch"):

@@ -23,7 +23,7 @@ from typing import Any
 
 from planner.errors import PlannerInputError
 
-__all__ = ["ModelShape", "shape_for_params", "LLAMA3_RULE"]
+__all__ = ["ModelShape", "shape_for_params", "complete_shape", "LLAMA3_RULE"]
 
 #: The Llama 3 shape rule (Dubey et al. 2024, Table 3).
 LLAMA3_RULE = {
@@ -134,6 +134,11 @@ def shape_for_params(params: float, *, seq: int = 8192, **overrides: Any) -> Mod
     if not (isinstance(params, int | float) and math.isfinite(params) and params > 0):
         raise PlannerInputError(f"params must be positive, got {params}")
     return _shape_for_params(float(params), seq, tuple(sorted(overrides.items())))
+
+
+def complete_shape(*, layers: int, hidden: int, seq: int = 8192, **overrides: Any) -> ModelShape:
+    """A shape of the given depth and width; the Llama 3 rule fills every field not given."""
+    return _shape_for_params(1.0, seq, tuple(sorted({"layers": layers, "hidden": hidden, **overrides}.items())))  # params unused
 
 
 @functools.lru_cache(maxsize=8192)

@@ -142,3 +142,12 @@ def test_plan_export_cli(capsys):
     assert code == 0 and "--micro-batch-size" in out and "--lr" in out
     code, _, err = run(capsys, "--budget", "1e23", "--export", "nemo")
     assert code == 2 and "--gpus" in err
+
+
+def test_explicit_shape_flags_keep_multi_head_attention_and_the_rule_for_the_rest():
+    from planner.layout_cli import shape_from_flags
+
+    gpt = shape_from_flags(None, 2048, {"layers": 96, "hidden": 12288, "heads": 96, "mlp": "gelu"})
+    assert (gpt.kv_heads, gpt.ffn, gpt.vocab) == (96, 4 * 12288, 128256)
+    llama = shape_from_flags(None, 8192, {"layers": 80, "hidden": 8192, "kv_heads": 8})
+    assert (llama.heads, llama.kv_heads, llama.ffn) == (64, 8, 28672)  # Llama 3 70B's MLP width

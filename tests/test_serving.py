@@ -73,6 +73,15 @@ def test_beta_fit_recovers_simulated_difficulties():
     fit = ScaledBetaFit().fit(np.full(400, 100), c)
     truth = scaled_beta_pass_at_k(0.3, 4.0, 0.6, [1, 100, 1000])
     assert np.allclose(fit.pass_at_k([1, 100, 1000]), truth, atol=0.05)
+    assert not fit.at_bound_
+
+
+def test_beta_fit_flags_a_fit_on_its_bound():
+    # Every problem solved about half the time: difficulty is a point mass, so alpha and beta
+    # both run to the top of the search box and the tail cannot be identified.
+    rng = np.random.default_rng(0)
+    fit = ScaledBetaFit(fit_scale=False).fit(np.full(300, 100), rng.binomial(100, 0.5, size=300))
+    assert fit.at_bound_
 
 
 @pytest.fixture(scope="module")
