@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.fitting import LossLawFit, bootstrap
+from planner.laws.fitting import LossLawFit, bootstrap
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "chinchilla_epoch.csv"
 

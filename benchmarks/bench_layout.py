@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 
-from planner.hardware import load_registry
-from planner.layout import search_layouts
-from planner.shape import ModelShape
+from planner.hardware.registry import load_registry
+from planner.systems.layout import search_layouts
+from planner.systems.shape import ModelShape
 
 GPT3 = ModelShape(layers=96, hidden=12288, heads=96, kv_heads=96, ffn=4 * 12288, vocab=51200, seq=2048, mlp="gelu", tied_embeddings=True)
 

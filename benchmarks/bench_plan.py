@@ -29,7 +29,7 @@ def wall(cmd: list[str], repeat: int = 5) -> float:
 
 
 def resolve_loop(inference_tokens: float, n: int = 200) -> float:
-    from planner.laws import get_law
+    from planner.laws.catalog import get_law
     from solvers import AllocationProblem, LawCoefficients, solve_convex
 
     law = LawCoefficients.of(get_law("besiroglu2024"))

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.calibration import fit_calibration, llama3_errors, load_cases, relative_errors
-from planner.hardware import load_registry
-from planner.perf import load_calibration
+from planner.systems.calibration import fit_calibration, llama3_errors, load_cases, relative_errors
+from planner.hardware.registry import load_registry
+from planner.systems.perf import load_calibration
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -5,67 +5,49 @@ The stable library API::
     import planner
     p = planner.plan(budget_flops=1e23, gpu="h100", infer_tokens=1e12)
     p.result.params, p.result.train_tokens, p.result.loss
-    p.to_json()
+    p.to_json(); planner.Plan.from_json(p.to_json()) == p
 
-Names are loaded on first use so that ``import planner`` (and ``plan --help``) stay cheap.
+The house, lowest layer first (``tests/test_architecture.py`` enforces it):
+``io`` < ``hardware``, ``laws`` < ``systems`` < ``serving`` < ``planning`` < ``report`` < ``cli``;
+``errors``, ``defaults``, ``units`` sit below them all, and ``solvers`` imports nothing from
+``planner``. Names are loaded on first use so that ``import planner`` (and ``plan --help``)
+stay cheap.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "plan",
-    "Plan",
-    "Allocation",
-    "Baseline",
-    "Assumption",
-    "ChinchillaLaw",
-    "DownstreamMap",
-    "get_law",
-    "Accelerator",
-    "HardwareRegistry",
-    "load_registry",
-    "PlannerError",
-    "PlannerInputError",
-    "InfeasiblePlanError",
-    "SolverError",
-]
+from planner._compat import install as _install_moved_paths
+from planner._lazy import lazy_exports
 
 _WHERE = {
-    "plan": "planner.planning",
-    "Plan": "planner.planning",
-    "Allocation": "planner.planning",
-    "Baseline": "planner.planning",
-    "Assumption": "planner.planning",
-    "ChinchillaLaw": "planner.laws",
-    "DownstreamMap": "planner.laws",
-    "get_law": "planner.laws",
-    "Accelerator": "planner.hardware",
-    "HardwareRegistry": "planner.hardware",
-    "load_registry": "planner.hardware",
-    "PlannerError": "planner.errors",
-    "PlannerInputError": "planner.errors",
-    "InfeasiblePlanError": "planner.errors",
-    "SolverError": "planner.errors",
+    "plan": "planning",
+    "Plan": "planning",
+    "Allocation": "planning",
+    "Baseline": "planning",
+    "Assumption": "planning",
+    "ServingSection": "planning",
+    "Uncertainty": "planning",
+    "Request": "planning",
+    "ChinchillaLaw": "laws",
+    "DownstreamMap": "laws",
+    "get_law": "laws",
+    "Accelerator": "hardware",
+    "HardwareRegistry": "hardware",
+    "load_registry": "hardware",
+    "PlannerError": "errors",
+    "PlannerInputError": "errors",
+    "InfeasiblePlanError": "errors",
+    "SolverError": "errors",
+    "InternalError": "errors",
 }
+__all__ = list(_WHERE)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
+_install_moved_paths()
 
 if TYPE_CHECKING:
-    from planner.errors import InfeasiblePlanError, PlannerError, PlannerInputError, SolverError
+    from planner.errors import InfeasiblePlanError, InternalError, PlannerError, PlannerInputError, SolverError
     from planner.hardware import Accelerator, HardwareRegistry, load_registry
     from planner.laws import ChinchillaLaw, DownstreamMap, get_law
-    from planner.planning import Allocation, Assumption, Baseline, Plan, plan
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        import importlib
-
-        value = getattr(importlib.import_module(_WHERE[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'planner' has no attribute '{name}'")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+    from planner.planning import Allocation, Assumption, Baseline, Plan, Request, ServingSection, Uncertainty, plan

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PlannerError", "PlannerInputError", "InfeasiblePlanError", "SolverError"]
+__all__ = ["PlannerError", "PlannerInputError", "InfeasiblePlanError", "SolverError", "InternalError"]
 
 
 class PlannerError(Exception):
@@ -37,3 +37,8 @@ class InfeasiblePlanError(PlannerError):
 
 class SolverError(PlannerError):
     """A solver returned a status other than optimal for a feasible problem."""
+
+
+class InternalError(PlannerError):
+    """A bug in the planner (an invariant it checks failed). Exit code 3, not 1: it says
+    nothing about whether the request is feasible."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.cli import main
+from planner.cli.app import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

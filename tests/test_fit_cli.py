@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import planner
-from planner.cli import main
+from planner.cli.app import main
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 EPOCH = str(DATA / "chinchilla_epoch.csv")
@@ -114,7 +114,7 @@ def test_fit_and_predict_usage_errors(capsys, argv, message):
 
 
 def test_malformed_saved_law_is_a_clear_error(capsys, tmp_path, monkeypatch):
-    from planner.lawstore import user_law_dir
+    from planner.io.store import user_law_dir
 
     user_law_dir().mkdir(parents=True)
     (user_law_dir() / "broken.toml").write_text("[broken\n")
@@ -125,7 +125,7 @@ def test_malformed_saved_law_is_a_clear_error(capsys, tmp_path, monkeypatch):
 def test_toml_writer_round_trips(tmp_path):
     import tomllib
 
-    from planner.lawstore import to_toml
+    from planner.io.store import to_toml
 
     data = {"x": {"a": 1.5, "b": "q\"uote", "c": [1.0, 2e-300], "d": True, "sub": {"e": 3}}}
     assert tomllib.loads(to_toml(data)) == data

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from planner.errors import PlannerInputError
-from planner.fitting import DownstreamFit, LossLawFit, bootstrap
+from planner.laws.fitting import DownstreamFit, LossLawFit, bootstrap
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from planner.errors import PlannerInputError
-from planner.hardware import load_registry
+from planner.hardware.registry import load_registry
 
 
 @pytest.fixture

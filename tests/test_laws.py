@@ -5,7 +5,7 @@ import math
 import pytest
 
 from planner.errors import PlannerInputError
-from planner.laws import DEFAULT_LAW, get_law, preset_names, presets
+from planner.laws.catalog import DEFAULT_LAW, get_law, preset_names, presets
 
 REQUIRED = {"hoffmann2022", "besiroglu2024", "sardana2024", "gadre2024-c4", "gadre2024-rpj", "gadre2024-rw"}
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import planner
-from planner.cli import main
+from planner.cli.app import main
 from planner.errors import PlannerInputError
-from planner.hardware import load_registry
-from planner.layout import Layout, evaluate_layout, megatron_args, nemo_yaml, search_layouts
-from planner.shape import ModelShape, shape_for_params
+from planner.hardware.registry import load_registry
+from planner.systems import Layout, evaluate_layout, megatron_args, nemo_yaml, search_layouts
+from planner.systems.shape import ModelShape, shape_for_params
 
 REG = load_registry(user_config=False)
 GPT3 = ModelShape(layers=96, hidden=12288, heads=96, kv_heads=96, ffn=4 * 12288, vocab=51200, seq=2048, mlp="gelu", tied_embeddings=True)
@@ -145,7 +145,7 @@ def test_plan_export_cli(capsys):
 
 
 def test_explicit_shape_flags_keep_multi_head_attention_and_the_rule_for_the_rest():
-    from planner.layout_cli import shape_from_flags
+    from planner.systems.layout_request import shape_from_flags
 
     gpt = shape_from_flags(None, 2048, {"layers": 96, "hidden": 12288, "heads": 96, "mlp": "gelu"})
     assert (gpt.kv_heads, gpt.ffn, gpt.vocab) == (96, 4 * 12288, 128256)

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planner.calibration import llama3_errors, load_cases, predict, relative_errors
-from planner.hardware import load_registry
-from planner.perf import activation_bytes_per_layer, host_overlap, load_calibration, state_bytes_per_param
-from planner.shape import ModelShape, shape_for_params
+from planner.systems.calibration import llama3_errors, load_cases, predict, relative_errors
+from planner.hardware.registry import load_registry
+from planner.systems.perf import activation_bytes_per_layer, host_overlap, load_calibration, state_bytes_per_param
+from planner.systems.shape import ModelShape, shape_for_params
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REG = load_registry(user_config=False)

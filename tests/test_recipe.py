@@ -11,7 +11,7 @@ import pytest
 
 import planner
 from planner.errors import PlannerInputError
-from planner.recipe import STEP_LAW, training_recipe
+from planner.laws.recipe import STEP_LAW, training_recipe
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 import planner
-from planner.report import render_plan
+from planner.report.plan import render_plan
 
 
 def render(plan, **kw) -> str:

@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import planner
-from planner.cli import main
-from planner.hardware import load_registry
-from planner.qat import qat_fraction
-from planner.sampling import ScaledBetaFit, scaled_beta_pass_at_k, unbiased_pass_at_k
-from planner.serve_plan import serving_terms
-from planner.serving import ServingSpec, kinetics_eflops, kv_bytes_per_token, serving_cost, weight_bound_decode_s
-from planner.shape import shape_for_params
+from planner.cli.app import main
+from planner.hardware.registry import load_registry
+from planner.serving.qat import qat_fraction
+from planner.serving.sampling import ScaledBetaFit, scaled_beta_pass_at_k, unbiased_pass_at_k
+from planner.serving.joint import serving_terms
+from planner.serving.cost import ServingSpec, kinetics_eflops, kv_bytes_per_token, serving_cost, weight_bound_decode_s
+from planner.systems.shape import shape_for_params
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 H100 = load_registry(user_config=False).get("h100")

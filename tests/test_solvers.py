@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.laws import presets
+from planner.laws.catalog import presets
 from solvers import AllocationProblem, LawCoefficients, solve_convex, solve_scalar
 from solvers.closed_form import (
     chinchilla_sized_for_lifetime_budget,

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from planner.errors import PlannerInputError
-from planner.laws import DEFAULT_LAW, get_downstream, get_law
+from planner.laws.catalog import DEFAULT_LAW, get_downstream, get_law
 
 __all__ = ["predict"]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from planner._toml import check_keys, load_packaged_toml, load_toml_file, unknown_name
+from planner.io.toml import check_keys, load_packaged_toml, load_toml_file, unknown_name
 from planner.errors import PlannerInputError
 
 __all__ = [
@@ -268,7 +268,7 @@ def _read_law_file(path: str | Path) -> tuple[str, dict[str, Any]]:
 
 def saved_laws() -> dict[str, Path]:
     """Laws saved by ``plan fit --save`` (loss laws and downstream maps), by name."""
-    from planner.lawstore import saved_law_files
+    from planner.io.store import saved_law_files
 
     return saved_law_files()
 

@@ -96,7 +96,7 @@ def _hardware_option(f: Any) -> Any:
 
 
 def _registry(hardware_files: tuple[str, ...]) -> Any:
-    from planner.hardware import load_registry
+    from planner.hardware.registry import load_registry
 
     return load_registry(hardware_files)
 
@@ -157,7 +157,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         return
     if scenario:
         flags = _apply_scenario(ctx, scenario, flags)
-    from planner.planning import plan
+    from planner.planning.pipeline import plan
 
     kwargs = dict(
         gpu=flags["gpu"],
@@ -203,7 +203,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         result = plan(**kwargs)
     except InfeasiblePlanError as exc:
         if as_json:
-            from planner.planning import SCHEMA_VERSION
+            from planner.planning.pipeline import SCHEMA_VERSION
 
             doc = {"schema_version": SCHEMA_VERSION, "status": "infeasible", "binding": exc.binding, "relief": exc.relief}
             click.echo(json.dumps(doc, indent=2))
@@ -212,7 +212,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         click.echo(f"plan: warning: {w}", err=True)
     if export:
         from planner.errors import PlannerInputError
-        from planner.layout import megatron_args, nemo_yaml
+        from planner.systems.exports import megatron_args, nemo_yaml
 
         ls = result.layout
         if ls is None:
@@ -235,7 +235,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
 
 def _apply_scenario(ctx: click.Context, path: str, flags: dict[str, Any]) -> dict[str, Any]:
     """Fill every flag the user did not type from the scenario file."""
-    from planner._toml import check_keys, load_toml_file
+    from planner.io.toml import check_keys, load_toml_file
     from planner.errors import PlannerInputError
 
     data = load_toml_file(path, "scenario")
@@ -336,7 +336,7 @@ def laws() -> None:
 def laws_list(as_json: bool) -> None:
     """List the presets and your saved laws with their coefficients and sources."""
     from planner.errors import PlannerInputError
-    from planner.laws import DEFAULT_LAW, get_downstream, get_law, presets, saved_laws
+    from planner.laws.catalog import DEFAULT_LAW, get_downstream, get_law, presets, saved_laws
 
     entries: list[dict[str, Any]] = [law.to_dict() for law in presets().values()]
     for name, path in saved_laws().items():
@@ -379,7 +379,7 @@ def laws_list(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
 def laws_show(name: str, as_json: bool) -> None:
     """Show one law: coefficients, source, and its compute-optimal allocations."""
-    from planner.laws import get_law
+    from planner.laws.catalog import get_law
     from solvers.closed_form import optimal_allocation
     from solvers.problem import LawCoefficients
 
@@ -447,7 +447,7 @@ def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | 
                 error_col: str | None, where: tuple[str, ...], objective: str, delta: float, n_bootstrap: int,
                 seed: int, level: float, non_embedding: bool, save_name: str | None, overwrite: bool, as_json: bool) -> None:
     """Fit a scaling law (or a downstream-error map) to your own runs (CSV or JSON lines)."""
-    from planner.lawfit import fit_runs
+    from planner.laws.lawfit import fit_runs
 
     def run(progress: Any) -> Any:
         return fit_runs(runs, form=form, params_col=params_col, tokens_col=tokens_col, loss_col=loss_col,
@@ -465,8 +465,8 @@ def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | 
         outcome = run(None)
     saved_to = None
     if save_name:
-        from planner.laws import presets
-        from planner.lawstore import save_law_table
+        from planner.laws.catalog import presets
+        from planner.io.store import save_law_table
 
         saved_to = save_law_table(save_name, outcome.law_table(), overwrite=overwrite, reserved=set(presets()))
         click.echo(f"plan: saved law '{save_name}' to {saved_to}", err=True)
@@ -489,7 +489,7 @@ def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | 
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
 def predict_command(law: str | None, downstream: str | None, params: float, tokens: float, level: float, as_json: bool) -> None:
     """Predicted loss (and downstream error) for N parameters trained on D tokens."""
-    from planner.prediction import predict
+    from planner.laws.prediction import predict
 
     result = predict(law=law, downstream=downstream, params=params, tokens=tokens, level=level)
     if as_json:
@@ -574,9 +574,9 @@ def layout_command(gpu: str, gpus: int, global_batch: int | None, tokens: float 
                    seed: int, top_k: int, flash_attention: bool, memory_reserve: float, precision: str, export: str | None,
                    as_json: bool, hardware_files: tuple[str, ...], **flags: Any) -> None:
     """Evaluate or search parallel layouts: flags you give are held, the rest searched."""
-    from planner.layout_cli import run_layout
+    from planner.systems.layout_request import run_layout
 
-    doc, renderable, exported = run_layout(
+    doc, exported = run_layout(
         gpu=gpu, gpus=gpus, global_batch=global_batch, tokens=tokens, method=method, trials=trials, seed=seed, top_k=top_k,
         flash_attention=flash_attention, memory_reserve=memory_reserve, precision=precision, export=export,
         hardware_files=hardware_files, flags=flags,
@@ -590,7 +590,9 @@ def layout_command(gpu: str, gpus: int, global_batch: int | None, tokens: float 
     else:
         from rich.console import Console
 
-        Console().print(renderable)
+        from planner.report import render_layouts
+
+        Console().print(render_layouts(doc))
 
 
 # --------------------------------------------------------------------------- serving sub-questions
@@ -605,8 +607,8 @@ def layout_command(gpu: str, gpus: int, global_batch: int | None, tokens: float 
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
 def qat_command(params: float, tokens: float, bits: str, kv_bits: str, law: str | None, as_json: bool) -> None:
     """The optimal QAT share of training and the loss cost of serving at low precision."""
-    from planner.laws import DEFAULT_LAW, get_law
-    from planner.qat import qat_plan
+    from planner.laws.catalog import DEFAULT_LAW, get_law
+    from planner.serving.qat import qat_plan
 
     res = qat_plan(get_law(law or DEFAULT_LAW), params, tokens, int(bits), int(kv_bits))
     if as_json:
@@ -642,7 +644,7 @@ def qat_command(params: float, tokens: float, bits: str, kv_bits: str, law: str 
 def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str, ks: tuple[float, ...], where: tuple[str, ...],
                         save_name: str | None, overwrite: bool, as_json: bool) -> None:
     """Fit scaled-Beta difficulty distributions to per-problem correct-of-n counts; predict pass@k."""
-    from planner.sample_fit import fit_sample_file
+    from planner.serving.sample_fit import fit_sample_file
 
     entries = fit_sample_file(path, group_col=group_col, n_col=n_col, c_col=c_col, ks=ks, where=where,
                               save_name=save_name, overwrite=overwrite)

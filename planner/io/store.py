@@ -1,4 +1,5 @@
-"""Saved laws: TOML files in the user's law directory, written by ``plan fit --save``.
+"""The one store for what users save: laws (``plan fit --save``) and task profiles
+(``plan fit-samples --save``), as TOML files in the user's configuration directory.
 
 ``<config dir>/laws/NAME.toml`` holds one ``[NAME]`` table in the format of
 ``planner/data/laws.toml`` plus ``fit`` (provenance), ``intervals`` and ``bootstrap``
@@ -13,10 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from planner.config import user_config_dir
+from planner.io.config import user_config_dir
 from planner.errors import PlannerInputError
 
-__all__ = ["user_law_dir", "saved_law_files", "save_law_table", "save_table", "to_toml"]
+__all__ = ["user_law_dir", "user_task_dir", "saved_law_files", "saved_task_files", "save_law_table", "save_task_table", "save_table", "to_toml"]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
@@ -25,12 +26,24 @@ def user_law_dir() -> Path:
     return user_config_dir() / "laws"
 
 
-def saved_law_files() -> dict[str, Path]:
-    """Saved laws by name (file stem), sorted."""
-    folder = user_law_dir()
+def user_task_dir() -> Path:
+    return user_config_dir() / "tasks"
+
+
+def _saved(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
         return {}
     return {p.stem: p for p in sorted(folder.glob("*.toml"))}
+
+
+def saved_law_files() -> dict[str, Path]:
+    """Saved laws by name (file stem), sorted."""
+    return _saved(user_law_dir())
+
+
+def saved_task_files() -> dict[str, Path]:
+    """Saved task profiles by name (file stem), sorted."""
+    return _saved(user_task_dir())
 
 
 def save_table(folder: Path, kind: str, name: str, table: Mapping[str, Any], *, overwrite: bool = False,
@@ -52,6 +65,11 @@ def save_law_table(name: str, table: Mapping[str, Any], *, overwrite: bool = Fal
     """Write ``table`` as ``[name]`` to the law directory; returns the path."""
     header = "# Written by compute-planner `plan fit`. Edit with care: `fit` records provenance.\n\n"
     return save_table(user_law_dir(), "law", name, table, overwrite=overwrite, reserved=reserved, header=header)
+
+
+def save_task_table(name: str, table: Mapping[str, Any], *, overwrite: bool = False, reserved: set[str] = frozenset()) -> Path:
+    """Write a fitted task profile as ``[name]`` to the task directory; returns the path."""
+    return save_table(user_task_dir(), "task profile", name, table, overwrite=overwrite, reserved=reserved)
 
 
 def _value(v: Any) -> str:

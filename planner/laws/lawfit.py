@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from planner.errors import PlannerInputError
-from planner.fitting import BootstrapResult, DownstreamFit, LossLawFit, bootstrap
-from planner.rundata import read_runs
+from planner.laws.fitting import BootstrapResult, DownstreamFit, LossLawFit, bootstrap
+from planner.io.runs import read_runs
 
 __all__ = ["FitOutcome", "fit_runs", "FORMS"]
 

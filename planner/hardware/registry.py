@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner._toml import check_keys, load_packaged_toml, load_toml_file, unknown_name
-from planner.config import user_hardware_file
+from planner.io.toml import check_keys, load_packaged_toml, load_toml_file, unknown_name
+from planner.io.config import user_hardware_file
 from planner.errors import PlannerInputError
 
 __all__ = ["Accelerator", "HardwareRegistry", "load_registry", "PRECISIONS"]

@@ -1,14 +1,15 @@
-"""The work behind ``plan layout``: options in, a JSON document and a renderable out."""
+"""The work behind ``plan layout``: options in, a JSON document (and an export) out."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from planner.errors import PlannerInputError
-from planner.hardware import load_registry
-from planner.layout import Layout, LayoutResult, calibration_warnings, evaluate_layout, megatron_args, nemo_yaml, search_layouts
-from planner.perf import RECOMPUTE, load_calibration
-from planner.shape import LLAMA3_RULE, ModelShape, complete_shape, shape_for_params
+from planner.hardware.registry import load_registry
+from planner.systems.exports import megatron_args, nemo_yaml
+from planner.systems.layout import Layout, LayoutResult, calibration_warnings, evaluate_layout, search_layouts
+from planner.systems.perf import RECOMPUTE, load_calibration
+from planner.systems.shape import LLAMA3_RULE, ModelShape, complete_shape, shape_for_params
 
 __all__ = ["run_layout", "shape_from_flags", "default_global_batch"]
 
@@ -30,7 +31,7 @@ def shape_from_flags(params: float | None, seq: int, flags: dict[str, Any]) -> M
 
 def default_global_batch(shape: ModelShape, tokens: float | None, gpus: int) -> tuple[int, str]:
     """Step Law batch at ``tokens`` (default 20 tokens/parameter), in sequences, a multiple of gpus."""
-    from planner.recipe import training_recipe
+    from planner.laws.recipe import training_recipe
 
     d = tokens or 20.0 * shape.params
     r = training_recipe(shape.params, d, seq_len=shape.seq, batch_multiple=gpus)
@@ -40,7 +41,8 @@ def default_global_batch(shape: ModelShape, tokens: float | None, gpus: int) -> 
 
 def run_layout(*, gpu: str, gpus: int, global_batch: int | None, tokens: float | None, method: str, trials: int | None,
                seed: int, top_k: int, flash_attention: bool, memory_reserve: float, precision: str, export: str | None,
-               hardware_files: tuple[str, ...], flags: dict[str, Any]) -> tuple[dict[str, Any], Any, str | None]:
+               hardware_files: tuple[str, ...], flags: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The ``plan layout`` document (and the export text, when asked) for these options."""
     if not 0 <= memory_reserve < 1:
         raise PlannerInputError(f"--memory-reserve must be in [0, 1), got {memory_reserve}")
     accel = load_registry(hardware_files).get(gpu)
@@ -101,6 +103,4 @@ def run_layout(*, gpu: str, gpus: int, global_batch: int | None, tokens: float |
         exported = megatron_args(best, shape, global_batch)
     elif export == "nemo":
         exported = nemo_yaml(best, shape, global_batch, gpus, accel.devices_per_node)
-    from planner.report import render_layouts
-
-    return doc, render_layouts(doc), exported
+    return doc, exported

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planner._toml import check_keys, load_toml_file, unknown_name
-from planner.config import user_config_dir
+from planner.io.toml import check_keys, load_toml_file, unknown_name
 from planner.errors import PlannerInputError
-from planner.lawstore import save_table
-from planner.sampling import TaskProfile
+from planner.io.store import save_task_table, saved_task_files, user_task_dir
+from planner.serving.sampling import TaskProfile
 
 __all__ = ["PRESET_TASKS", "get_task", "user_task_dir", "save_task"]
 
@@ -29,10 +28,6 @@ PRESET_TASKS = {
 }
 
 
-def user_task_dir() -> Path:
-    return user_config_dir() / "tasks"
-
-
 def get_task(name: str) -> TaskProfile:
     key = name.strip().lower()
     if key in PRESET_TASKS:
@@ -41,7 +36,7 @@ def get_task(name: str) -> TaskProfile:
     if not path.is_file() and Path(name).is_file():
         path = Path(name)
     if not path.is_file():
-        saved = [p.stem for p in user_task_dir().glob("*.toml")] if user_task_dir().is_dir() else []
+        saved = list(saved_task_files())
         raise unknown_name("task profile", name, [*PRESET_TASKS, *saved])
     data = load_toml_file(path, "task profile")
     tables = [v for v in data.values() if isinstance(v, dict)]
@@ -55,4 +50,4 @@ def get_task(name: str) -> TaskProfile:
 
 def save_task(name: str, table: dict, *, overwrite: bool = False) -> Path:
     """Write a fitted task profile to the user's task directory."""
-    return save_table(user_task_dir(), "task profile", name, table, overwrite=overwrite, reserved=set(PRESET_TASKS))
+    return save_task_table(name, table, overwrite=overwrite, reserved=set(PRESET_TASKS))

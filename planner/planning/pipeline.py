@@ -21,13 +21,13 @@ from typing import Any
 
 from planner.defaults import DEFAULT_GOODPUT, DEFAULT_MEMORY_RESERVE_FRACTION, GENERIC_DEFAULT_MFU
 from planner.errors import InfeasiblePlanError, PlannerInputError, SolverError
-from planner.hardware import Accelerator, HardwareRegistry, load_registry
-from planner.laws import DEFAULT_LAW, ChinchillaLaw, DownstreamMap, get_downstream, get_law
-from planner.qat import DREMOV_A, GAMMA_KV, GAMMA_W
-from planner.recipe import DEFAULT_SEQ_LEN, DEFAULT_WARMUP_FRACTION, TrainingRecipe, training_recipe
-from planner.serve_plan import joint_optimise, serving_terms
-from planner.serving import DEFAULT_GEN_TOKENS, DEFAULT_PROMPT_TOKENS, DEFAULT_SERVE_BATCH, ServingSpec, queries_for, serving_cost as serving_cost_of
-from planner.tasks import get_task
+from planner.hardware.registry import Accelerator, HardwareRegistry, load_registry
+from planner.laws.catalog import DEFAULT_LAW, ChinchillaLaw, DownstreamMap, get_downstream, get_law
+from planner.serving.qat import DREMOV_A, GAMMA_KV, GAMMA_W
+from planner.laws.recipe import DEFAULT_SEQ_LEN, DEFAULT_WARMUP_FRACTION, TrainingRecipe, training_recipe
+from planner.serving.joint import joint_optimise, serving_terms
+from planner.serving.cost import DEFAULT_GEN_TOKENS, DEFAULT_PROMPT_TOKENS, DEFAULT_SERVE_BATCH, ServingSpec, queries_for, serving_cost as serving_cost_of
+from planner.serving.tasks import get_task
 from planner.units import fmt_flops
 
 __all__ = [
@@ -206,7 +206,7 @@ class Plan:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def __rich__(self) -> Any:
-        from planner.report import render_plan
+        from planner.report.plan import render_plan
 
         return render_plan(self)
 
@@ -489,7 +489,7 @@ def plan(
         mfu_source = (f"predicted for the chosen layout ({layout_search.best.layout}) by the step-time model "
                       f"({layout_search.calibration.source})")
         warnings[:] = [w for w in warnings if not w.startswith("no published MFU")]
-        from planner.layout import calibration_warnings
+        from planner.systems.layout import calibration_warnings
 
         warnings += calibration_warnings(accel, layout_search.calibration)
     if cluster_is_note:
@@ -823,8 +823,8 @@ def _uncertainty(
 def _choose_layout(params: float, tokens: float, accel: Accelerator, gpus: int, seq_len: int, lr_rule: str,
                    warmup_fraction: float, precision: str, warnings: list[str]) -> Any:
     """The fastest layout for the Llama-3-shaped model of ``params`` on ``gpus`` devices."""
-    from planner.layout import search_layouts
-    from planner.shape import shape_for_params
+    from planner.systems.layout import search_layouts
+    from planner.systems.shape import shape_for_params
 
     shape = shape_for_params(params, seq=seq_len)
     recipe = training_recipe(params, tokens, rule=lr_rule, seq_len=seq_len, batch_multiple=gpus, warmup_fraction=warmup_fraction)
@@ -864,8 +864,8 @@ def _serving_fields(sol: Any, law: ChinchillaLaw, maps: Mapping[str, DownstreamM
                     spec: ServingSpec, joint_result: Any, serve_accel: Accelerator, queries: float, infer_tokens: float,
                     price: float | None, precision: str, serving_cost: str) -> dict[str, Any]:
     """The serving section of a plan: the chosen bits and samples, and what serving costs."""
-    from planner.qat import qat_fraction
-    from planner.shape import shape_for_params
+    from planner.serving.qat import qat_fraction
+    from planner.systems.shape import shape_for_params
 
     bits = joint_result.best.bits if joint_result else spec.weight_bits
     k = joint_result.best.samples if joint_result else spec.samples

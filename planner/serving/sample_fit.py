@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from planner.errors import PlannerInputError
-from planner.rundata import read_runs
-from planner.sampling import ScaledBetaFit, fit_power_law, unbiased_pass_at_k
+from planner.io.runs import read_runs
+from planner.serving.sampling import ScaledBetaFit, fit_power_law, unbiased_pass_at_k
 
 __all__ = ["fit_sample_file", "DEFAULT_KS"]
 
@@ -70,7 +70,7 @@ def fit_sample_file(
             "warnings": warnings,
         }
         if save_name:
-            from planner.tasks import save_task
+            from planner.serving.tasks import save_task
 
             saved_as = save_name if len(order) == 1 else f"{save_name}-{_slug(name)}"
             entry["saved_as"] = saved_as

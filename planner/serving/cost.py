@@ -27,8 +27,8 @@ from typing import Any
 
 from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
 from planner.errors import PlannerInputError
-from planner.hardware import Accelerator
-from planner.shape import ModelShape
+from planner.hardware.registry import Accelerator
+from planner.systems.shape import ModelShape
 
 __all__ = ["ServingSpec", "ServingCost", "kv_bytes_per_token", "serving_cost", "kinetics_eflops", "weight_bound_decode_s", "queries_for", "DEFAULT_PROMPT_TOKENS", "DEFAULT_GEN_TOKENS", "DEFAULT_SERVE_BATCH"]
 

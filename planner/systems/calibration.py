@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.hardware import Accelerator, load_registry
-from planner.perf import Calibration, evaluate
-from planner.shape import ModelShape
+from planner.hardware.registry import Accelerator, load_registry
+from planner.systems.perf import Calibration, evaluate
+from planner.systems.shape import ModelShape
 
 __all__ = ["Case", "load_cases", "predict", "relative_errors", "fit_calibration", "LLAMA3_405B_H100", "llama3_errors"]
 
@@ -154,7 +154,7 @@ LLAMA3_405B_H100 = ((8192, 8, 1, 16, 8192, 430.0), (16384, 8, 1, 16, 8192, 400.0
 def llama3_errors(cal: Calibration | None = None) -> np.ndarray:
     """(predicted - measured) / measured TFLOP/s for the Llama 3 rows: the planner searches
     each layout with Meta's TP, CP and PP held, as ``plan layout --tp --cp --pp`` would."""
-    from planner.layout import search_layouts
+    from planner.systems.layout import search_layouts
 
     h100 = load_registry(user_config=False).get("h100")
     shape = ModelShape(layers=126, hidden=16384, heads=128, kv_heads=8, ffn=53248, vocab=128256, seq=8192, mlp="swiglu")

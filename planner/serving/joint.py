@@ -20,12 +20,12 @@ from typing import Any
 
 
 from planner.errors import InfeasiblePlanError, PlannerInputError
-from planner.hardware import Accelerator
-from planner.laws import DownstreamMap
-from planner.qat import precision_factor, qat_fraction
-from planner.sampling import TaskProfile
-from planner.serving import ServingSpec, kv_bytes_per_token, serving_cost
-from planner.shape import shape_for_params
+from planner.hardware.registry import Accelerator
+from planner.laws.catalog import DownstreamMap
+from planner.serving.qat import precision_factor, qat_fraction
+from planner.serving.sampling import TaskProfile
+from planner.serving.cost import ServingSpec, kv_bytes_per_token, serving_cost
+from planner.systems.shape import shape_for_params
 
 __all__ = ["JointChoice", "JointResult", "serving_terms", "joint_optimise", "OBJECTIVES"]
 

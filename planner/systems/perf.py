@@ -32,10 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner._toml import load_packaged_toml
+from planner.io.toml import load_packaged_toml
 from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
-from planner.hardware import Accelerator
-from planner.shape import ModelShape
+from planner.hardware.registry import Accelerator
+from planner.systems.shape import ModelShape
 
 __all__ = ["Calibration", "load_calibration", "evaluate", "host_overlap", "memory_per_gpu", "state_bytes_per_param", "activation_bytes_per_layer", "RECOMPUTE", "gemm_efficiency", "DTYPE_BYTES"]
 

@@ -1,0 +1,26 @@
+"""I/O at the edges: TOML read and write, configuration paths, the one store for saved laws and task profiles, run tables."""
+
+from __future__ import annotations
+
+from planner._lazy import lazy_exports
+
+_WHERE = {
+    "load_toml_file": "toml",
+    "load_packaged_toml": "toml",
+    "unknown_name": "toml",
+    "check_keys": "toml",
+    "user_config_dir": "config",
+    "user_hardware_file": "config",
+    "user_law_dir": "store",
+    "user_task_dir": "store",
+    "saved_law_files": "store",
+    "saved_task_files": "store",
+    "save_law_table": "store",
+    "save_task_table": "store",
+    "save_table": "store",
+    "to_toml": "store",
+    "RunTable": "runs",
+    "read_runs": "runs",
+}
+__all__ = list(_WHERE)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

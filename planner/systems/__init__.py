@@ -1,0 +1,27 @@
+"""Training systems: model shapes, memory, step time, layout search, launcher exports, calibration."""
+
+from __future__ import annotations
+
+from planner._lazy import lazy_exports
+
+_WHERE = {
+    "ModelShape": "shape",
+    "shape_for_params": "shape",
+    "complete_shape": "shape",
+    "LLAMA3_RULE": "shape",
+    "Calibration": "perf",
+    "load_calibration": "perf",
+    "evaluate": "perf",
+    "memory_per_gpu": "perf",
+    "Layout": "layout",
+    "LayoutResult": "layout",
+    "LayoutSearch": "layout",
+    "search_layouts": "layout",
+    "evaluate_layout": "layout",
+    "calibration_warnings": "layout",
+    "megatron_args": "exports",
+    "nemo_yaml": "exports",
+    "run_layout": "layout_request",
+}
+__all__ = list(_WHERE)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
