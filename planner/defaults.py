@@ -6,7 +6,12 @@ Each value says whether it is published or a planning choice.
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_GOODPUT", "DEFAULT_MEMORY_RESERVE_FRACTION", "GENERIC_DEFAULT_MFU"]
+__all__ = [
+    "DEFAULT_GOODPUT", "DEFAULT_MEMORY_RESERVE_FRACTION", "GENERIC_DEFAULT_MFU", "DEFAULT_PROMPT_TOKENS",
+    "DEFAULT_GEN_TOKENS", "DEFAULT_SERVE_BATCH", "DEFAULT_MAX_SAMPLES", "WEIGHT_BITS", "KV_BITS",
+    "SEARCHED_WEIGHT_BITS", "DEFAULT_SEQ_LEN", "DEFAULT_WARMUP_FRACTION", "DEFAULT_INTERVAL_LEVEL",
+    "DEFAULT_UNCERTAINTY_DRAWS", "DEFAULT_SERVING_COST", "SERVING_COSTS", "OBJECTIVES",
+]
 
 #: Used only for accelerators whose registry entry has no published MFU. Not a measured
 #: figure: a round planning assumption in the 38-43 % range Llama 3 reports on H100
@@ -21,3 +26,36 @@ DEFAULT_GOODPUT = 0.90
 #: training-layout and serving memory checks. A planning choice, not a measurement: reports
 #: list it among the assumptions (``--memory-reserve`` sets it).
 DEFAULT_MEMORY_RESERVE_FRACTION = 0.10
+
+#: Query shape and serving batch: user settings, not measurements (every report shows them).
+DEFAULT_PROMPT_TOKENS = 1024
+DEFAULT_GEN_TOKENS = 512
+#: Sequences decoded together per replica. A planner default: hardware.md notes decode stops
+#: being weight-bound only near batch = arithmetic intensity (~295 on H100), so 64 keeps
+#: weight reads visible. Set --serve-batch from your serving system.
+DEFAULT_SERVE_BATCH = 64
+#: Largest samples per query searched (--max-samples).
+DEFAULT_MAX_SAMPLES = 1024
+
+#: Serving widths the cost model and Kumar et al.'s precision law accept, and the weight
+#: widths a plan searches when --bits is not given (the widths QAT recipes target).
+WEIGHT_BITS = (16, 8, 6, 4, 3, 2)
+KV_BITS = (16, 8, 4)
+SEARCHED_WEIGHT_BITS = (16, 8, 4)
+
+#: Training recipe defaults: the Step Law sweep's sequence length (shared/data README) and a
+#: warmup share that is a planner default, not a published law.
+DEFAULT_SEQ_LEN = 2048
+DEFAULT_WARMUP_FRACTION = 0.01
+
+#: Coverage of reported intervals, and how many bootstrap draws a plan re-solves at most
+#: (evenly spaced, so the plan stays deterministic).
+DEFAULT_INTERVAL_LEVEL = 0.95
+DEFAULT_UNCERTAINTY_DRAWS = 200
+
+#: How serving is priced unless --serving-cost says otherwise: Sardana et al.'s 2N FLOPs per
+#: generated token. The rule does not depend on which serving flags are given, so a what-if
+#: over bit widths or samples always compares the same cost model.
+DEFAULT_SERVING_COST = "flops"
+SERVING_COSTS = ("flops", "roofline")
+OBJECTIVES = ("loss", "error", "pass@k")

@@ -68,13 +68,13 @@ def _shape(p: AllocationProblem) -> tuple[Any, ...]:
         p.max_params is not None,
         p.max_tokens is not None,
         p.max_train_flops is not None,
-        tuple(e for _, e in p.serving_terms),
+        len(p.serving_terms),
     )
 
 
 @functools.lru_cache(maxsize=64)
 def _build(shape: tuple[Any, ...]) -> _Built:
-    objective, has_inf, has_np, has_nd, has_train, serve_exps = shape
+    objective, has_inf, has_np, has_nd, has_train, n_serve = shape
     N = cp.Variable(pos=True, name="N")
     D = cp.Variable(pos=True, name="D")
     par = {k: cp.Parameter(pos=True, name=k) for k in ("E", "A", "B", "alpha", "beta")}
@@ -84,9 +84,10 @@ def _build(shape: tuple[Any, ...]) -> _Built:
     if has_inf:
         par["D_inf"] = cp.Parameter(pos=True, name="D_inf")
         lifetime = train + 2 * N * par["D_inf"]
-    for i, exponent in enumerate(serve_exps):
+    for i in range(n_serve):  # coefficient and exponent both parameters: one compile per term count
         par[f"serve{i}"] = cp.Parameter(pos=True, name=f"serve{i}")
-        lifetime = lifetime + par[f"serve{i}"] * (N if exponent == 1 else N**exponent)
+        par[f"serve_exp{i}"] = cp.Parameter(pos=True, name=f"serve_exp{i}")
+        lifetime = lifetime + par[f"serve{i}"] * N ** par[f"serve_exp{i}"]
     cons: dict[str, cp.Constraint] = {}
     if objective == "min_loss":
         par["budget"] = cp.Parameter(pos=True, name="budget")
@@ -144,8 +145,9 @@ def solve_convex(problem: AllocationProblem) -> AllocationSolution:
     values["max_params"] = problem.max_params
     values["max_tokens"] = problem.max_tokens
     values["max_train"] = problem.max_train_flops
-    for i, (coef, _) in enumerate(problem.serving_terms):
+    for i, (coef, exponent) in enumerate(problem.serving_terms):
         values[f"serve{i}"] = coef
+        values[f"serve_exp{i}"] = exponent
     built.assign(values)
     status = _solve(built.problem)
     if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):

@@ -9,7 +9,7 @@ Two objectives over N (parameters) and D (training tokens), with the loss law
 
 Either may add N <= max_params, D <= max_tokens and 6ND <= max_train_flops (a cluster and
 a deadline cap the training compute only). Serving priced on an accelerator's roofline adds
-monomials ``c N^e`` (0 < e <= 1) to the lifetime cost; the problem stays a GP.
+monomials ``c N^e`` (e > 0) to the lifetime cost; the problem stays a GP.
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ class AllocationProblem:
         if not (math.isfinite(self.inference_tokens) and self.inference_tokens >= 0):
             raise ValueError(f"inference_tokens must be >= 0, got {self.inference_tokens}")
         for coef, exponent in self.serving_terms:
-            if not (math.isfinite(coef) and coef > 0 and 0 < exponent <= 1):
-                raise ValueError(f"serving term {coef} * N^{exponent} must have coef > 0 and 0 < exponent <= 1")
+            if not (math.isfinite(coef) and coef > 0 and math.isfinite(exponent) and exponent > 0):
+                raise ValueError(f"serving term {coef} * N^{exponent} must have coef > 0 and exponent > 0")
 
     def train_flops(self, params: float, tokens: float) -> float:
         return 6.0 * params * tokens

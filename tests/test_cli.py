@@ -33,8 +33,8 @@ def test_json_to_stdout_diagnostics_to_stderr(capsys):
     code, out, err = run(capsys, "--budget", "1e25", "--infer-tokens", "2T", "--json")
     assert code == 0
     doc = json.loads(out)  # stdout is exactly one JSON document
-    assert doc["schema_version"] == "1.0"
-    assert doc["inputs"]["infer_tokens"] == 2e12
+    assert doc["schema_version"] == "2.0"  # 2.0: request / resolved split, typed serving section
+    assert doc["request"]["infer_tokens"] == 2e12
     assert doc["warnings"] and all(f"plan: warning: {w}" in err for w in doc["warnings"])
 
 

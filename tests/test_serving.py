@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,8 @@ from planner.hardware.registry import load_registry
 from planner.serving.qat import qat_fraction
 from planner.serving.sampling import ScaledBetaFit, scaled_beta_pass_at_k, unbiased_pass_at_k
 from planner.serving.joint import serving_terms
-from planner.serving.cost import ServingSpec, kinetics_eflops, kv_bytes_per_token, serving_cost, weight_bound_decode_s
-from planner.systems.shape import shape_for_params
+from planner.serving.cost import ServingSpec, kinetics_eflops, kinetics_parts_of, kv_bytes_per_token, serving_cost, weight_bound_decode_s
+from planner.systems.shape import shape_for_params, smooth_dims
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 H100 = load_registry(user_config=False).get("h100")
@@ -48,11 +49,31 @@ def test_llama3_kv_cache_and_weight_bound_decode():
     assert q4.decode_step_s == pytest.approx(one.decode_step_s / 4, rel=0.01)
 
 
-def test_serving_terms_match_the_exact_eflops():
+def test_serving_terms_are_the_local_monomial_of_the_smooth_cost():
+    # Value and log-slope of the monomials match the smooth cost at the point they were taken.
     spec = ServingSpec(samples=8, weight_bits=8)
-    n = shape_for_params(7e9).params
+    n = 7e9
+
+    def exact(x: float) -> float:
+        return sum(kinetics_parts_of(x, *smooth_dims(x), H100, spec).values())
+
     terms = serving_terms(n, H100, spec, queries=1.0)
-    assert sum(c * n**e for c, e in terms) == pytest.approx(kinetics_eflops(shape_for_params(7e9, seq=1536), H100, spec), rel=1e-9)
+    assert sum(c * n**e for c, e in terms) == pytest.approx(exact(n), rel=1e-12)
+    h = 1e-3
+    slope = (math.log(exact(n * math.exp(h))) - math.log(exact(n * math.exp(-h)))) / (2 * h)
+    mono = sum(e * c * n**e for c, e in terms) / sum(c * n**e for c, e in terms)
+    assert mono == pytest.approx(slope, rel=1e-6)
+
+
+@pytest.mark.parametrize("params", [1e9, 8e9, 70.6e9])
+def test_smooth_serving_cost_tracks_the_discrete_shapes(params):
+    # The priced (smooth) eFLOPs stay within 20 % of Kinetics' count on the rule's actual shape
+    # (the discrete rule moves depth by up to -25 %..+30 % around the nominal aspect ratio).
+    spec = ServingSpec(samples=4)
+    smooth = sum(kinetics_parts_of(params, *smooth_dims(params), H100, spec).values())
+    shape = shape_for_params(params, seq=spec.seq)
+    discrete = kinetics_eflops(shape, H100, spec) * params / shape.params
+    assert smooth == pytest.approx(discrete, rel=0.20)
 
 
 def test_scaled_beta_closed_form_agrees_with_quadrature():
@@ -120,6 +141,7 @@ def test_fit_samples_flags_unidentified_tails(pythia_fits):
 
 
 def joint(infer_tokens: float, **kw):
+    kw.setdefault("serving_cost", "roofline")  # the joint tests price serving on the accelerator
     return planner.plan(budget_flops=1e22, infer_tokens=infer_tokens, objective="pass@k", task="math", law="gadre2024-rpj", **kw)
 
 
@@ -149,7 +171,7 @@ def test_joint_plan_json_and_bounds():
     assert doc["serving"]["usd_per_million_tokens"] > 0
     assert doc["qat_fraction"] == pytest.approx(qat_fraction(doc["params"], doc["train_tokens"], doc["qat_bits"]))
     capped = joint(1e11, serve_memory_bytes=2e9)
-    assert capped.result.serving["memory_per_replica_bytes"] <= 2e9 * 1.01
+    assert capped.result.serving.memory_per_replica_bytes <= 2e9 * 1.01
 
 
 def test_roofline_baseline_is_priced_like_the_plan():
@@ -161,7 +183,7 @@ def test_roofline_baseline_is_priced_like_the_plan():
 
 def test_error_objective_and_default_accounting_unchanged():
     base = planner.plan(budget_flops=1e23, infer_tokens=1e12)
-    assert base.result.serving["pricing"] == "flops" and base.result.inference_flops == pytest.approx(2 * base.result.params * 1e12)
+    assert base.result.serving.pricing == "flops" and base.result.inference_flops == pytest.approx(2 * base.result.params * 1e12)
     err = planner.plan(budget_flops=1e22, infer_tokens=1e10, objective="error", law="gadre2024-c4")
     assert err.result.objective_value == pytest.approx(err.law.downstream["17-task"].error(err.result.loss))
 
@@ -171,8 +193,8 @@ def test_error_objective_and_default_accounting_unchanged():
     [
         (["--budget", "1e22", "--infer-tokens", "1e10", "--objective", "pass@k", "--law", "gadre2024-rpj"], "task profile"),
         (["--budget", "1e22", "--infer-tokens", "1e10", "--objective", "error"], "downstream-error map"),
-        (["--target-loss", "2.5", "--infer-tokens", "1e10", "--objective", "error", "--law", "gadre2024-rpj"], "need a budget"),
-        (["--budget", "1e22", "--bits", "4", "--serving-cost", "flops"], "roofline"),
+        (["--target-loss", "2.5", "--infer-tokens", "1e10", "--objective", "error", "--law", "gadre2024-rpj"], "needs a budget"),
+        (["--budget", "1e22", "--bits", "5"], "not one of"),
         (["--budget", "1e22", "--objective", "pass@k", "--task", "nope", "--law", "gadre2024-rpj"], "unknown task profile"),
         (["qat", "--params", "-1", "--tokens", "1e9", "--bits", "4"], "positive"),
     ],
@@ -185,8 +207,8 @@ def test_serving_usage_errors(capsys, argv, message):
 def test_large_sample_grids_use_optuna_and_match_enumeration():
     pow2 = joint(1e12, bits=4, max_samples=256)
     dense = joint(1e12, bits=4, max_samples=256, samples_grid="all")
-    assert dense.result.serving["search"]["method"].startswith("bayesian")
-    assert pow2.result.serving["search"]["method"] == "exhaustive"
+    assert dense.result.serving.search_method.startswith("bayesian")
+    assert pow2.result.serving.search_method == "exhaustive"
     # Every k is allowed, so the dense search may only do as well or better (small tolerance for TPE).
     assert dense.result.objective_value >= pow2.result.objective_value - 0.005
     again = joint(1e12, bits=4, max_samples=256, samples_grid="all")

@@ -23,6 +23,7 @@ import numpy as np
 
 from planner.io.toml import check_keys, load_packaged_toml, load_toml_file, unknown_name
 from planner.errors import PlannerInputError
+from solvers.problem import LawCoefficients
 
 __all__ = [
     "ChinchillaLaw",
@@ -116,19 +117,26 @@ class ChinchillaLaw:
         object.__setattr__(self, "downstream", MappingProxyType(dict(self.downstream)))
         object.__setattr__(self, "fit_info", MappingProxyType(dict(self.fit_info)))
 
+    @property
+    def coeffs(self) -> LawCoefficients:
+        """The coefficient record the solvers take (one record for a law everywhere)."""
+        return LawCoefficients.of(self)
+
+    def coefficient_draws(self) -> tuple[LawCoefficients, ...]:
+        """The bootstrap draws as coefficient records (empty for published presets)."""
+        return tuple(LawCoefficients(*map(float, row)) for row in self.draws)
+
     def loss(self, params: float | np.ndarray, tokens: float | np.ndarray) -> Any:
         """Predicted loss for ``params`` parameters trained on ``tokens`` tokens."""
-        n = np.asarray(params, dtype=float)
-        d = np.asarray(tokens, dtype=float)
-        out = self.E + self.A * n ** (-self.alpha) + self.B * d ** (-self.beta)
+        out = self.coeffs.loss(np.asarray(params, dtype=float), np.asarray(tokens, dtype=float))
         return float(out) if np.ndim(out) == 0 else out
 
     def loss_draws(self, params: float, tokens: float) -> np.ndarray:
-        """Predicted loss under every bootstrap draw (empty if the law has none)."""
+        """Predicted loss under every bootstrap draw (empty if the law has none): the same
+        formula with a coefficient record whose fields are arrays over the draws."""
         if not self.draws:
             return np.empty(0)
-        d = np.asarray(self.draws)
-        return d[:, 0] + d[:, 1] * params ** -d[:, 3] + d[:, 2] * tokens ** -d[:, 4]
+        return LawCoefficients(*np.asarray(self.draws, dtype=float).T).loss(params, tokens)
 
     @property
     def coefficients(self) -> dict[str, float]:

@@ -20,6 +20,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from planner.defaults import DEFAULT_SEQ_LEN, DEFAULT_WARMUP_FRACTION
 from planner.errors import PlannerInputError
 
 __all__ = ["TrainingRecipe", "training_recipe", "LR_RULES", "STEP_LAW", "DEEPSEEK_LAW"]
@@ -32,8 +33,6 @@ LR_RULES = {
     "deepseek": "DeepSeek LLM (2024): lr = 0.3118 C^-0.125, B = 0.2920 C^0.3271 tokens",
 }
 WSD_DECAY_FRACTION = 0.10  # MiniCPM's WSD schedule, ~10 % of tokens in the decay (laws.md sec. 4)
-DEFAULT_SEQ_LEN = 2048  # the sequence length of the Step Law sweep (shared/data README)
-DEFAULT_WARMUP_FRACTION = 0.01  # planner default, not a published law: override it
 
 
 @dataclass(frozen=True)

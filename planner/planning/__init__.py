@@ -11,6 +11,10 @@ _WHERE = {
     "Allocation": "pipeline",
     "Baseline": "pipeline",
     "Assumption": "pipeline",
+    "Request": "pipeline",
+    "Resolved": "pipeline",
+    "ServingSection": "pipeline",
+    "Uncertainty": "pipeline",
     "SCHEMA_VERSION": "pipeline",
     "GENERIC_DEFAULT_MFU": "pipeline",
 }

@@ -30,23 +30,21 @@ _BINDING_WORDS = {
 
 
 def _headline(plan: Plan) -> str:
-    i = plan.inputs
-    where = f"on {i['gpu']}"
-    if i["objective"] == "min_loss":
-        given = i["budget_given_as"]
-        if given == "gpu_hours":
-            how = f" ({fmt_count(i['budget_gpu_hours'])} GPU-hours)"
-        elif given == "dollars":
-            how = f" ({fmt_money(i['budget_dollars'])} at ${i['price_usd_per_gpu_hour']:g}/GPU-h)"
-        elif given == "cluster":
-            how = f" ({i['gpus']} GPUs x {i['days']:g} days)"
-        else:
-            how = ""
-        goal = f"Lowest loss within {fmt_flops(i['budget_flops'])} FLOPs lifetime{how}"
+    q, v = plan.request, plan.resolved
+    where = f"on {v.gpu}"
+    if v.objective == "min_loss":
+        how = ""
+        if v.budget_given_as == "gpu_hours":
+            how = f" ({fmt_count(q.gpu_hours)} GPU-hours)"
+        elif v.budget_given_as == "dollars":
+            how = f" ({fmt_money(q.dollars)} at ${q.price_usd_per_gpu_hour:g}/GPU-h)"
+        elif v.budget_given_as == "cluster":
+            how = f" ({q.gpus} GPUs x {q.days:g} days)"
+        goal = f"Lowest {q.objective} within {fmt_flops(v.budget_flops)} FLOPs lifetime{how}"
     else:
-        goal = f"Least lifetime compute reaching loss {i['target_loss']:g}"
-    served = f", serving {fmt_count(i['infer_tokens'])} tokens" if i["infer_tokens"] else ""
-    return f"{goal} {where}{served} · law {i['law']}"
+        goal = f"Least lifetime compute reaching loss {q.target_loss:g}"
+    served = f", serving {fmt_count(q.infer_tokens)} tokens" if q.infer_tokens else ""
+    return f"{goal} {where}{served} · law {v.law}"
 
 
 def _allocation(plan: Plan) -> Table:
@@ -65,15 +63,15 @@ def _allocation(plan: Plan) -> Table:
         t.add_row("downstream error", "n/a (no map for this law; gadre2024-* laws have one)")
     u = r.uncertainty
     if u is not None:
-        lvl = f"{u['level']:.0%}"
-        t.add_row(f"loss interval ({lvl})", f"{u['loss_interval'][0]:.4f} - {u['loss_interval'][1]:.4f}")
-        for suite, (lo, hi) in u["downstream_error_interval"].items():
+        lvl = f"{u.level:.0%}"
+        t.add_row(f"loss interval ({lvl})", f"{u.loss_interval[0]:.4f} - {u.loss_interval[1]:.4f}")
+        for suite, (lo, hi) in u.downstream_error_interval.items():
             t.add_row(f"error interval ({suite})", f"{lo:.1%} - {hi:.1%}")
-        if u["params_range"]:
-            t.add_row(f"N* across draws ({lvl})", f"{fmt_count(u['params_range'][0])} - {fmt_count(u['params_range'][1])}")
-            t.add_row(f"D* across draws ({lvl})", f"{fmt_count(u['tokens_range'][0])} - {fmt_count(u['tokens_range'][1])}")
-        if u["draws_infeasible"]:
-            t.add_row("draws that cannot reach the target", str(u["draws_infeasible"]))
+        if u.params_range and u.tokens_range:
+            t.add_row(f"N* across draws ({lvl})", f"{fmt_count(u.params_range[0])} - {fmt_count(u.params_range[1])}")
+            t.add_row(f"D* across draws ({lvl})", f"{fmt_count(u.tokens_range[0])} - {fmt_count(u.tokens_range[1])}")
+        if u.draws_infeasible:
+            t.add_row("draws that cannot reach the target", str(u.draws_infeasible))
     if r.elasticity is not None:
         t.add_row("d log L / d log C", f"{r.elasticity:.4f}")
     t.add_row("binding", ", ".join(_BINDING_WORDS.get(b, b) for b in r.binding) or "none")
@@ -83,14 +81,16 @@ def _allocation(plan: Plan) -> Table:
 def _compute(plan: Plan) -> Table:
     r = plan.result
     priced = r.cost_usd is not None
-    t = Table(title="Compute", title_justify="left")
+    t = Table(title="Compute", title_justify="left", caption="FLOPs are training-FLOP equivalents: GPU-time at the "
+              f"training MFU ({plan.resolved.mfu:.1%}); serving is priced by its {plan.resolved.serving_cost} cost model",
+              caption_justify="left")
     t.add_column("")
     t.add_column("FLOPs", justify="right")
     t.add_column("share", justify="right")
     t.add_column("GPU-hours", justify="right")
     if priced:
         t.add_column("cost", justify="right")
-    price = plan.inputs["price_usd_per_gpu_hour"]
+    price = plan.request.price_usd_per_gpu_hour
     rows = (
         ("training", r.train_flops, r.train_gpu_hours),
         ("inference", r.inference_flops, r.inference_gpu_hours),
@@ -121,7 +121,7 @@ def _baseline(plan: Plan) -> Table:
 
 def _verdict(plan: Plan) -> Text:
     b = plan.baseline
-    if plan.inputs["objective"] == "min_loss":
+    if plan.resolved.objective == "min_loss":
         return Text(f"Plan loss is {-b.loss_delta:.4f} lower than the baseline at the same budget.")
     return Text(
         f"Plan saves {fmt_flops(b.savings_flops)} FLOPs ({b.savings_fraction:.1%}) of lifetime "
@@ -130,11 +130,11 @@ def _verdict(plan: Plan) -> Text:
 
 
 def _clock(plan: Plan) -> Text | None:
-    r, i = plan.result, plan.inputs
+    r, q, v = plan.result, plan.request, plan.resolved
     if r.wall_clock_days is None:
         return None
-    return Text(f"Training wall clock on {i['gpus']} x {i['gpu']}: {r.wall_clock_days:.1f} days at {i['mfu']:.1%} MFU "
-                f"and {i['goodput']:.0%} goodput.")
+    return Text(f"Training wall clock on {q.gpus} x {v.gpu}: {r.wall_clock_days:.1f} days at {v.mfu:.1%} MFU "
+                f"and {q.goodput:.0%} goodput.")
 
 
 def _assumptions(plan: Plan) -> Table:
@@ -164,24 +164,23 @@ def _recipe(plan: Plan) -> Table | None:
 def _serving(plan: Plan) -> list:
     r = plan.result
     s = r.serving
-    if s is None:
-        return []
-    t = Table(title=f"Serving ({s['pricing']} pricing on {s['serve_gpu']})", show_header=False, title_justify="left", box=None, pad_edge=False)
+    t = Table(title=f"Serving ({s.pricing} pricing on {s.serve_gpu})", show_header=False, title_justify="left", box=None, pad_edge=False)
     t.add_column(style="bold")
     t.add_column()
-    t.add_row("weights / KV", f"{s['bits']}-bit weights (QAT on {r.qat_fraction:.0%} of training tokens), {s['kv_bits']}-bit KV")
-    t.add_row("samples per query", f"{s['samples_per_query']} ({s['prompt_tokens']} prompt + {s['gen_tokens']} generated tokens each)")
-    if r.objective != "loss" and r.objective_value is not None:
+    t.add_row("weights / KV", f"{s.bits}-bit weights (QAT on {s.qat_fraction:.0%} of training tokens), {s.kv_bits}-bit KV")
+    t.add_row("samples per query", f"{s.samples_per_query} ({s.prompt_tokens} prompt + {s.gen_tokens} generated tokens each): {s.samples_reason}")
+    if r.objective != "loss":
         t.add_row(r.objective, f"{r.objective_value:.1%}")
-    if s["pass_at_k"] is not None and r.objective != "pass@k":
-        t.add_row(f"pass@{s['samples_per_query']}", f"{s['pass_at_k']:.1%}")
-    t.add_row("replica", f"{s['gpus_per_replica']} GPU(s), {s['memory_per_replica_bytes'] / 1e9:.1f} GB for weights + KV of {s['batch']} sequences")
-    t.add_row("decode", f"{fmt_count(s['decode_tokens_per_s'])} tokens/s per replica ({s['decode_bound']}-bound); query latency {s['latency_s']:.2f} s")
-    price = f"${s['usd_per_million_tokens']:.3g}" if s["usd_per_million_tokens"] is not None else f"{s['gpu_hours_per_million_tokens']:.3g} GPU-h"
-    t.add_row("per million generated tokens", price)
-    t.add_row("inference share of lifetime compute", f"{s['inference_share']:.1%}")
-    if s["search"] is not None:
-        t.add_row("what mattered", s["search"]["summary"])
+    if s.pass_at_k is not None and r.objective != "pass@k":
+        t.add_row(f"pass@{s.samples_per_query}", f"{s.pass_at_k:.1%}")
+    t.add_row("replica", f"{s.gpus_per_replica} GPU(s), {s.memory_per_replica_bytes / 1e9:.1f} GB for weights + KV of {s.batch} sequences")
+    t.add_row("decode (latency model)", f"{fmt_count(s.decode_tokens_per_s)} tokens/s per replica ({s.decode_bound}-bound); query latency {s.latency_s:.2f} s")
+    rate = f"{s.gpu_hours_per_million_tokens:.3g} GPU-h" + (f" (${s.usd_per_million_tokens:.3g})" if s.usd_per_million_tokens is not None else "")
+    t.add_row("per million served tokens", f"{rate}, all {s.samples_per_query} sample(s) included")
+    if s.pricing == "roofline":
+        t.add_row("serving cost by term", ", ".join(f"{k} {v:.0%}" for k, v in s.cost_shares.items()))
+    t.add_row("inference share of lifetime compute", f"{s.inference_share:.1%}")
+    t.add_row("what mattered", s.search_summary)
     return [Text(""), t]
 
 

@@ -17,6 +17,7 @@ All formulas from shared/reference/inference.md:
   ``eFLOPs = C_comp + I C_mem`` with I the accelerator's FLOP/byte intensity. Prefill
   (``2 P L_in``) is added, and weight reads at the serving batch (``I P bits/8 / batch`` per
   decoded token), which Kinetics treats as amortised.
+* Replica memory: weights plus the KV of one serving batch of ``batch / k`` queries.
 """
 
 from __future__ import annotations
@@ -25,20 +26,32 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
+from planner.defaults import (
+    DEFAULT_GEN_TOKENS,
+    DEFAULT_MEMORY_RESERVE_FRACTION,
+    DEFAULT_PROMPT_TOKENS,
+    DEFAULT_SERVE_BATCH,
+    KV_BITS,
+    WEIGHT_BITS,
+)
 from planner.errors import PlannerInputError
 from planner.hardware.registry import Accelerator
 from planner.systems.shape import ModelShape
 
-__all__ = ["ServingSpec", "ServingCost", "kv_bytes_per_token", "serving_cost", "kinetics_eflops", "weight_bound_decode_s", "queries_for", "DEFAULT_PROMPT_TOKENS", "DEFAULT_GEN_TOKENS", "DEFAULT_SERVE_BATCH"]
+__all__ = [
+    "ServingSpec", "ServingCost", "kv_bytes_per_token", "prefill_flops", "replica_memory_bytes", "kinetics_parts", "kinetics_parts_of",
+    "kinetics_eflops", "serving_cost", "weight_bound_decode_s", "queries_for", "check_bits",
+    "DEFAULT_PROMPT_TOKENS", "DEFAULT_GEN_TOKENS", "DEFAULT_SERVE_BATCH",
+]
 
-#: Query defaults: user settings, not measurements (shown as assumptions in every report).
-DEFAULT_PROMPT_TOKENS = 1024
-DEFAULT_GEN_TOKENS = 512
-#: Sequences decoded together per replica. A planner default: hardware.md notes decode stops
-#: being weight-bound only near batch = arithmetic intensity (~295 on H100), so 64 keeps
-#: weight reads visible. Set --serve-batch from your serving system.
-DEFAULT_SERVE_BATCH = 64
+
+def check_bits(weight_bits: int, kv_bits: int) -> None:
+    """The one check of serving widths (cost model and Kumar et al.'s law accept these)."""
+    if weight_bits not in WEIGHT_BITS or kv_bits not in KV_BITS:
+        raise PlannerInputError(
+            f"serving bits: weights {'/'.join(map(str, WEIGHT_BITS))}, KV {'/'.join(map(str, KV_BITS))}; "
+            f"got {weight_bits} and {kv_bits}"
+        )
 
 
 @dataclass(frozen=True)
@@ -55,8 +68,12 @@ class ServingSpec:
         for name in ("prompt_tokens", "gen_tokens", "samples", "batch"):
             if getattr(self, name) < 1:
                 raise PlannerInputError(f"{name.replace('_', '-')} must be at least 1")
-        if self.weight_bits not in (2, 3, 4, 6, 8, 16) or self.kv_bits not in (4, 8, 16):
-            raise PlannerInputError("serving bits: weights 2/3/4/6/8/16, KV 4/8/16")
+        check_bits(self.weight_bits, self.kv_bits)
+
+    @property
+    def seq(self) -> int:
+        """Longest context of one sample: its prompt and its generation."""
+        return self.prompt_tokens + self.gen_tokens
 
 
 @dataclass(frozen=True)
@@ -71,7 +88,6 @@ class ServingCost:
     prefill_s: float  # one query's prompt
     latency_s: float  # prefill + gen_tokens decode steps of one query's k samples
     eflops_per_query: float
-    gpu_seconds_per_query: float
     bound: str  # "memory" or "compute" for decode
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,31 +99,60 @@ def kv_bytes_per_token(shape: ModelShape, kv_bits: int = 16) -> float:
     return 2.0 * shape.layers * shape.kv_heads * shape.d_head * kv_bits / 8
 
 
+def prefill_flops(shape: ModelShape, prompt_tokens: int) -> float:
+    """One prompt's prefill: 2 P per token plus the attention scores, 2 l a d_head L_in^2."""
+    return 2.0 * shape.params * prompt_tokens + 2.0 * shape.layers * shape.heads * shape.d_head * prompt_tokens**2
+
+
+def replica_memory_bytes(shape: ModelShape, spec: ServingSpec) -> float:
+    """Weights plus the KV cache of one serving batch (k samples of a query share its prompt)."""
+    kv_query = kv_bytes_per_token(shape, spec.kv_bits) * (spec.prompt_tokens + spec.samples * spec.gen_tokens)
+    queries_in_batch = max(1.0, spec.batch / spec.samples)
+    return shape.params * spec.weight_bits / 8 + kv_query * queries_in_batch
+
+
+def kinetics_parts_of(params: float, layers: float, q_width: float, kv_width: float, accel: Accelerator,
+                      spec: ServingSpec) -> dict[str, float]:
+    """eFLOPs of one query split by how they scale with the model (the one formula).
+
+    ``linear`` grows with P (matmuls of prefill and decode, weight reads at the serving
+    batch), ``attention`` with layers x query width (score FLOPs of prefill and decode),
+    ``kv`` with layers x KV width (KV-cache reads). Their sum is Kinetics' eFLOPs plus
+    prefill and weights (module docstring). Widths are a d_head and g d_head.
+    """
+    k, lin, lout = spec.samples, spec.prompt_tokens, spec.gen_tokens
+    intensity = accel.arithmetic_intensity_flop_per_byte
+    width = 2.0 * layers * q_width  # r D_kv: attention FLOPs per token pair / 2
+    d_kv = 2.0 * layers * kv_width  # KV elements per token
+    return {
+        "linear": params * (2 * lin + 2 * k * lout + intensity * spec.weight_bits / 8 / spec.batch * k * lout),
+        "attention": width * (2 * k * lin * lout + k * lout**2 + lin * lin),
+        "kv": intensity * d_kv * spec.kv_bits / 8 * (2 * lin * lout + k * lout**2),
+    }
+
+
+def kinetics_parts(shape: ModelShape, accel: Accelerator, spec: ServingSpec) -> dict[str, float]:
+    """:func:`kinetics_parts_of` for a concrete shape."""
+    return kinetics_parts_of(float(shape.params), shape.layers, shape.heads * shape.d_head, shape.kv_heads * shape.d_head,
+                             accel, spec)
+
+
 def kinetics_eflops(shape: ModelShape, accel: Accelerator, spec: ServingSpec) -> float:
     """eFLOPs of one query (prefill + k samples), Kinetics' accounting plus weights and prefill."""
-    p = float(shape.params)
-    k, lin, lout = spec.samples, spec.prompt_tokens, spec.gen_tokens
-    d_kv = 2.0 * shape.layers * shape.kv_heads * shape.d_head  # KV elements per token
-    r = shape.heads / shape.kv_heads
-    intensity = accel.arithmetic_intensity_flop_per_byte
-    kv_b = spec.kv_bits / 8
-    c_comp = 2 * k * p * lout + 2 * r * k * lin * lout * d_kv + r * k * lout**2 * d_kv
-    c_mem = (2 * lin * lout * d_kv + k * lout**2 * d_kv) * kv_b
-    prefill = 2 * p * lin + 2 * r * lin * lin * d_kv / 2
-    weights = intensity * p * spec.weight_bits / 8 / spec.batch * k * lout
-    return c_comp + intensity * c_mem + prefill + weights
+    return sum(kinetics_parts(shape, accel, spec).values())
 
 
 def serving_cost(shape: ModelShape, accel: Accelerator, spec: ServingSpec, *, precision: str = "bf16") -> ServingCost:
-    """Memory, replica size, roofline decode speed, latency and cost of one query."""
+    """Memory, replica size, roofline decode speed and latency of one query.
+
+    This is the latency and memory model (decode step = max of bytes over bandwidth and
+    FLOPs over peak). What serving *costs* in a plan is priced by the plan's one serving
+    cost model (:mod:`planner.serving.joint`), never from these rates.
+    """
     p = float(shape.params)
     w = p * spec.weight_bits / 8
     kv_tok = kv_bytes_per_token(shape, spec.kv_bits)
-    kv_query = kv_tok * (spec.prompt_tokens + spec.samples * spec.gen_tokens)
-    # The serving batch holds batch sequences; k samples of a query share its prompt.
-    queries_in_batch = max(1.0, spec.batch / spec.samples)
-    kv_batch = kv_query * queries_in_batch
-    need = w + kv_batch
+    need = replica_memory_bytes(shape, spec)
     usable = accel.hbm_bytes * (1 - spec.memory_reserve_fraction)
     gpus = 1
     while gpus * usable < need:
@@ -122,23 +167,18 @@ def serving_cost(shape: ModelShape, accel: Accelerator, spec: ServingSpec, *, pr
     step_flops = spec.batch * (2 * p + attn)
     t_mem, t_comp = step_bytes / bw, step_flops / peak
     step = max(t_mem, t_comp)
-    prefill = (2 * p * spec.prompt_tokens + 2 * shape.layers * shape.heads * shape.d_head * spec.prompt_tokens**2) / peak
-    # One query's k samples decode within the batch: gen_tokens steps.
-    latency = prefill + spec.gen_tokens * step
-    tokens_per_s = spec.batch / step
-    per_query = (prefill + spec.samples * spec.gen_tokens / tokens_per_s) * gpus
+    prefill = prefill_flops(shape, spec.prompt_tokens) / peak
     return ServingCost(
         weight_bytes=w,
         kv_bytes_per_token=kv_tok,
-        kv_peak_bytes_per_query=kv_query,
+        kv_peak_bytes_per_query=kv_tok * (spec.prompt_tokens + spec.samples * spec.gen_tokens),
         memory_per_replica_bytes=need,
         gpus_per_replica=gpus,
         decode_step_s=step,
-        decode_tokens_per_s=tokens_per_s,
+        decode_tokens_per_s=spec.batch / step,
         prefill_s=prefill,
-        latency_s=latency,
+        latency_s=prefill + spec.gen_tokens * step,  # one query's k samples decode within the batch
         eflops_per_query=kinetics_eflops(shape, accel, spec),
-        gpu_seconds_per_query=per_query,
         bound="memory" if t_mem >= t_comp else "compute",
     )
 

@@ -1,234 +1,168 @@
-"""Joint planning of training and serving: model size, tokens, QAT bits and share, samples.
+"""Serving lowered onto the planning problem, and the way back.
 
-For every discrete choice (serving bit width, samples per query k) the continuous part is
-a geometric program: minimise ``L(rho N, D)`` (``rho`` = Kumar et al.'s precision factor)
-subject to ``6 N D + Q e(N) <= C``, where Q is the number of queries and ``e(N)`` the
-roofline-priced eFLOPs of one query (:func:`planner.serving.kinetics_eflops`) written as
-``c1 N + c2 N^(2/3) + c3 N^(1/3)``: weights and matmuls scale with N, attention with
-layers x width (N^(2/3) under the shape rule), KV traffic with layers x KV width
-(N^(1/3)). The coefficients are taken from the exact shape at the current N and the GP is
-re-solved once at the new N. Loss, error and pass@k all fall as L falls, so for a fixed
-choice the GP optimum is the objective's optimum; the outer search compares choices --
-exhaustively when there are few, with optuna's TPE when there are many.
+The plan prices training and serving in one currency: **GPU-time, stated as training-FLOP
+equivalents**. Training's ``6 N D`` useful FLOPs run at the training MFU ``m`` on a peak of
+``P_t``; one training-FLOP equivalent is therefore ``1 / (m P_t)`` GPU-seconds, and a FLOPs
+budget means that much GPU-time. Serving is priced by one of two cost models, chosen once
+(``--serving-cost``) and never by which serving flags are named:
+
+* ``flops`` (Sardana et al. 2024's accounting): ``2 N`` FLOPs per generated token, ``k``
+  samples per served query token, run like training FLOPs (at the training MFU on the
+  training accelerator). Cost ``2 N k D_inf``: one monomial, exact.
+* ``roofline`` (Kinetics, Sadhukhan et al. 2025): eFLOPs per query on the serving
+  accelerator (:func:`planner.serving.cost.kinetics_parts_of`). eFLOPs count time at peak:
+  one query takes ``eFLOPs / P_s`` GPU-seconds, i.e. ``eFLOPs m P_t / P_s`` training-FLOP
+  equivalents. As a function of N the parts scale with N (matmuls, weight reads), layers x
+  width (attention) and layers x KV width (KV reads), taken from the shape rule's smooth
+  form (:func:`planner.systems.shape.smooth_dims`) so the cost is smooth in N. The GP takes
+  them as monomials matched in value and slope at a point N0 (:meth:`terms`); the plan
+  re-matches at the new optimum until N settles, and :meth:`cost` is the exact way back.
+  The serving section's memory and latency use the discrete shape.
+
+Low-precision serving enters the loss through Kumar et al.'s effective parameters
+(:func:`planner.serving.qat.precision_factor`): the law seen by the solver is
+``L(rho N, D)``, i.e. ``A`` becomes ``A rho^-alpha``; :func:`served_loss` maps back.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
-
-from planner.errors import InfeasiblePlanError, PlannerInputError
+from planner.defaults import OBJECTIVES
 from planner.hardware.registry import Accelerator
 from planner.laws.catalog import DownstreamMap
-from planner.serving.qat import precision_factor, qat_fraction
+from planner.serving.cost import ServingSpec, kinetics_parts_of, replica_memory_bytes, serving_cost
+from planner.serving.qat import precision_factor
 from planner.serving.sampling import TaskProfile
-from planner.serving.cost import ServingSpec, kv_bytes_per_token, serving_cost
-from planner.systems.shape import shape_for_params
+from planner.systems.shape import shape_for_params, smooth_dims
 
-__all__ = ["JointChoice", "JointResult", "serving_terms", "joint_optimise", "OBJECTIVES"]
+__all__ = ["ServingLowering", "serving_terms", "objective_value", "max_params_within", "served_coefficients", "latency_of", "memory_of", "OBJECTIVES"]
 
-OBJECTIVES = ("loss", "error", "pass@k")
-
-
-@dataclass(frozen=True)
-class JointChoice:
-    bits: int
-    samples: int
-    params: float
-    tokens: float
-    loss: float
-    objective_value: float
-    qat_fraction: float
-    solution: Any  # solvers.problem.AllocationSolution
-
-
-@dataclass(frozen=True)
-class JointResult:
-    best: JointChoice
-    choices: tuple[JointChoice, ...]
-    method: str
-    infeasible: tuple[tuple[int, int, str], ...]
-    summary: str
+def _parts(params: float, accel: Accelerator, spec: ServingSpec) -> dict[str, float]:
+    return kinetics_parts_of(params, *smooth_dims(params), accel, spec)
 
 
 def serving_terms(params: float, accel: Accelerator, spec: ServingSpec, queries: float) -> tuple[tuple[float, float], ...]:
-    """Lifetime serving eFLOPs as monomials in N, matched to the exact shape at ``params``."""
-    shape = shape_for_params(params, seq=spec.prompt_tokens + spec.gen_tokens)
-    k, lin, lout = spec.samples, spec.prompt_tokens, spec.gen_tokens
-    intensity = accel.arithmetic_intensity_flop_per_byte
-    linear = 2 * lin + 2 * k * lout + intensity * spec.weight_bits / 8 / spec.batch * k * lout
-    attn = 2.0 * shape.layers * shape.heads * shape.d_head  # r * D_kv
-    attn_total = attn * (2 * k * lin * lout + k * lout**2 + lin * lin)
-    d_kv = 2.0 * shape.layers * shape.kv_heads * shape.d_head
-    mem_total = intensity * d_kv * spec.kv_bits / 8 * (2 * lin * lout + k * lout**2)
-    n = float(shape.params)
-    return (
-        (queries * linear, 1.0),
-        (queries * attn_total / n ** (2 / 3), 2 / 3),
-        (queries * mem_total / n ** (1 / 3), 1 / 3),
-    )
+    """Lifetime serving eFLOPs as monomials ``(coef, exponent)`` in N, each matched to the
+    smooth cost in value and in log-slope at ``params`` (the local monomial approximation
+    of Boyd et al. 2007, "A tutorial on geometric programming", sec. 8): at a fixed point of
+    re-matching, the GP's optimality conditions are those of the exact problem.
+    """
+    step = 1e-4
+    here = _parts(params, accel, spec)
+    up, down = _parts(params * math.exp(step), accel, spec), _parts(params * math.exp(-step), accel, spec)
+    out = []
+    for name, value in here.items():
+        if value <= 0:
+            continue
+        e = (math.log(up[name]) - math.log(down[name])) / (2 * step)
+        out.append((queries * value / params**e, e))
+    return tuple(out)
 
 
-def _objective(objective: str, loss: float, dmap: DownstreamMap | None, task: TaskProfile | None, k: int) -> float:
-    """Higher is better for error/pass@k reported as accuracy-like values; loss returned as is."""
+@dataclass(frozen=True)
+class ServingLowering:
+    """How serving enters the declared problem, for one (bits, k) choice.
+
+    ``flops_per_gpu_s`` is the training GPU's useful FLOP/s (``m P_t``): it turns costs in
+    training-FLOP equivalents into GPU-seconds and back.
+    """
+
+    cost_model: str  # "flops" or "roofline"
+    spec: ServingSpec
+    accel: Accelerator  # serving accelerator (roofline)
+    queries: float
+    flops_per_gpu_s: float
+
+    @property
+    def served_tokens(self) -> float:
+        """Query output tokens at one sample per query (``--infer-tokens``)."""
+        return self.queries * self.spec.gen_tokens
+
+    @property
+    def _eflop_value(self) -> float:
+        """Training-FLOP equivalents of one eFLOP: ``m P_t / P_s``."""
+        return self.flops_per_gpu_s / self.accel.bf16_flops_per_s
+
+    def terms(self, n0: float) -> tuple[tuple[float, float], ...]:
+        """Lifetime serving cost as monomials in N (training-FLOP equivalents), exact at ``n0``."""
+        if self.queries <= 0:
+            return ()
+        if self.cost_model == "flops":
+            return ((2.0 * self.spec.samples * self.served_tokens, 1.0),)
+        w = self._eflop_value
+        return tuple((c * w, e) for c, e in serving_terms(n0, self.accel, self.spec, self.queries) if c > 0)
+
+    def cost_per_query(self, params: float) -> float:
+        """One query (prompt plus k samples) in training-FLOP equivalents, exact."""
+        if self.cost_model == "flops":
+            return 2.0 * params * self.spec.samples * self.spec.gen_tokens
+        return self._eflop_value * sum(_parts(params, self.accel, self.spec).values())
+
+    def cost(self, params: float) -> float:
+        """Lifetime serving cost in training-FLOP equivalents, exact: the way back from :meth:`terms`."""
+        return self.queries * self.cost_per_query(params) if self.queries > 0 else 0.0
+
+    def gpu_hours(self, params: float) -> float:
+        return self.cost(params) / self.flops_per_gpu_s / 3600.0
+
+    def gpu_hours_per_million_tokens(self, params: float) -> float:
+        """GPU-hours per million served tokens (query output at one sample per query)."""
+        return self.cost_per_query(params) / self.spec.gen_tokens * 1e6 / self.flops_per_gpu_s / 3600.0
+
+    def dominant_terms(self, params: float) -> dict[str, float]:
+        """Share of serving cost by part (roofline: linear / attention / KV; flops: all linear)."""
+        if self.cost_model == "flops":
+            return {"linear": 1.0}
+        parts = _parts(params, self.accel, self.spec)
+        total = sum(parts.values())
+        return {k: v / total for k, v in parts.items()}
+
+
+def served_coefficients(coeffs: object, weight_bits: int, kv_bits: int) -> object:
+    """The law the solver sees at these serving widths: ``L(rho N, D)`` as ``A rho^-alpha``."""
+    rho = precision_factor(weight_bits, kv_bits)
+    return replace(coeffs, A=coeffs.A * rho ** (-coeffs.alpha))  # type: ignore[type-var]
+
+
+def objective_value(objective: str, loss: float, dmap: DownstreamMap | None, task: TaskProfile | None, k: int) -> float:
+    """The one formula for a plan's objective: loss, downstream error, or pass@k."""
     if objective == "loss":
         return loss
+    if dmap is None:
+        raise ValueError(f"objective {objective} needs a downstream map")
     if objective == "error":
         return float(dmap.error(loss))
+    if task is None:
+        raise ValueError("pass@k needs a task profile")
     return float(task.pass_at_k(dmap.accuracy_above_chance(loss), [k])[0])
 
 
-def _better(objective: str, a: JointChoice, b: JointChoice) -> bool:
-    """Is ``a`` better than ``b``? Within 1e-4 (relative) on the objective, the choice that
-    serves more cheaply wins: fewer samples, then fewer bits of QAT-free 16-bit serving."""
-    va, vb = a.objective_value, b.objective_value
-    if abs(va - vb) > 1e-4 * max(abs(vb), 1e-12):
-        return va > vb if objective == "pass@k" else va < vb
-    return (a.samples, -a.bits) < (b.samples, -b.bits)
+def max_params_within(limit: float, fn: Callable[[float], float], lo: float = 1e6, hi: float = 1e14) -> float | None:
+    """Largest N (bisection in log N) with ``fn(N) <= limit``; ``fn`` increases with N.
 
-
-def _max_params_for(limit: float, fn: Any) -> float | None:
-    """Largest N (bisection in log N) with fn(N) <= limit; fn increases with N."""
-    lo, hi = math.log(1e6), math.log(1e14)
-    if fn(math.exp(lo)) > limit:
+    Returns None when no N in [lo, hi] exceeds the limit (no cap); ``lo`` itself when even
+    ``lo`` exceeds it (the caller reports that bound as unreachable).
+    """
+    a, b = math.log(lo), math.log(hi)
+    if fn(hi) <= limit:
         return None
-    if fn(math.exp(hi)) <= limit:
-        return None  # no constraint in range
+    if fn(lo) > limit:
+        return lo
     for _ in range(60):
-        mid = (lo + hi) / 2
+        mid = (a + b) / 2
         if fn(math.exp(mid)) <= limit:
-            lo = mid
+            a = mid
         else:
-            hi = mid
-    return math.exp(lo)
+            b = mid
+    return math.exp(a)
 
 
-def joint_optimise(
-    base_problem: Any,
-    law: Any,
-    *,
-    objective: str,
-    accel: Accelerator,
-    spec: ServingSpec,
-    queries: float,
-    bits_choices: tuple[int, ...],
-    sample_choices: tuple[int, ...],
-    downstream: DownstreamMap | None,
-    task: TaskProfile | None,
-    latency_s: float | None = None,
-    serve_memory_bytes: float | None = None,
-    seed: int = 0,
-) -> JointResult:
-    """Best (bits, k, N, D) for ``objective`` within ``base_problem``'s lifetime budget."""
-    from solvers.convex import solve_convex
-    from solvers.problem import InfeasibleProblem, LawCoefficients
-
-    if objective not in OBJECTIVES:
-        raise PlannerInputError(f"unknown objective '{objective}'; choose loss, error or pass@k")
-    if objective != "loss" and downstream is None:
-        raise PlannerInputError(f"--objective {objective} needs a downstream-error map: use a gadre2024-* law or --downstream")
-    if objective == "pass@k" and task is None:
-        raise PlannerInputError("--objective pass@k needs a task profile (--task)")
-    if base_problem.objective != "min_loss":
-        raise PlannerInputError("joint serving plans need a budget (--budget, --gpu-hours, --dollars or --gpus/--days), not --target-loss")
-    coeffs = LawCoefficients.of(law)
-    infeasible: list[tuple[int, int, str]] = []
-
-    def solve(bits: int, k: int) -> JointChoice | None:
-        s = replace(spec, weight_bits=bits, samples=k)
-        rho = precision_factor(bits, s.kv_bits)
-        eff = replace(coeffs, A=coeffs.A * rho ** (-coeffs.alpha))  # L(rho N, D)
-        cap = base_problem.max_params
-        for limit, fn, what in (
-            (latency_s, lambda n: serving_cost(shape_for_params(n, seq=s.prompt_tokens + s.gen_tokens), accel, s).latency_s, "latency"),
-            (serve_memory_bytes, lambda n: n * bits / 8 + kv_bytes_per_token(shape_for_params(n), s.kv_bits) * (s.prompt_tokens + k * s.gen_tokens) * max(1.0, s.batch / k), "serving memory"),
-        ):
-            if limit is None:
-                continue
-            n_max = _max_params_for(limit, fn)
-            if n_max is None and fn(1e6) > limit:
-                infeasible.append((bits, k, f"{what} bound unreachable even at 1M parameters"))
-                return None
-            if n_max is not None:
-                cap = n_max if cap is None else min(cap, n_max)
-        n0 = base_problem.max_params or 1e9
-        sol = None
-        for _ in range(2):  # terms at the current N, then once more at the new N
-            prob = replace(base_problem, law=eff, serving_terms=serving_terms(n0, accel, s, queries), max_params=cap, inference_tokens=0.0)
-            try:
-                sol = solve_convex(prob)
-            except InfeasibleProblem as exc:
-                infeasible.append((bits, k, exc.constraint))
-                return None
-            n0 = sol.params
-        loss = coeffs.loss(rho * sol.params, sol.tokens)
-        return JointChoice(bits=bits, samples=k, params=sol.params, tokens=sol.tokens, loss=loss,
-                           objective_value=_objective(objective, loss, downstream, task, k),
-                           qat_fraction=qat_fraction(sol.params, sol.tokens, bits), solution=replace(sol, loss=loss))
-
-    grid = [(b, k) for b in bits_choices for k in sample_choices]
-    if len(grid) <= 64:
-        method = "exhaustive"
-        choices = [c for c in (solve(b, k) for b, k in grid) if c is not None]
-    else:
-        import optuna
-
-        method = "bayesian (optuna TPE)"
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.create_study(direction="maximize" if objective == "pass@k" else "minimize",
-                                    sampler=optuna.samplers.TPESampler(seed=seed))
-        seen: dict[tuple[int, int], JointChoice | None] = {}
-        study.enqueue_trial({"bits": max(bits_choices), "samples": min(sample_choices)})
-
-        def trial_fn(trial: Any) -> float:
-            key = (trial.suggest_categorical("bits", list(bits_choices)), trial.suggest_categorical("samples", list(sample_choices)))
-            if key not in seen:
-                seen[key] = solve(*key)
-            c = seen[key]
-            if c is None:
-                return -1.0 if objective == "pass@k" else float("inf")
-            return c.objective_value
-
-        study.optimize(trial_fn, n_trials=min(len(grid), 200))
-        choices = [c for c in seen.values() if c is not None]
-    if not choices:
-        reasons = "; ".join(sorted({r for _, _, r in infeasible}))
-        raise InfeasiblePlanError(
-            f"no serving choice is feasible ({reasons})",
-            "raise --latency or --serve-memory, or shorten queries (--prompt-tokens, --gen-tokens) or the batch (--serve-batch)",
-        )
-    best = choices[0]
-    for c in choices[1:]:
-        if _better(objective, c, best):
-            best = c
-    return JointResult(best=best, choices=tuple(choices), method=method, infeasible=tuple(infeasible),
-                       summary=_summary(objective, best, choices))
+def latency_of(params: float, accel: Accelerator, spec: ServingSpec) -> float:
+    return serving_cost(shape_for_params(params, seq=spec.seq), accel, spec).latency_s
 
 
-def _fmt(objective: str, v: float) -> str:
-    return f"{v:.4f}" if objective == "loss" else f"{v:.1%}"
-
-
-def _summary(objective: str, best: JointChoice, choices: list[JointChoice]) -> str:
-    """Which discrete choice mattered, in one sentence."""
-    def size(n: float) -> str:
-        return f"{n / 1e9:.3g}B"
-
-    parts = []
-    k1 = [c for c in choices if c.samples == 1 and c.bits == best.bits]
-    if best.samples > 1 and k1:
-        c = k1[0]
-        gap = best.objective_value - c.objective_value
-        unit = "points" if objective != "loss" else ""
-        parts.append(f"k = {best.samples} on a {size(best.params)} model beats k = 1 on a {size(c.params)} by "
-                     f"{abs(gap) * (100 if objective != 'loss' else 1):.3g} {unit} of {objective} for this budget".replace("  ", " "))
-    b16 = [c for c in choices if c.bits == 16 and c.samples == best.samples]
-    if best.bits < 16 and b16:
-        c = b16[0]
-        parts.append(f"serving at {best.bits} bits (QAT on {best.qat_fraction:.0%} of tokens) beats 16 bits: "
-                     f"{_fmt(objective, best.objective_value)} vs {_fmt(objective, c.objective_value)}")
-    if not parts:
-        parts.append(f"k = {best.samples} at {best.bits} bits is best; more samples or fewer bits did not pay for themselves")
-    return "; ".join(parts)
+def memory_of(params: float, spec: ServingSpec) -> float:
+    return replica_memory_bytes(shape_for_params(params, seq=spec.seq), spec)

@@ -81,6 +81,17 @@ class LayoutSearch:
     global_batch: int
     n_gpus: int
 
+    def to_dict(self) -> dict[str, Any]:
+        """The layout JSON: the best layout's fields at the top, then the search and its record."""
+        from planner._codec import to_data
+
+        return {
+            **self.best.to_dict(), "shape": self.shape.to_dict(), "global_batch": self.global_batch, "n_gpus": self.n_gpus,
+            "method": self.method, "evaluated": self.evaluated, "space_size": self.space_size, "why": self.why,
+            "top": [r.to_dict() for r in self.top], "calibration": {"family": self.calibration.family, "source": self.calibration.source},
+            "search": to_data(self),
+        }
+
 
 def _divisors(x: int) -> list[int]:
     return [k for k in range(1, x + 1) if x % k == 0]
@@ -188,7 +199,7 @@ def search_layouts(
     flash_attention: bool = True,
 ) -> LayoutSearch:
     """Best layouts by step time among those that fit. ``fixed`` holds the given fields."""
-    from solvers.layout_search import bayesian, exhaustive
+    from solvers.discrete import bayesian, exhaustive
 
     if n_gpus < 1 or global_batch < 1:
         raise PlannerInputError("--gpus and --global-batch must be positive")

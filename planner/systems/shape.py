@@ -23,7 +23,7 @@ from typing import Any
 
 from planner.errors import PlannerInputError
 
-__all__ = ["ModelShape", "shape_for_params", "complete_shape", "LLAMA3_RULE"]
+__all__ = ["ModelShape", "shape_for_params", "complete_shape", "smooth_dims", "LLAMA3_RULE"]
 
 #: The Llama 3 shape rule (Dubey et al. 2024, Table 3).
 LLAMA3_RULE = {
@@ -186,3 +186,35 @@ def _shape_for_params(params: float, seq: int, override_items: tuple[tuple[str, 
             if best is None or err < best[0] - 1e-12:
                 best = (err, s)
     return best[1]
+
+
+@functools.lru_cache(maxsize=65536)
+def smooth_dims(params: float) -> tuple[float, float, float]:
+    """(layers, query width a d_head, KV width g d_head) of the rule as smooth functions of N.
+
+    The discrete rule (:func:`shape_for_params`) jumps between whole layers and 1024-wide
+    steps; costs that must be smooth in N (the serving cost the planner prices and
+    differentiates) use the rule's nominal relations instead: hidden h = 128 layers, query
+    width h, KV width min(h, 8 x 128), SwiGLU width 3.5 h, untied 128,256-token embeddings,
+    solved for h so that the parameter count is exactly ``params``.
+    """
+    rule = LLAMA3_RULE
+    if not (math.isfinite(params) and params > 0):
+        raise PlannerInputError(f"params must be positive, got {params}")
+
+    def count(h: float) -> float:
+        kv = min(h, rule["kv_heads"] * rule["head_dim"])
+        per_layer = 2 * h * h + 2 * h * kv + 3 * h * rule["ffn_ratio"] * h + 2 * h
+        return h / rule["hidden_per_layer"] * per_layer + 2 * rule["vocab"] * h + h
+
+    lo, hi = math.log(1e-6), math.log(1e12)  # far beyond any model: count() spans ~1e-1..1e33
+    for _ in range(200):  # bisection in log h: count() increases with h
+        mid = 0.5 * (lo + hi)
+        if count(math.exp(mid)) < params:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-13:
+            break
+    h = math.exp(0.5 * (lo + hi))
+    return h / rule["hidden_per_layer"], h, min(h, float(rule["kv_heads"] * rule["head_dim"]))

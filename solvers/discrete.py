@@ -1,6 +1,9 @@
-"""Searching discrete layout spaces: exhaustive (ground truth) and Bayesian (optuna).
+"""Searching discrete spaces: exhaustive (ground truth) and Bayesian (optuna TPE).
 
-Both take plain callables and arrays, nothing about GPUs or files:
+One search serves every discrete choice the planner makes -- parallel layouts, and the
+serving bit width x samples per query. Candidates are named integer arrays, one entry per
+candidate; ``score`` is lower-is-better (step time, or a plan's objective); non-finite
+scores count as infeasible. Both take plain callables and arrays, nothing about GPUs or files:
 
 * :func:`exhaustive` -- evaluate every candidate in vectorised chunks; a cheap feasibility
   pass (memory) prunes candidates before the full evaluation.
@@ -23,7 +26,7 @@ Arrays = dict[str, np.ndarray]
 @dataclass(frozen=True)
 class SearchResult:
     order: np.ndarray  # candidate indices, best first (feasible only)
-    step_time_s: np.ndarray  # aligned with ``order``
+    scores: np.ndarray  # aligned with ``order``, best first
     evaluated: int  # full evaluations made
     space_size: int
     method: str
@@ -36,7 +39,7 @@ def _take(cands: Arrays, idx: np.ndarray) -> Arrays:
 def exhaustive(
     candidates: Arrays,
     feasible: Callable[[Arrays], np.ndarray],
-    step_time: Callable[[Arrays], np.ndarray],
+    score: Callable[[Arrays], np.ndarray],
     *,
     chunk: int = 200_000,
 ) -> SearchResult:
@@ -49,13 +52,15 @@ def exhaustive(
         ok = feasible(_take(candidates, idx))
         idx = idx[ok]
         if idx.size:
-            times.append(step_time(_take(candidates, idx)))
+            times.append(score(_take(candidates, idx)))
             keep_idx.append(idx)
             evaluated += idx.size
     if not keep_idx:
         return SearchResult(np.array([], dtype=int), np.array([]), evaluated, size, "exhaustive")
     idx = np.concatenate(keep_idx)
     t = np.concatenate(times)
+    finite = np.isfinite(t)
+    idx, t = idx[finite], t[finite]
     order = np.lexsort((idx, t))  # ties broken by enumeration order: deterministic
     return SearchResult(idx[order], t[order], evaluated, size, "exhaustive")
 
@@ -63,7 +68,7 @@ def exhaustive(
 def bayesian(
     candidates: Arrays,
     feasible: Callable[[Arrays], np.ndarray],
-    step_time: Callable[[Arrays], np.ndarray],
+    score: Callable[[Arrays], np.ndarray],
     *,
     n_trials: int,
     seed: int = 0,
@@ -73,8 +78,8 @@ def bayesian(
 
     Most combinations of independent field values break a divisibility rule, so every
     proposal is mapped to the nearest valid candidate (squared distance between value
-    ranks scaled to [0, 1], ties to the lower index) and that candidate is evaluated; layouts that do not fit in
-    memory score as infinitely slow. ``warm_starts`` (candidate indices) are tried first.
+    ranks scaled to [0, 1], ties to the lower index) and that candidate is evaluated; infeasible
+    candidates score as infinitely bad. ``warm_starts`` (candidate indices) are tried first.
     """
     import optuna
 
@@ -88,14 +93,14 @@ def bayesian(
     )
     seen: dict[int, float] = {}
 
-    def score(i: int) -> float:
+    def scored(i: int) -> float:
         if i not in seen:
             one = _take(candidates, np.array([i]))
-            seen[i] = float(step_time(one)[0]) if feasible(one)[0] else float("inf")
+            seen[i] = float(score(one)[0]) if feasible(one)[0] else float("inf")
         return seen[i]
 
     if not names:
-        score(0)
+        scored(0)
     else:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, n_trials), multivariate=True)
@@ -108,7 +113,7 @@ def bayesian(
             x = np.array([np.searchsorted(values[k], v) / (len(values[k]) - 1) for k, v in zip(names, pick, strict=True)])
             i = int(np.argmin(((coords - x) ** 2).sum(axis=1)))
             trial.set_user_attr("candidate", i)
-            return score(i)
+            return scored(i)
 
         study.optimize(objective, n_trials=n_trials)
     good = sorted((t, i) for i, t in seen.items() if np.isfinite(t))

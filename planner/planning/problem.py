@@ -1,0 +1,285 @@
+"""The one declared planning problem: the user's question lowered, solved, and mapped back.
+
+Every unit the user may give is lowered onto the same problem over (N, D) for each discrete
+serving choice (weight bits b, samples per query k):
+
+* budget units -> training-FLOP equivalents at the training MFU (:func:`lifetime_budget`;
+  the way back is :func:`gpu_hours`);
+* serving bits -> the law ``L(rho_b N, D)`` (:func:`planner.serving.joint.served_coefficients`;
+  the way back is the same law at the chosen N, D: :attr:`Choice.loss`);
+* serving cost -> monomials in N at the plan's training-FLOP-equivalent price
+  (:class:`planner.serving.joint.ServingLowering`; the way back is its exact ``cost``);
+* latency and serving-memory bounds -> a cap on N (bisection on the exact serving model).
+
+``solve_choice`` solves one (b, k) and maps the solution back exactly: with the budget
+binding, D is recomputed so that training plus the exact serving cost spends the budget;
+the loss is the served law at (N, D). ``search`` compares the choices with the one discrete
+search of :mod:`solvers.discrete`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from planner.errors import InfeasiblePlanError, SolverError
+from planner.laws.catalog import DownstreamMap
+from planner.serving.joint import ServingLowering, latency_of, max_params_within, memory_of, objective_value, served_coefficients
+from planner.serving.qat import qat_fraction
+from planner.serving.sampling import TaskProfile
+from planner.units import fmt_flops
+
+__all__ = ["PlanningProblem", "Choice", "Search", "lifetime_budget", "gpu_hours", "solve_choice", "search"]
+
+_SECONDS_PER_HOUR = 3600.0
+_MAX_TERM_ROUNDS = 30
+_TERM_RTOL = 1e-5
+_TIE_RTOL = 1e-4  # choices this close on the objective tie; the cheaper to serve wins
+
+
+def lifetime_budget(kind: str, *, budget_flops: float | None, gpu_hours_given: float | None, dollars: float | None,
+                    price: float | None, gpus: int | None, days: float | None, goodput: float,
+                    flops_per_gpu_s: float) -> tuple[float | None, float | None]:
+    """(lifetime budget, training-compute cap) in training-FLOP equivalents at this MFU.
+
+    A pure function of ``flops_per_gpu_s`` (training MFU x peak): a GPU-hours or dollars
+    budget buys that much GPU-time; a cluster and deadline buy its productive time (goodput).
+    """
+    per_hour = flops_per_gpu_s * _SECONDS_PER_HOUR
+    cluster = gpus * days * 24.0 * per_hour * goodput if gpus is not None and days is not None else None
+    budget = {
+        "flops": budget_flops,
+        "gpu_hours": gpu_hours_given * per_hour if gpu_hours_given is not None else None,
+        "dollars": dollars / price * per_hour if dollars is not None and price else None,
+        "cluster": cluster,
+        "target": None,
+    }[kind]
+    return budget, (cluster if kind != "cluster" else None)
+
+
+def gpu_hours(flops: float, flops_per_gpu_s: float) -> float:
+    """The way back from training-FLOP equivalents to GPU-hours."""
+    return flops / flops_per_gpu_s / _SECONDS_PER_HOUR
+
+
+@dataclass(frozen=True)
+class PlanningProblem:
+    """Everything one solve needs, in solver units (FLOPs are training-FLOP equivalents)."""
+
+    coeffs: Any  # solvers.problem.LawCoefficients of the 16-bit law
+    objective: str  # "min_loss" or "min_compute"
+    budget_flops: float | None
+    target_loss: float | None
+    max_params: float | None
+    max_tokens: float | None
+    max_train_flops: float | None
+    serving: ServingLowering  # spec holds the base choice; bits and k are set per choice
+    quality: str  # loss, error or pass@k
+    downstream: DownstreamMap | None
+    task: TaskProfile | None
+    bits_choices: tuple[int, ...]
+    sample_choices: tuple[int, ...]
+    latency_s: float | None = None
+    serve_memory_bytes: float | None = None
+
+    def with_law(self, coeffs: Any) -> PlanningProblem:
+        return replace(self, coeffs=coeffs)
+
+    def lowering(self, bits: int, samples: int) -> ServingLowering:
+        return replace(self.serving, spec=replace(self.serving.spec, weight_bits=bits, samples=samples))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One (bits, k) solved and mapped back."""
+
+    bits: int
+    samples: int
+    params: float
+    tokens: float
+    loss: float
+    objective_value: float
+    train_flops: float
+    inference_flops: float
+    qat_fraction: float
+    binding: tuple[str, ...]
+    elasticity: float | None
+    status: str
+    backend: str
+    term_rounds: int
+
+    @property
+    def lifetime_flops(self) -> float:
+        return self.train_flops + self.inference_flops
+
+
+@dataclass(frozen=True)
+class Search:
+    best: Choice
+    choices: tuple[Choice, ...]
+    method: str
+    infeasible: tuple[tuple[int, int, str], ...]
+
+
+class _Infeasible(Exception):
+    def __init__(self, reason: str, exc: Any = None) -> None:
+        self.reason, self.exc = reason, exc
+        super().__init__(reason)
+
+
+def _caps(problem: PlanningProblem, low: ServingLowering) -> tuple[float | None, str | None]:
+    """The tightest cap on N and where it comes from (--max-params, latency, serving memory)."""
+    cap, source = problem.max_params, "max_params" if problem.max_params else None
+    for limit, fn, what in (
+        (problem.latency_s, lambda n: latency_of(n, low.accel, low.spec), "latency"),
+        (problem.serve_memory_bytes, lambda n: memory_of(n, low.spec), "serving_memory"),
+    ):
+        if limit is None:
+            continue
+        n_max = max_params_within(limit, fn)
+        if n_max is not None and fn(n_max) > limit:
+            raise _Infeasible(f"{what.replace('_', ' ')} bound unreachable even at 1M parameters")
+        if n_max is not None and (cap is None or n_max < cap):
+            cap, source = n_max, what
+    return cap, source
+
+
+def _tokens_back(problem: PlanningProblem, eff: Any, n: float, d: float, serve: float, binding: tuple[str, ...]) -> float:
+    """D from the exact costs: the budget spent exactly, or the target met exactly."""
+    if problem.objective == "min_loss" and "lifetime_budget" in binding:
+        d = (problem.budget_flops - serve) / (6.0 * n)
+        if problem.max_tokens is not None:
+            d = min(d, problem.max_tokens)
+        if problem.max_train_flops is not None:
+            d = min(d, problem.max_train_flops / (6.0 * n))
+    elif problem.objective == "min_compute":
+        left = problem.target_loss - eff.E - eff.A * n ** (-eff.alpha)
+        if left > 0:
+            d = (eff.B / left) ** (1.0 / eff.beta)
+    return d
+
+
+def solve_choice(problem: PlanningProblem, bits: int, samples: int) -> Choice:
+    """Solve one (bits, k) of the declared problem; raise ``_Infeasible`` with the reason."""
+    from solvers.convex import solve_convex
+    from solvers.problem import AllocationProblem, InfeasibleProblem, SolveFailed
+
+    low = problem.lowering(bits, samples)
+    eff = served_coefficients(problem.coeffs, bits, low.spec.kv_bits)
+    cap, cap_source = _caps(problem, low)
+    n0 = min(cap, 1e9) if cap else 1e9
+    rounds = 0
+    for rounds in range(1, _MAX_TERM_ROUNDS + 1):
+        prob = AllocationProblem(law=eff, objective=problem.objective, budget_flops=problem.budget_flops,
+                                 target_loss=problem.target_loss, max_params=cap, max_tokens=problem.max_tokens,
+                                 max_train_flops=problem.max_train_flops, serving_terms=low.terms(n0))
+        try:
+            sol = solve_convex(prob)
+        except InfeasibleProblem as exc:
+            raise _Infeasible(exc.constraint, exc) from None
+        except SolveFailed as exc:
+            raise SolverError(f"{exc}; please report the inputs") from None
+        settled = low.cost_model == "flops" or abs(sol.params / n0 - 1.0) <= _TERM_RTOL
+        n0 = sol.params
+        if settled:
+            break
+    n = sol.params
+    serve = low.cost(n)
+    binding = tuple({"max_params": cap_source or "max_params"}.get(b, b) for b in sol.binding)
+    d = _tokens_back(problem, eff, n, sol.tokens, serve, binding)
+    loss = eff.loss(n, d)
+    return Choice(bits=bits, samples=samples, params=n, tokens=d, loss=loss,
+                  objective_value=objective_value(problem.quality, loss, problem.downstream, problem.task, samples),
+                  train_flops=6.0 * n * d, inference_flops=serve, qat_fraction=qat_fraction(n, d, bits), binding=binding,
+                  elasticity=sol.elasticity, status=sol.status, backend=sol.backend, term_rounds=rounds)
+
+
+def _score(problem: PlanningProblem, c: Choice) -> float:
+    """Lower is better: the objective in budget mode (pass@k negated), lifetime cost for a target."""
+    if problem.objective == "min_compute":
+        return c.lifetime_flops
+    return -c.objective_value if problem.quality == "pass@k" else c.objective_value
+
+
+def search(problem: PlanningProblem, *, seed: int = 0) -> Search:
+    """Best (bits, k): every pair when there are at most 64, else optuna's TPE (seeded).
+
+    Candidates are ordered fewer samples first, then more bits, so among choices within
+    1e-4 (relative) of the best objective the one cheapest to serve wins.
+    """
+    from solvers.discrete import bayesian, exhaustive
+
+    grid = [(b, k) for k in sorted(problem.sample_choices) for b in sorted(problem.bits_choices, reverse=True)]
+    cands = {"bits": np.array([b for b, _ in grid]), "samples": np.array([k for _, k in grid])}
+    solved: dict[int, Choice | None] = {}
+    infeasible: list[tuple[int, int, str]] = []
+    first_exc: list[Any] = []
+
+    def one(i: int) -> float:
+        if i not in solved:
+            try:
+                solved[i] = solve_choice(problem, *grid[i])
+            except _Infeasible as exc:
+                solved[i] = None
+                infeasible.append((*grid[i], exc.reason))
+                if exc.exc is not None and not first_exc:
+                    first_exc.append(exc.exc)
+        c = solved[i]
+        return math.inf if c is None else _score(problem, c)
+
+    index = {k: i for i, k in enumerate(grid)}
+
+    def score(c: dict[str, np.ndarray]) -> np.ndarray:
+        return np.array([one(index[(int(b), int(k))]) for b, k in zip(c["bits"], c["samples"], strict=True)])
+
+    def feasible(c: dict[str, np.ndarray]) -> np.ndarray:
+        return np.ones(len(c["bits"]), dtype=bool)
+
+    if len(grid) <= 64:
+        found = exhaustive(cands, feasible, score)
+    else:
+        found = bayesian(cands, feasible, score, n_trials=min(len(grid), 200), seed=seed, warm_starts=[0])
+    choices = [solved[i] for i in sorted(solved) if solved[i] is not None]
+    if not choices:
+        raise _no_choice(infeasible, first_exc)
+    best_score = float(found.scores[0])
+    tol = _TIE_RTOL * max(abs(best_score), 1e-12)
+    best_i = min(int(i) for i, s in zip(found.order, found.scores, strict=True) if s <= best_score + tol)
+    method = "exhaustive" if found.method == "exhaustive" else "bayesian (optuna TPE)"
+    return Search(best=solved[best_i], choices=tuple(choices), method=method, infeasible=tuple(infeasible))
+
+
+def _no_choice(infeasible: list[tuple[int, int, str]], first_exc: list[Any]) -> Exception:
+    if first_exc:
+        return first_exc[0]  # the solver's own infeasibility: the caller explains it
+    reasons = "; ".join(sorted({r for _, _, r in infeasible}))
+    return InfeasiblePlanError(
+        f"no serving choice is feasible ({reasons})",
+        "raise --latency or --serve-memory, or shorten queries (--prompt-tokens, --gen-tokens) or the batch (--serve-batch)",
+    )
+
+
+def explain_infeasible(exc: Any, gpus: int | None, days: float | None, flops_per_gpu_day: float) -> InfeasiblePlanError:
+    """The solver's infeasibility in the user's words, with what would relieve it."""
+    d = exc.detail
+    if exc.constraint == "irreducible_loss":
+        return InfeasiblePlanError(f"target loss {d['target_loss']:g} is at or below the law's irreducible loss E = {d['E']:.4g}"
+                                   " (at the serving bits)", "choose a target above E, or serve at more bits")
+    if exc.constraint == "bounds":
+        relief = [f"raise --target-loss above {d['floor_loss']:.4g}"]
+        if "tokens_needed" in d:
+            relief.append(f"raise --max-tokens to at least {d['tokens_needed']:.3g}")
+        if "params_needed" in d:
+            relief.append(f"raise --max-params to at least {d['params_needed']:.3g}")
+        return InfeasiblePlanError(f"--max-params/--max-tokens cap the reachable loss at {d['floor_loss']:.4g}, "
+                                   f"above the target {d['target_loss']:g}", " or ".join(relief))
+    needed = d["train_flops_needed"]
+    return InfeasiblePlanError(
+        f"the deadline binds: reaching the target needs at least {fmt_flops(needed)} training "
+        f"FLOPs, {gpus} GPUs deliver {fmt_flops(d['max_train_flops'])} in {days:g} day(s)",
+        f"allow at least {needed / (gpus * flops_per_gpu_day):.3g} days, or at least "
+        f"{math.ceil(needed / (days * flops_per_gpu_day))} GPUs, or a higher --target-loss",
+    )

@@ -1,0 +1,97 @@
+"""Stage 2, resolve: names to objects (accelerators, law, downstream map, task profile), the
+MFU prior, and the discrete choices the plan will search. Still nothing solved."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from planner.defaults import DEFAULT_SERVING_COST, GENERIC_DEFAULT_MFU, SEARCHED_WEIGHT_BITS
+from planner.errors import PlannerInputError
+from planner.hardware.registry import Accelerator, HardwareRegistry, load_registry
+from planner.laws.catalog import ChinchillaLaw, DownstreamMap, get_downstream, get_law
+from planner.planning.records import Request
+from planner.serving.cost import ServingSpec, queries_for
+from planner.serving.sampling import TaskProfile
+from planner.serving.tasks import get_task
+
+__all__ = ["Context", "resolve"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """The resolved objects every later stage reads."""
+
+    accel: Accelerator
+    serve_accel: Accelerator
+    law: ChinchillaLaw
+    maps: Mapping[str, DownstreamMap]
+    task: TaskProfile | None
+    peak_flops_per_s: float
+    mfu_prior: float
+    mfu_source: str
+    serving_cost: str
+    spec: ServingSpec
+    queries: float
+    bits_choices: tuple[int, ...]
+    sample_choices: tuple[int, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def downstream(self) -> DownstreamMap | None:
+        return next(iter(self.maps.values()), None)
+
+
+def _accelerator(gpu: str | Accelerator, registry: HardwareRegistry | None, files: Iterable[str | Path]) -> Accelerator:
+    if isinstance(gpu, Accelerator):
+        return gpu
+    return (registry if registry is not None else load_registry(files)).get(gpu)
+
+
+def _sample_grid(req: Request) -> tuple[int, ...]:
+    if req.samples is not None:
+        return (req.samples,)
+    if req.objective != "pass@k":  # loss and error do not depend on k: never search it
+        return (1,)
+    if req.samples_grid == "pow2":
+        return tuple(2**i for i in range(int(math.log2(req.max_samples)) + 1))
+    return tuple(range(1, req.max_samples + 1))
+
+
+def resolve(req: Request, *, gpu: str | Accelerator, law: str | Path | ChinchillaLaw, downstream: Any,
+            serve_gpu: str | Accelerator | None, registry: HardwareRegistry | None,
+            hardware_files: Iterable[str | Path]) -> Context:
+    accel = _accelerator(gpu, registry, hardware_files)
+    serve_accel = accel if serve_gpu is None else _accelerator(serve_gpu, registry, hardware_files)
+    the_law = law if isinstance(law, ChinchillaLaw) else get_law(law)
+    if downstream is None:
+        maps = dict(the_law.downstream)
+    else:
+        dmap = downstream if isinstance(downstream, DownstreamMap) else get_downstream(downstream)
+        maps = {dmap.name or dmap.suite: dmap}
+    if req.objective != "loss" and not maps:
+        raise PlannerInputError(f"--objective {req.objective} needs a downstream-error map: use a gadre2024-* law or --downstream")
+    task = get_task(req.task) if req.task is not None else None
+    peak = accel.peak_flops_per_s(req.precision)
+    warnings = []
+    if req.mfu is not None:
+        mfu, source = req.mfu, "user-set (--mfu)"
+    elif accel.default_mfu is not None:
+        mfu, source = accel.default_mfu, accel.mfu_source
+    else:
+        mfu, source = GENERIC_DEFAULT_MFU, "generic planning default: no published run for this accelerator in the registry"
+        warnings.append(f"no published MFU for {accel.id}: GPU-hours, cost and wall clock assume "
+                        f"{GENERIC_DEFAULT_MFU:.0%} of peak; pass --mfu with a measured value")
+    spec = ServingSpec(prompt_tokens=req.prompt_tokens, gen_tokens=req.gen_tokens, kv_bits=req.kv_bits, batch=req.serve_batch,
+                       weight_bits=req.bits or 16, samples=req.samples or 1)
+    serves = req.infer_tokens > 0
+    bits = (req.bits,) if req.bits is not None else (SEARCHED_WEIGHT_BITS if serves else (16,))
+    return Context(
+        accel=accel, serve_accel=serve_accel, law=the_law, maps=maps, task=task, peak_flops_per_s=peak, mfu_prior=mfu,
+        mfu_source=source, serving_cost=req.serving_cost or DEFAULT_SERVING_COST, spec=spec,
+        queries=queries_for(req.infer_tokens, req.gen_tokens), bits_choices=bits,
+        sample_choices=_sample_grid(req) if serves else ((req.samples or 1),), warnings=tuple(warnings),
+    )

@@ -1,0 +1,175 @@
+"""The stages after the solve. Each reads the one solution (a :class:`Choice` of the one
+declared problem) and the one MFU; none re-derives a number another stage owns."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from planner.errors import PlannerInputError
+from planner.hardware.registry import Accelerator
+from planner.laws.catalog import ChinchillaLaw, DownstreamMap
+from planner.laws.recipe import TrainingRecipe, training_recipe
+from planner.planning.problem import Choice, PlanningProblem, Search, _Infeasible, gpu_hours, solve_choice
+from planner.planning.records import Allocation, Baseline, ServingChoice, ServingSection, Uncertainty
+from planner.serving.cost import serving_cost
+from planner.serving.joint import served_coefficients
+from planner.systems.layout import LayoutSearch
+from planner.systems.shape import shape_for_params
+
+__all__ = ["choose_layout", "recipe_for", "account", "serving_section", "baseline", "uncertainty"]
+
+
+def recipe_for(choice: Choice, *, rule: str, seq_len: int, gpus: int | None, warmup_fraction: float,
+               params_include_embeddings: bool) -> TrainingRecipe:
+    return training_recipe(choice.params, choice.tokens, rule=rule, seq_len=seq_len, batch_multiple=gpus or 1,
+                           warmup_fraction=warmup_fraction, params_include_embeddings=params_include_embeddings)
+
+
+def choose_layout(choice: Choice, accel: Accelerator, gpus: int, *, rule: str, seq_len: int, warmup_fraction: float,
+                  precision: str) -> tuple[LayoutSearch | None, str | None]:
+    """The fastest layout for the Llama-3-shaped model of the choice (or why there is none)."""
+    from planner.systems.layout import search_layouts
+
+    shape = shape_for_params(choice.params, seq=seq_len)
+    rc = recipe_for(choice, rule=rule, seq_len=seq_len, gpus=gpus, warmup_fraction=warmup_fraction, params_include_embeddings=True)
+    try:
+        return search_layouts(shape, accel, gpus, rc.batch_sequences, precision=precision), None
+    except PlannerInputError as exc:
+        return None, str(exc)
+
+
+def account(choice: Choice, problem: PlanningProblem, *, flops_per_gpu_s: float, price: float | None, gpus: int | None,
+            goodput: float, maps: dict[str, DownstreamMap], serving: ServingSection, unc: Uncertainty | None) -> Allocation:
+    """GPU-hours, cost and wall clock of the one solution at the one MFU."""
+    train_gh = gpu_hours(choice.train_flops, flops_per_gpu_s)
+    infer_gh = problem.lowering(choice.bits, choice.samples).gpu_hours(choice.params)
+    total = train_gh + infer_gh
+    return Allocation(
+        params=choice.params, train_tokens=choice.tokens, loss=choice.loss,
+        downstream_error=MappingProxyType({k: float(m.error(choice.loss)) for k, m in maps.items()}),
+        train_flops=choice.train_flops, inference_flops=choice.inference_flops,
+        gpu_hours=total, train_gpu_hours=train_gh, inference_gpu_hours=infer_gh,
+        cost_usd=total * price if price is not None else None,
+        wall_clock_days=train_gh / gpus / 24.0 / goodput if gpus else None,
+        elasticity=choice.elasticity, binding=choice.binding, status=choice.status, solver=choice.backend,
+        objective=problem.quality, objective_value=choice.objective_value, samples_per_query=choice.samples,
+        qat_bits=choice.bits, qat_fraction=choice.qat_fraction, serving=serving, uncertainty=unc,
+    )
+
+
+def _samples_reason(problem: PlanningProblem, found: Search) -> str:
+    k = found.best.samples
+    if len(problem.sample_choices) == 1:
+        if problem.quality == "pass@k":
+            return f"k = {k} as given"
+        return f"k = {k}: the objective ({problem.quality}) does not reward more samples, and each costs serving compute"
+    k1 = [c for c in found.choices if c.samples == 1 and c.bits == found.best.bits]
+    if k == 1:
+        return "k = 1: more samples did not pay for their serving cost at this budget"
+    if k1:
+        return (f"k = {k} on a {found.best.params / 1e9:.3g}B model beats k = 1 on a {k1[0].params / 1e9:.3g}B by "
+                f"{(found.best.objective_value - k1[0].objective_value) * 100:.3g} points of pass@k")
+    return f"k = {k} was the best of the samples searched"
+
+
+def _search_summary(problem: PlanningProblem, found: Search) -> str:
+    best = found.best
+    b16 = [c for c in found.choices if c.bits == 16 and c.samples == best.samples]
+    if best.bits < 16 and b16:
+        def fmt(v: float) -> str:
+            return f"{v:.4f}" if problem.quality == "loss" else f"{v:.1%}"
+
+        if problem.objective == "min_compute":
+            return (f"serving at {best.bits} bits (QAT on {best.qat_fraction:.0%} of tokens) reaches the target with "
+                    f"{1 - best.lifetime_flops / b16[0].lifetime_flops:.1%} less lifetime compute than 16 bits")
+        return (f"serving at {best.bits} bits (QAT on {best.qat_fraction:.0%} of tokens) beats 16 bits: "
+                f"{fmt(best.objective_value)} vs {fmt(b16[0].objective_value)}")
+    if len(problem.bits_choices) > 1:
+        return f"{best.bits}-bit weights: lower widths did not pay for their loss penalty under {problem.serving.cost_model} pricing"
+    return f"{best.bits}-bit weights as given"
+
+
+def serving_section(problem: PlanningProblem, found: Search, *, price: float | None, precision: str) -> ServingSection:
+    """The serving section: the chosen bits and k, what one replica needs, what serving costs."""
+    best = found.best
+    low = problem.lowering(best.bits, best.samples)
+    spec = low.spec
+    rate = low.gpu_hours_per_million_tokens(best.params)
+    cost = serving_cost(shape_for_params(best.params, seq=spec.seq), low.accel, spec, precision=precision)
+    pass_k = None
+    if problem.task is not None and problem.downstream is not None:
+        pass_k = float(problem.task.pass_at_k(problem.downstream.accuracy_above_chance(best.loss), [best.samples])[0])
+    per_query_gh = low.cost_per_query(best.params) / low.flops_per_gpu_s / 3600.0
+    return ServingSection(
+        pricing=low.cost_model, serve_gpu=low.accel.id, bits=best.bits, kv_bits=spec.kv_bits, qat_fraction=best.qat_fraction,
+        samples_per_query=best.samples, samples_reason=_samples_reason(problem, found), prompt_tokens=spec.prompt_tokens,
+        gen_tokens=spec.gen_tokens, batch=spec.batch, queries=low.queries, pass_at_k=pass_k,
+        memory_per_replica_bytes=cost.memory_per_replica_bytes, gpus_per_replica=cost.gpus_per_replica,
+        decode_tokens_per_s=cost.decode_tokens_per_s, decode_bound=cost.bound, latency_s=cost.latency_s,
+        eflops_per_query=cost.eflops_per_query, gpu_hours_per_million_tokens=rate,
+        usd_per_million_tokens=rate * price if price is not None else None,
+        usd_per_query=per_query_gh * price if price is not None else None,
+        inference_share=best.inference_flops / best.lifetime_flops if best.lifetime_flops else 0.0,
+        cost_shares=MappingProxyType(low.dominant_terms(best.params)), search_method=found.method,
+        search_summary=_search_summary(problem, found),
+        choices=tuple(ServingChoice(c.bits, c.samples, c.params, c.tokens, c.loss, c.objective_value, c.lifetime_flops)
+                      for c in found.choices),
+    )
+
+
+def baseline(problem: PlanningProblem, choice: Choice) -> Baseline:
+    """The Chinchilla-optimal model that ignores inference, priced by the same problem (same
+    bits, samples and serving cost), for comparison."""
+    from solvers.closed_form import chinchilla_sized_for_lifetime_budget, optimal_allocation, train_flops_for_loss
+
+    eff = served_coefficients(problem.coeffs, choice.bits, problem.serving.spec.kv_bits)
+    serve = problem.lowering(choice.bits, choice.samples).cost
+    if problem.objective == "min_loss":
+        bn, bd = chinchilla_sized_for_lifetime_budget(eff, problem.budget_flops, inference_cost=serve)
+        desc = "Chinchilla-optimal shape (inference ignored when sizing) within the same lifetime budget"
+    else:
+        bn, bd = optimal_allocation(eff, train_flops_for_loss(eff, problem.target_loss))
+        desc = "Chinchilla-optimal model reaching the same loss, then serving the same tokens"
+    if problem.max_params or problem.max_tokens or problem.max_train_flops:
+        desc += " (bounds not applied to the baseline)"
+    b_loss, b_train, b_inf = eff.loss(bn, bd), 6 * bn * bd, serve(bn)
+    return Baseline(description=desc, params=bn, train_tokens=bd, loss=b_loss, train_flops=b_train, inference_flops=b_inf,
+                    loss_delta=choice.loss - b_loss, savings_flops=b_train + b_inf - choice.lifetime_flops,
+                    savings_fraction=1.0 - choice.lifetime_flops / (b_train + b_inf))
+
+
+def uncertainty(law: ChinchillaLaw, maps: dict[str, DownstreamMap], problem: PlanningProblem, choice: Choice, *,
+                level: float, max_draws: int) -> Uncertainty | None:
+    """Under the law's bootstrap draws: the loss at the chosen (N, D, bits), and the optimum of
+    the plan's own problem (same bits, k, serving cost) re-solved under each draw."""
+    if not law.draws:
+        return None
+    from planner.serving.qat import precision_factor
+
+    lo_q, hi_q = 50 * (1 - level), 50 * (1 + level)
+
+    def interval(values: Any) -> tuple[float, float]:
+        return float(np.percentile(values, lo_q)), float(np.percentile(values, hi_q))
+
+    rho = precision_factor(choice.bits, problem.serving.spec.kv_bits)
+    losses = law.loss_draws(rho * choice.params, choice.tokens)
+    draws = law.coefficient_draws()
+    pick = np.unique(np.linspace(0, len(draws) - 1, min(len(draws), max_draws)).round().astype(int))
+    params, tokens, infeasible = [], [], 0
+    for i in pick:
+        try:
+            c = solve_choice(problem.with_law(draws[i]), choice.bits, choice.samples)
+        except _Infeasible:
+            infeasible += 1
+            continue
+        params.append(c.params)
+        tokens.append(c.tokens)
+    return Uncertainty(
+        level=level, draws=len(draws), draws_solved=len(params), draws_infeasible=infeasible,
+        loss_interval=interval(losses), params_range=interval(params) if params else None,
+        tokens_range=interval(tokens) if tokens else None,
+        downstream_error_interval=MappingProxyType({k: interval(m.error_draws(losses)) for k, m in maps.items()}),
+    )
