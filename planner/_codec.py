@@ -16,6 +16,8 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+from planner._frozen import FrozenDict
+
 __all__ = ["to_data", "from_data"]
 
 
@@ -74,7 +76,7 @@ def from_data(tp: Any, data: Any) -> Any:
         return [from_data(arg, v) for v in data]
     if origin in (dict, Mapping, typing.Mapping) or tp in (dict, Mapping):
         args = typing.get_args(tp) or (str, Any)
-        return {k: from_data(args[1], v) for k, v in data.items()}
+        return FrozenDict({k: from_data(args[1], v) for k, v in data.items()})
     if tp is float:
         if data is None:
             return math.nan

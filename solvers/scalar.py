@@ -12,28 +12,36 @@ from __future__ import annotations
 
 import math
 
-from scipy.optimize import minimize_scalar
+from collections.abc import Callable
+
+from scipy.optimize import brentq, minimize_scalar
 
 from solvers.problem import AllocationProblem, AllocationSolution, check_reachable
 
 __all__ = ["solve_scalar"]
 
 
-def solve_scalar(problem: AllocationProblem, xatol: float = 1e-10) -> AllocationSolution:
+def solve_scalar(problem: AllocationProblem, xatol: float = 1e-10,
+                 inference_cost: Callable[[float], float] | None = None) -> AllocationSolution:
+    """The 1-D oracle. ``inference_cost(N)``, when given, replaces the problem's serving terms
+    with an exact lifetime serving cost (increasing in N), as planners price it."""
     if any(v is not None for v in (problem.max_params, problem.max_tokens, problem.max_train_flops)):
         raise ValueError("the scalar oracle handles unbounded problems only")
     check_reachable(problem)
     law, d_inf = problem.law, problem.inference_tokens
+    serve = inference_cost or problem.inference_flops
 
     if problem.objective == "min_loss":
         c = problem.budget_flops
         hi = math.log(c / (2.0 * d_inf)) if d_inf > 0 else math.log(c)
         for coef, e in problem.serving_terms:  # N where this term alone spends the budget
             hi = min(hi, math.log(c / coef) / e)
+        if inference_cost is not None:  # N where serving alone spends the budget
+            hi = min(hi, brentq(lambda x: inference_cost(math.exp(x)) - c, math.log(1.0), hi))
 
         def tokens(log_n: float) -> float:
             n = math.exp(log_n)
-            return max(c - problem.inference_flops(n), 1e-300) / (6.0 * n)
+            return max(c - serve(n), 1e-300) / (6.0 * n)
 
         def objective(log_n: float) -> float:
             return math.log(law.loss(math.exp(log_n), tokens(log_n)))
@@ -49,7 +57,7 @@ def solve_scalar(problem: AllocationProblem, xatol: float = 1e-10) -> Allocation
 
         def objective(log_n: float) -> float:
             n = math.exp(log_n)
-            return math.log(6.0 * n * tokens(log_n) + problem.inference_flops(n))
+            return math.log(6.0 * n * tokens(log_n) + serve(n))
 
         hi = lo + 80.0
     # Brent on a bracket found by a coarse grid (the objective is unimodal in log N).
@@ -66,7 +74,7 @@ def solve_scalar(problem: AllocationProblem, xatol: float = 1e-10) -> Allocation
         tokens=d,
         loss=law.loss(n, d),
         train_flops=6.0 * n * d,
-        inference_flops=problem.inference_flops(n),
+        inference_flops=serve(n),
         status="optimal",
         backend="scipy-bounded-brent",
     )

@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
+from planner._frozen import FrozenDict
 from typing import Any
 
 import numpy as np
@@ -105,17 +105,17 @@ class ChinchillaLaw:
     #: Bootstrap draws as rows of (E, A, B, alpha, beta); empty for published presets.
     draws: tuple[tuple[float, float, float, float, float], ...] = ()
     #: Provenance of a fitted law (file, fingerprint, date, settings); empty for presets.
-    fit_info: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    fit_info: Mapping[str, Any] = field(default_factory=lambda: FrozenDict({}))
     origin: str = "builtin"
-    downstream: Mapping[str, DownstreamMap] = field(default_factory=lambda: MappingProxyType({}))
+    downstream: Mapping[str, DownstreamMap] = field(default_factory=lambda: FrozenDict({}))
 
     def __post_init__(self) -> None:
         for key in ("E", "A", "B", "alpha", "beta"):
             value = getattr(self, key)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise PlannerInputError(f"law '{self.name}': {key} must be positive, got {value!r}")
-        object.__setattr__(self, "downstream", MappingProxyType(dict(self.downstream)))
-        object.__setattr__(self, "fit_info", MappingProxyType(dict(self.fit_info)))
+        object.__setattr__(self, "downstream", FrozenDict(dict(self.downstream)))
+        object.__setattr__(self, "fit_info", FrozenDict(dict(self.fit_info)))
 
     @property
     def coeffs(self) -> LawCoefficients:
@@ -255,7 +255,7 @@ def presets() -> Mapping[str, ChinchillaLaw]:
     if _PRESETS is None:
         raw = load_packaged_toml("laws.toml")
         _PRESETS = {name: law_from_table(name, table) for name, table in raw.items()}
-    return MappingProxyType(_PRESETS)
+    return FrozenDict(_PRESETS)
 
 
 def preset_names() -> list[str]:

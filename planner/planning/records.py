@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from planner._frozen import FrozenDict
 from typing import Any
 
 from planner._codec import from_data, to_data
@@ -274,7 +274,7 @@ class Plan:
         Kept for one release for callers of the 0.1 ``Plan.inputs`` dict; read
         ``plan.request`` and ``plan.resolved`` instead.
         """
-        return MappingProxyType({**to_data(self.request), **to_data(self.resolved), "gpu": self.resolved.gpu,
+        return FrozenDict({**to_data(self.request), **to_data(self.resolved), "gpu": self.resolved.gpu,
                                  "mfu": self.resolved.mfu, "law": self.resolved.law})
 
     def to_dict(self) -> dict[str, Any]:

@@ -3,7 +3,7 @@ declared problem) and the one MFU; none re-derives a number another stage owns."
 
 from __future__ import annotations
 
-from types import MappingProxyType
+from planner._frozen import FrozenDict
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,7 @@ def account(choice: Choice, problem: PlanningProblem, *, flops_per_gpu_s: float,
     total = train_gh + infer_gh
     return Allocation(
         params=choice.params, train_tokens=choice.tokens, loss=choice.loss,
-        downstream_error=MappingProxyType({k: float(m.error(choice.loss)) for k, m in maps.items()}),
+        downstream_error=FrozenDict({k: float(m.error(choice.loss)) for k, m in maps.items()}),
         train_flops=choice.train_flops, inference_flops=choice.inference_flops,
         gpu_hours=total, train_gpu_hours=train_gh, inference_gpu_hours=infer_gh,
         cost_usd=total * price if price is not None else None,
@@ -113,7 +113,7 @@ def serving_section(problem: PlanningProblem, found: Search, *, price: float | N
         usd_per_million_tokens=rate * price if price is not None else None,
         usd_per_query=per_query_gh * price if price is not None else None,
         inference_share=best.inference_flops / best.lifetime_flops if best.lifetime_flops else 0.0,
-        cost_shares=MappingProxyType(low.dominant_terms(best.params)), search_method=found.method,
+        cost_shares=FrozenDict(low.dominant_terms(best.params)), search_method=found.method,
         search_summary=_search_summary(problem, found),
         choices=tuple(ServingChoice(c.bits, c.samples, c.params, c.tokens, c.loss, c.objective_value, c.lifetime_flops)
                       for c in found.choices),
@@ -171,5 +171,5 @@ def uncertainty(law: ChinchillaLaw, maps: dict[str, DownstreamMap], problem: Pla
         level=level, draws=len(draws), draws_solved=len(params), draws_infeasible=infeasible,
         loss_interval=interval(losses), params_range=interval(params) if params else None,
         tokens_range=interval(tokens) if tokens else None,
-        downstream_error_interval=MappingProxyType({k: interval(m.error_draws(losses)) for k, m in maps.items()}),
+        downstream_error_interval=FrozenDict({k: interval(m.error_draws(losses)) for k, m in maps.items()}),
     )
