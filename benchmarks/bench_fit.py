@@ -2,7 +2,7 @@
 
     python benchmarks/bench_fit.py
 
-Times a `chinchilla` fit on the 245 runs of ../shared/data/chinchilla_epoch.csv (target:
+Times a `chinchilla` fit on the 245 runs of planner/data/measured/chinchilla_epoch.csv (target:
 under a second) and a 1,000-draw bootstrap of it (target: well under a minute on 2 cores).
 """
 
@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from planner.io import measured_data_dir
 from planner.laws.fitting import LossLawFit, bootstrap
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "chinchilla_epoch.csv"
+DATA = measured_data_dir() / "chinchilla_epoch.csv"
 
 
 def main() -> None:

@@ -2,23 +2,22 @@
 
     python benchmarks/calibrate.py     # ~30 s on 2 cores
 
-Data: ../shared/data/published_runs_a100.csv (Narayanan et al. 2021 Table 1, Korthikanti
+Data: planner/data/measured/published_runs_a100.csv (Narayanan et al. 2021 Table 1, Korthikanti
 et al. 2022 Table 5) and vTrain's multi- and single-node measurements. Each data set gets
 equal total weight. Paste the output into planner/data/calibration.toml;
-tests/test_perf.py checks the shipped constants still meet the error targets.
+tests/systems/test_perf.py checks the shipped constants still meet the error targets.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
 from planner.systems.calibration import fit_calibration, llama3_errors, load_cases, relative_errors
 from planner.hardware.registry import load_registry
+from planner.io import measured_data_dir
 from planner.systems.perf import load_calibration
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = measured_data_dir()
 
 
 def main() -> None:

@@ -43,7 +43,7 @@ WEIGHT_BITS = (16, 8, 6, 4, 3, 2)
 KV_BITS = (16, 8, 4)
 SEARCHED_WEIGHT_BITS = (16, 8, 4)
 
-#: Training recipe defaults: the Step Law sweep's sequence length (shared/data README) and a
+#: Training recipe defaults: the Step Law sweep's sequence length (planner/data/measured/README.md) and a
 #: warmup share that is a planner default, not a published law.
 DEFAULT_SEQ_LEN = 2048
 DEFAULT_WARMUP_FRACTION = 0.01

@@ -11,6 +11,7 @@ _WHERE = {
     "check_keys": "toml",
     "user_config_dir": "config",
     "user_hardware_file": "config",
+    "measured_data_dir": "config",
     "user_law_dir": "store",
     "user_task_dir": "store",
     "saved_law_files": "store",

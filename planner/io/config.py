@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["user_config_dir", "user_hardware_file"]
+__all__ = ["user_config_dir", "user_hardware_file", "measured_data_dir"]
 
 
 def user_config_dir() -> Path:
@@ -24,3 +24,8 @@ def user_config_dir() -> Path:
 
 def user_hardware_file() -> Path:
     return user_config_dir() / "hardware.toml"
+
+
+def measured_data_dir() -> Path:
+    """The published measurements shipped with the package (``planner/data/measured``)."""
+    return Path(__file__).resolve().parents[1] / "data" / "measured"

@@ -16,7 +16,7 @@ from planner.serving.sampling import TaskProfile
 __all__ = ["PRESET_TASKS", "get_task", "user_task_dir", "save_task"]
 
 #: Fitted by compute-planner (``ScaledBetaFit(fit_scale=False)``, i.e. a Beta on (0, 1)) to
-#: the MATH per-problem counts of Pythia 12B in shared/data/math_pythia_per_problem_100samples.csv
+#: the MATH per-problem counts of Pythia 12B in planner/data/measured/math_pythia_per_problem_100samples.csv
 #: (Brown et al. 2024, Large Language Monkeys, as processed by Schaeffer et al. 2025):
 #: tail exponent alpha = 0.286. A profile for planning keeps only the tail: the accuracy
 #: comes from the loss (inference.md's chain), so the scale is 1.

@@ -1,6 +1,6 @@
 """Calibrating the step-time model against measured training runs.
 
-The measured runs (``../shared/data``: Narayanan et al. 2021 Table 1, Korthikanti et al.
+The measured runs (``planner/data/measured``, see its README: Narayanan et al. 2021 Table 1, Korthikanti et al.
 2022 Table 5, vTrain's multi- and single-node A100 measurements) are turned into
 :class:`Case` objects: a model shape, a cluster, the layout fields the paper gives and the
 measured number. Fields a paper leaves out (Narayanan's micro-batch and interleaving) are
@@ -50,9 +50,12 @@ def _divisors(x: int) -> list[int]:
     return [k for k in range(1, x + 1) if x % k == 0]
 
 
-def load_cases(data_dir: str | Path) -> dict[str, list[Case]]:
-    """All calibration cases by data set: ``published``, ``vtrain_multi``, ``vtrain_single``."""
-    data = Path(data_dir)
+def load_cases(data_dir: str | Path | None = None) -> dict[str, list[Case]]:
+    """All calibration cases by data set: ``published``, ``vtrain_multi``, ``vtrain_single``
+    (default: the measurements shipped in ``planner/data/measured``)."""
+    from planner.io.config import measured_data_dir
+
+    data = Path(data_dir) if data_dir is not None else measured_data_dir()
     out: dict[str, list[Case]] = {"published": [], "vtrain_multi": [], "vtrain_single": []}
     with (data / "published_runs_a100.csv").open() as fh:
         for r in csv.DictReader(fh):

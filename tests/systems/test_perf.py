@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from planner.io import measured_data_dir
 from planner.systems.calibration import llama3_errors, load_cases, predict, relative_errors
 from planner.hardware.registry import load_registry
 from planner.systems.perf import activation_bytes_per_layer, host_overlap, load_calibration, state_bytes_per_param
 from planner.systems.shape import ModelShape, shape_for_params
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = measured_data_dir()
 REG = load_registry(user_config=False)
 A100 = REG.get("a100")
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from planner.io import measured_data_dir
 from planner.errors import PlannerInputError
 from planner.laws.fitting import DownstreamFit, LossLawFit, bootstrap
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = measured_data_dir()
 
 
 def read(name: str) -> list[dict[str, str]]:

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planner.io import measured_data_dir
 import planner
-from planner.cli.app import main
+from planner.cli import main
 from planner.hardware.registry import load_registry
 from planner.serving.qat import qat_fraction
 from planner.serving.sampling import ScaledBetaFit, scaled_beta_pass_at_k, unbiased_pass_at_k
@@ -20,14 +21,10 @@ from planner.serving.joint import serving_terms
 from planner.serving.cost import ServingSpec, kinetics_eflops, kinetics_parts_of, kv_bytes_per_token, serving_cost, weight_bound_decode_s
 from planner.systems.shape import shape_for_params, smooth_dims
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = measured_data_dir()
 H100 = load_registry(user_config=False).get("h100")
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("tokens, share", [(2e10, 0.16), (1e11, 0.28), (1e12, 0.41)])
@@ -199,8 +196,8 @@ def test_error_objective_and_default_accounting_unchanged():
         (["qat", "--params", "-1", "--tokens", "1e9", "--bits", "4"], "positive"),
     ],
 )
-def test_serving_usage_errors(capsys, argv, message):
-    code, _, err = run(capsys, *argv)
+def test_serving_usage_errors(cli, argv, message):
+    code, _, err = cli(*argv)
     assert code == 2 and message in err and err.count("\n") == 1
 
 
@@ -215,25 +212,25 @@ def test_large_sample_grids_use_optuna_and_match_enumeration():
     assert again.result.samples_per_query == dense.result.samples_per_query  # seeded
 
 
-def test_unreachable_serving_bounds_are_infeasible_with_relief(capsys):
-    code, _, err = run(capsys, "--budget", "1e22", "--infer-tokens", "1e10", "--objective", "error", "--law", "gadre2024-rpj",
+def test_unreachable_serving_bounds_are_infeasible_with_relief(cli):
+    code, _, err = cli("--budget", "1e22", "--infer-tokens", "1e10", "--objective", "error", "--law", "gadre2024-rpj",
                        "--latency", "0.0001")
     assert code == 1 and "latency" in err and "raise --latency" in err and err.count("\n") == 1
 
 
-def test_qat_command(capsys):
-    code, out, _ = run(capsys, "qat", "--params", "1e9", "--tokens", "1e11", "--bits", "4", "--json")
+def test_qat_command(cli):
+    code, out, _ = cli("qat", "--params", "1e9", "--tokens", "1e11", "--bits", "4", "--json")
     doc = json.loads(out)
     assert code == 0 and doc["fraction"] == pytest.approx(0.28, abs=0.005) and doc["loss_penalty"] > 0
 
 
-def test_saved_task_profile_is_usable(capsys, tmp_path):
+def test_saved_task_profile_is_usable(cli, tmp_path):
     f = tmp_path / "per_problem.csv"
     rng = np.random.default_rng(0)
     c = rng.binomial(50, 0.8 * rng.beta(0.4, 3.0, size=60))
     f.write_text("n,c\n" + "\n".join(f"50,{x}" for x in c))
-    code, _, err = run(capsys, "fit-samples", str(f), "--save", "mytask")
+    code, _, err = cli("fit-samples", str(f), "--save", "mytask")
     assert code == 0, err
-    code, out, _ = run(capsys, "--budget", "1e22", "--infer-tokens", "1e8", "--objective", "pass@k", "--task", "mytask",
+    code, out, _ = cli("--budget", "1e22", "--infer-tokens", "1e8", "--objective", "pass@k", "--task", "mytask",
                        "--law", "gadre2024-rpj", "--json")
     assert code == 0 and json.loads(out)["result"]["objective"] == "pass@k"

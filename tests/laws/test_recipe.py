@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from planner.io import measured_data_dir
 import planner
 from planner.errors import PlannerInputError
 from planner.laws.recipe import STEP_LAW, training_recipe
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = measured_data_dir()
 
 
 def steplaw_optima() -> np.ndarray:

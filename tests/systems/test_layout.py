@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import planner
-from planner.cli.app import main
 from planner.errors import PlannerInputError
 from planner.hardware.registry import load_registry
 from planner.systems import Layout, evaluate_layout, megatron_args, nemo_yaml, search_layouts
@@ -18,10 +17,6 @@ REG = load_registry(user_config=False)
 GPT3 = ModelShape(layers=96, hidden=12288, heads=96, kv_heads=96, ffn=4 * 12288, vocab=51200, seq=2048, mlp="gelu", tied_embeddings=True)
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +81,8 @@ def test_exports_name_the_layout(gpt3_search):
     assert f"tensor_model_parallel_size: {lay.t}" in yaml and "num_nodes: 128" in yaml
 
 
-def test_layout_cli_search_and_evaluation(capsys):
-    code, out, _ = run(capsys, "layout", "--params", "7B", "--gpus", "64", "--global-batch", "512", "--json")
+def test_layout_cli_search_and_evaluation(cli):
+    code, out, _ = cli("layout", "--params", "7B", "--gpus", "64", "--global-batch", "512", "--json")
     doc = json.loads(out)
     assert code == 0
     for key in ("mfu", "hfu", "step_time_s", "tokens_per_s", "memory_per_gpu_bytes", "fits", "layout", "top"):
@@ -97,15 +92,15 @@ def test_layout_cli_search_and_evaluation(capsys):
             "--tp", str(lay["tp"]), "--pp", str(lay["pp"]), "--dp", str(lay["dp"]), "--cp", str(lay["cp"]),
             "--vp", str(lay["vp"]), "--micro-batch", str(lay["micro_batch"]), "--recompute", lay["recompute"],
             "--zero", str(lay["zero"]), "--sequence-parallel" if lay["sequence_parallel"] else "--no-sequence-parallel"]
-    code, out, _ = run(capsys, *argv)
+    code, out, _ = cli(*argv)
     ev = json.loads(out)
     assert code == 0 and ev["method"] == "evaluation" and ev["step_time_s"] == pytest.approx(doc["step_time_s"])
-    code, out, _ = run(capsys, "layout", "--params", "70B", "--gpus", "8", "--global-batch", "64", "--tp", "1", "--pp", "1",
+    code, out, _ = cli("layout", "--params", "70B", "--gpus", "8", "--global-batch", "64", "--tp", "1", "--pp", "1",
                        "--dp", "8", "--cp", "1", "--vp", "1", "--micro-batch", "1", "--recompute", "none", "--zero", "0",
                        "--no-sequence-parallel", "--json")
     bad = json.loads(out)
     assert code == 0 and not bad["fits"] and "GB over" in bad["why"]
-    code, out, _ = run(capsys, "layout", "--params", "7B", "--gpus", "64", "--global-batch", "512", "--export", "megatron")
+    code, out, _ = cli("layout", "--params", "7B", "--gpus", "64", "--global-batch", "512", "--export", "megatron")
     assert code == 0 and "--tensor-model-parallel-size" in out
 
 
@@ -118,8 +113,8 @@ def test_layout_cli_search_and_evaluation(capsys):
           "--micro-batch", "1", "--recompute", "none", "--zero", "1", "--sequence-parallel", "--global-batch", "8"], "not --gpus 6"),
     ],
 )
-def test_layout_usage_errors(capsys, argv, message):
-    code, _, err = run(capsys, *argv)
+def test_layout_usage_errors(cli, argv, message):
+    code, _, err = cli(*argv)
     assert code == 2 and message in err and err.count("\n") == 1
 
 
@@ -137,10 +132,10 @@ def test_plan_uses_the_layout_mfu_consistently():
     assert np.isclose(planner.plan(gpu_hours=5e5, gpus=512, choose_layout=False).inputs["mfu"], 0.38)
 
 
-def test_plan_export_cli(capsys):
-    code, out, _ = run(capsys, "--budget", "1e23", "--gpus", "256", "--export", "megatron")
+def test_plan_export_cli(cli):
+    code, out, _ = cli("--budget", "1e23", "--gpus", "256", "--export", "megatron")
     assert code == 0 and "--micro-batch-size" in out and "--lr" in out
-    code, _, err = run(capsys, "--budget", "1e23", "--export", "nemo")
+    code, _, err = cli("--budget", "1e23", "--export", "nemo")
     assert code == 2 and "--gpus" in err
 
 
