@@ -42,7 +42,27 @@ _WHERE = {
     "SolverError": "errors",
     "InternalError": "errors",
 }
-__all__ = list(_WHERE)
+__all__ = [
+    "plan",
+    "Plan",
+    "Allocation",
+    "Baseline",
+    "Assumption",
+    "ServingSection",
+    "Uncertainty",
+    "Request",
+    "ChinchillaLaw",
+    "DownstreamMap",
+    "get_law",
+    "Accelerator",
+    "HardwareRegistry",
+    "load_registry",
+    "PlannerError",
+    "PlannerInputError",
+    "InfeasiblePlanError",
+    "SolverError",
+    "InternalError",
+]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)
 _install_moved_paths()
 

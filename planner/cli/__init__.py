@@ -8,5 +8,8 @@ _WHERE = {
     "main": "app",
     "cli": "app",
 }
-__all__ = list(_WHERE)
+__all__ = [
+    "main",
+    "cli",
+]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -10,5 +10,10 @@ _WHERE = {
     "load_registry": "registry",
     "PRECISIONS": "registry",
 }
-__all__ = list(_WHERE)
+__all__ = [
+    "Accelerator",
+    "HardwareRegistry",
+    "load_registry",
+    "PRECISIONS",
+]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -23,5 +23,23 @@ _WHERE = {
     "RunTable": "runs",
     "read_runs": "runs",
 }
-__all__ = list(_WHERE)
+__all__ = [
+    "load_toml_file",
+    "load_packaged_toml",
+    "unknown_name",
+    "check_keys",
+    "user_config_dir",
+    "user_hardware_file",
+    "measured_data_dir",
+    "user_law_dir",
+    "user_task_dir",
+    "saved_law_files",
+    "saved_task_files",
+    "save_law_table",
+    "save_task_table",
+    "save_table",
+    "to_toml",
+    "RunTable",
+    "read_runs",
+]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

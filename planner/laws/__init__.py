@@ -25,5 +25,25 @@ _WHERE = {
     "training_recipe": "recipe",
     "LR_RULES": "recipe",
 }
-__all__ = list(_WHERE)
+__all__ = [
+    "ChinchillaLaw",
+    "DownstreamMap",
+    "DEFAULT_LAW",
+    "get_law",
+    "get_downstream",
+    "law_from_table",
+    "preset_names",
+    "presets",
+    "saved_laws",
+    "LossLawFit",
+    "DownstreamFit",
+    "bootstrap",
+    "BootstrapResult",
+    "fit_runs",
+    "FitOutcome",
+    "predict",
+    "TrainingRecipe",
+    "training_recipe",
+    "LR_RULES",
+]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -35,6 +35,7 @@ __all__ = [
     "presets",
     "saved_laws",
     "get_downstream",
+    "law_entries",
 ]
 
 #: The default preset, and why: Epoch AI's refit of the largest published sweep
@@ -344,3 +345,21 @@ def get_downstream(name_or_path: str | Path) -> DownstreamMap:
     if raw.get("form") != "downstream":
         raise PlannerInputError(f"'{name}' is a loss law, not a downstream-error map: pass it with --law")
     return downstream_from_table(name, raw, origin=str(path))
+
+
+def law_entries() -> list[dict[str, Any]]:
+    """Every preset and saved law (loss laws and downstream maps) as plain dicts, for listing.
+    A saved file that cannot be read is listed as ``unreadable`` with the reason."""
+    entries: list[dict[str, Any]] = [law.to_dict() for law in presets().values()]
+    for name, path in saved_laws().items():
+        try:
+            entries.append(get_law(name).to_dict())
+        except PlannerInputError:
+            try:
+                m = get_downstream(name)
+            except PlannerInputError as exc:
+                entries.append({"name": name, "form": "unreadable", "origin": str(path), "source": str(exc)})
+                continue
+            entries.append({"name": name, "form": "downstream", "k": m.k, "gamma": m.gamma, "epsilon": m.epsilon,
+                            "origin": str(path), "source": m.source, "bootstrap_draws": len(m.draws)})
+    return entries

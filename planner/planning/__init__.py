@@ -18,5 +18,17 @@ _WHERE = {
     "SCHEMA_VERSION": "pipeline",
     "GENERIC_DEFAULT_MFU": "pipeline",
 }
-__all__ = list(_WHERE)
+__all__ = [
+    "plan",
+    "Plan",
+    "Allocation",
+    "Baseline",
+    "Assumption",
+    "Request",
+    "Resolved",
+    "ServingSection",
+    "Uncertainty",
+    "SCHEMA_VERSION",
+    "GENERIC_DEFAULT_MFU",
+]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -10,5 +10,10 @@ _WHERE = {
     "render_layouts": "tables",
     "render_sample_fits": "tables",
 }
-__all__ = list(_WHERE)
+__all__ = [
+    "render_plan",
+    "render_fit",
+    "render_layouts",
+    "render_sample_fits",
+]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -3,7 +3,8 @@ hardware registry, predictions and the QAT sub-question. Pure: data in, renderab
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.panel import Panel
@@ -13,9 +14,13 @@ from rich.text import Text
 from planner.units import fmt_count
 
 if TYPE_CHECKING:
+    from planner.hardware.registry import Accelerator
+    from planner.laws.catalog import ChinchillaLaw
     from planner.laws.lawfit import FitOutcome
+    from planner.serving.qat import QATResult
 
-__all__ = ["render_fit", "render_layouts", "render_sample_fits"]
+__all__ = ["render_fit", "render_layouts", "render_sample_fits", "render_hardware_list", "render_hardware", "render_laws",
+           "render_law", "render_prediction", "render_qat"]
 
 
 def render_fit(outcome: FitOutcome, max_outliers: int = 10) -> Group:
@@ -87,3 +92,114 @@ def render_sample_fits(entries: list[dict]) -> Group:
         t.add_row(str(e["name"]), str(e["n_problems"]), f"{e['alpha']:.3g}", f"{e['beta']:.3g}", f"{e['scale']:.3g}",
                   *[f"{e['pass_at_k'][k]:.3f}" for k in ks], f"{e['power_law']['a']:.2f}, {e['power_law']['b']:.3f}")
     return Group(t, Text("Observed k use the unbiased estimator (Chen et al. 2021); --json lists both curves.", style="dim"))
+
+
+def render_hardware_list(accelerators: Iterable[Accelerator]) -> Table:
+    """``plan hardware list``: headline figures of every accelerator."""
+    t = Table(title="Accelerators (dense, per device; links per direction)")
+    t.add_column("id", no_wrap=True)
+    for col in ("BF16\nTF/s", "FP8\nTF/s", "HBM\nGB", "HBM\nTB/s", "intra\nGB/s", "inter\nGB/s", "per\nnode", "TDP\nW"):
+        t.add_column(col, justify="right", no_wrap=True)
+
+    def opt(x: float | None, scale: float, fmt: str = "{:.0f}") -> str:
+        return "-" if x is None else fmt.format(x / scale)
+
+    for acc in accelerators:
+        t.add_row(
+            acc.id,
+            opt(acc.bf16_flops_per_s, 1e12, "{:.0f}"),
+            opt(acc.fp8_flops_per_s, 1e12, "{:.0f}"),
+            opt(acc.hbm_bytes, 1e9),
+            opt(acc.hbm_bytes_per_s, 1e12, "{:.2f}"),
+            opt(acc.intra_node_link_bytes_per_s, 1e9),
+            opt(acc.inter_node_link_bytes_per_s, 1e9, "{:.1f}"),
+            str(acc.devices_per_node),
+            opt(acc.tdp_w, 1),
+        )
+    return t
+
+
+def render_hardware(acc: Accelerator) -> Table:
+    """``plan hardware show``: one accelerator with its sources."""
+    t = Table(title=f"{acc.id}: {acc.name}", show_header=False)
+    t.add_column(style="bold")
+    t.add_column(overflow="fold")
+    for key, value in acc.to_dict().items():
+        if value is None or value == [] or value == "":
+            continue
+        t.add_row(key, f"{value:,.6g}" if isinstance(value, float) else str(value))
+    t.add_row("arithmetic_intensity_flop_per_byte", f"{acc.arithmetic_intensity_flop_per_byte:.0f}")
+    return t
+
+
+def render_laws(entries: list[dict[str, Any]], default_law: str) -> Table:
+    """``plan laws list``: presets and saved laws."""
+    t = Table(title="Scaling laws: L = E + A/N^alpha + B/D^beta  (downstream: Err = epsilon - k exp(-gamma L))")
+    for col in ("name", "kind", "coefficients", "draws", "source"):
+        t.add_column(col, overflow="fold")
+    for e in entries:
+        name = e["name"] + (" (default)" if e["name"] == default_law else "")
+        kind = "preset" if e.get("origin", "builtin") == "builtin" else "saved"
+        if e["form"] == "downstream":
+            coeffs = f"k {e['k']:.4g}, gamma {e['gamma']:.4g}, eps {e['epsilon']:.4g}"
+        elif e["form"] == "unreadable":
+            coeffs = "-"
+        else:
+            coeffs = f"E {e['E']:.4g}, A {e['A']:.4g}, B {e['B']:.4g}, alpha {e['alpha']:.4g}, beta {e['beta']:.4g}"
+            if e.get("downstream"):
+                coeffs += f"; downstream {', '.join(e['downstream'])}"
+        t.add_row(name, f"{kind} {e['form']}", coeffs, str(e.get("bootstrap_draws") or "-"), e["source"])
+    return t
+
+
+def render_law(law: ChinchillaLaw, frontier: list[dict[str, float]]) -> Group:
+    """``plan laws show``: one law and its compute-optimal allocations."""
+    info = Table(title=f"{law.name} ({law.form} form)", show_header=False)
+    info.add_column(style="bold")
+    info.add_column(overflow="fold")
+    for k, v in law.coefficients.items():
+        info.add_row(k, f"{v:.6g}")
+    info.add_row("N counts embeddings", "yes" if law.params_include_embeddings else "no")
+    if law.fit_params_range:
+        info.add_row("fitted on", f"{fmt_count(law.fit_params_range[0])} - {fmt_count(law.fit_params_range[1])} params")
+    for suite, m in law.downstream.items():
+        info.add_row(f"downstream {suite}", f"Err = {m.epsilon:g} - {m.k:g} exp(-{m.gamma:g} L)")
+    info.add_row("source", law.source)
+    if law.note:
+        info.add_row("note", law.note)
+    t = Table(title="Compute-optimal allocation, no inference (closed form)")
+    for col in ("training FLOPs", "params", "tokens", "tokens/param", "loss"):
+        t.add_column(col, justify="right")
+    for row in frontier:
+        t.add_row(f"{row['train_flops']:.0e}", fmt_count(row["params"]), fmt_count(row["train_tokens"]), f"{row['tokens_per_param']:.1f}", f"{row['loss']:.4f}")
+    return Group(info, t)
+
+
+def render_prediction(result: dict[str, Any], params: float, tokens: float, level: float) -> Table:
+    """``plan predict``: point predictions and intervals."""
+    t = Table(title=f"{result['law']}: N = {fmt_count(params)}, D = {fmt_count(tokens)}")
+    t.add_column("quantity")
+    t.add_column("prediction", justify="right")
+    t.add_column(f"{level:.0%} interval", justify="right")
+
+    def iv(x: Any, fmt: str) -> str:
+        return "-" if x is None else f"{fmt.format(x[0])} - {fmt.format(x[1])}"
+
+    t.add_row("loss", f"{result['loss']:.4f}", iv(result["loss_interval"], "{:.4f}"))
+    for name, e in result["downstream_error"].items():
+        t.add_row(f"error ({name})", f"{e['error']:.1%}", iv(e["interval"], "{:.1%}"))
+    return t
+
+
+def render_qat(res: QATResult, params: float, tokens: float, bits: int) -> Table:
+    """``plan qat``: the QAT share and the loss cost of low-precision serving."""
+    t = Table(title=f"QAT for {fmt_count(params)} params on {fmt_count(tokens)} tokens at {bits} bits", show_header=False)
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    t.add_row("tokens per parameter byte S", f"{res.tokens_per_param_byte:.4g}")
+    t.add_row("optimal QAT share f* (Dremov et al. 2025)", f"{res.fraction:.1%}")
+    t.add_row("QAT tokens (inside the training budget)", fmt_count(res.qat_tokens))
+    t.add_row("effective-parameter factor (Kumar et al. 2024)", f"{res.precision_factor:.4f}")
+    t.add_row("loss at 16 bits / served", f"{res.loss_16bit:.4f} / {res.loss:.4f} (+{res.loss_penalty:.4f})")
+    t.add_row("weight bytes", f"{res.weight_bytes / 1e9:.2f} GB")
+    return t

@@ -26,5 +26,26 @@ _WHERE = {
     "fit_sample_file": "sample_fit",
     "serving_terms": "joint",
 }
-__all__ = list(_WHERE)
+__all__ = [
+    "ServingSpec",
+    "ServingCost",
+    "serving_cost",
+    "kinetics_eflops",
+    "kv_bytes_per_token",
+    "weight_bound_decode_s",
+    "queries_for",
+    "qat_fraction",
+    "precision_factor",
+    "qat_plan",
+    "QATResult",
+    "TaskProfile",
+    "ScaledBetaFit",
+    "unbiased_pass_at_k",
+    "scaled_beta_pass_at_k",
+    "get_task",
+    "save_task",
+    "PRESET_TASKS",
+    "fit_sample_file",
+    "serving_terms",
+]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -23,5 +23,23 @@ _WHERE = {
     "nemo_yaml": "exports",
     "run_layout": "layout_request",
 }
-__all__ = list(_WHERE)
+__all__ = [
+    "ModelShape",
+    "shape_for_params",
+    "complete_shape",
+    "LLAMA3_RULE",
+    "Calibration",
+    "load_calibration",
+    "evaluate",
+    "memory_per_gpu",
+    "Layout",
+    "LayoutResult",
+    "LayoutSearch",
+    "search_layouts",
+    "evaluate_layout",
+    "calibration_warnings",
+    "megatron_args",
+    "nemo_yaml",
+    "run_layout",
+]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

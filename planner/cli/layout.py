@@ -1,0 +1,90 @@
+"""``plan layout``: evaluate or search parallel layouts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from planner.cli.options import QUANTITY, hardware_option
+from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
+
+__all__ = ["layout_command"]
+
+
+def _shape_options(f: Any) -> Any:
+    opts = [
+        click.option("--params", type=QUANTITY, help="Parameter count; the Llama-3 shape rule fills in what you do not give."),
+        click.option("--layers", type=click.IntRange(min=1)),
+        click.option("--hidden", type=click.IntRange(min=1)),
+        click.option("--heads", type=click.IntRange(min=1)),
+        click.option("--kv-heads", type=click.IntRange(min=1)),
+        click.option("--ffn", type=click.IntRange(min=1), help="MLP width."),
+        click.option("--vocab", type=click.IntRange(min=1)),
+        click.option("--mlp", type=click.Choice(["swiglu", "gelu"])),
+        click.option("--seq", type=click.IntRange(min=1), default=2048, show_default=True, help="Sequence length."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _layout_options(f: Any) -> Any:
+    opts = [
+        click.option("--tp", type=click.IntRange(min=1), help="Tensor parallel size (fixed; otherwise searched)."),
+        click.option("--pp", type=click.IntRange(min=1), help="Pipeline parallel size."),
+        click.option("--dp", type=click.IntRange(min=1), help="Data parallel size."),
+        click.option("--cp", type=click.IntRange(min=1), help="Context parallel size."),
+        click.option("--vp", type=click.IntRange(min=1), help="Interleaved (virtual) pipeline chunks per rank."),
+        click.option("--micro-batch", type=click.IntRange(min=1), help="Micro-batch size in sequences."),
+        click.option("--recompute", type=click.Choice(["none", "selective", "full"])),
+        click.option("--zero", type=click.IntRange(0, 3), help="ZeRO stage (1 = distributed optimizer)."),
+        click.option("--sequence-parallel/--no-sequence-parallel", default=None),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+@click.command("layout")
+@click.option("--gpu", default="h100-sxm", show_default=True, help="Accelerator id or alias.")
+@click.option("--gpus", type=click.IntRange(min=1), required=True, help="Number of devices.")
+@click.option("--global-batch", type=click.IntRange(min=1), help="Global batch in sequences (default: Step Law batch at --tokens).")
+@click.option("--tokens", type=QUANTITY, help="Training tokens, for the default batch (default 20 x params).")
+@_shape_options
+@_layout_options
+@click.option("--method", type=click.Choice(["exhaustive", "bayesian"]), default="exhaustive", show_default=True)
+@click.option("--trials", type=click.IntRange(min=1), help="Trials for --method bayesian.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--top", "top_k", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--flash-attention/--no-flash-attention", default=True, show_default=True)
+@click.option("--memory-reserve", type=QUANTITY, default=DEFAULT_MEMORY_RESERVE_FRACTION, show_default=True, help="Share of HBM kept free (allocator, buffers): a planner default.")
+@click.option("--precision", type=click.Choice(["bf16", "fp8", "fp4"]), default="bf16", show_default=True)
+@click.option("--export", "export", type=click.Choice(["megatron", "nemo"]), help="Print the best layout as Megatron-LM arguments or NeMo YAML.")
+@click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
+@hardware_option
+def layout_command(gpu: str, gpus: int, global_batch: int | None, tokens: float | None, method: str, trials: int | None,
+                   seed: int, top_k: int, flash_attention: bool, memory_reserve: float, precision: str, export: str | None,
+                   as_json: bool, hardware_files: tuple[str, ...], **flags: Any) -> None:
+    """Evaluate or search parallel layouts: flags you give are held, the rest searched."""
+    from planner.systems.layout_request import run_layout
+
+    doc, exported = run_layout(
+        gpu=gpu, gpus=gpus, global_batch=global_batch, tokens=tokens, method=method, trials=trials, seed=seed, top_k=top_k,
+        flash_attention=flash_attention, memory_reserve=memory_reserve, precision=precision, export=export,
+        hardware_files=hardware_files, flags=flags,
+    )
+    for w in doc["warnings"]:
+        click.echo(f"plan: warning: {w}", err=True)
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+    elif exported is not None:
+        click.echo(exported)
+    else:
+        from rich.console import Console
+
+        from planner.report import render_layouts
+
+        Console().print(render_layouts(doc))
+

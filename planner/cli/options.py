@@ -1,0 +1,56 @@
+"""Shared pieces of the command line: number parsing with suffixes, the hardware-file option,
+one-line errors. Only click and the standard library load here, so ``plan --help`` is instant."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+__all__ = ["QUANTITY", "Quantity", "hardware_option", "registry", "echo_json", "EXIT_OK", "EXIT_INFEASIBLE", "EXIT_USAGE", "EXIT_INTERNAL"]
+
+#: Exit codes: 0 ok, 1 infeasible (or a solver that could not certify a feasible problem),
+#: 2 usage error, 3 internal error (a bug in the planner: nothing is said about feasibility).
+EXIT_OK, EXIT_INFEASIBLE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class Quantity(click.ParamType):
+    """A number that also accepts 7B / 2T style suffixes."""
+
+    name = "NUMBER"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        from planner.units import parse_quantity
+
+        try:
+            return parse_quantity(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+QUANTITY = Quantity()
+
+
+def hardware_option(f: Any) -> Any:
+    return click.option(
+        "--hardware-file",
+        "hardware_files",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="TOML file adding or overriding accelerators (repeatable). "
+        "~/.config/compute-planner/hardware.toml is read too.",
+    )(f)
+
+
+def registry(hardware_files: tuple[str, ...]) -> Any:
+    from planner.hardware.registry import load_registry
+
+    return load_registry(hardware_files)
+
+
+def echo_json(doc: Any) -> None:
+    """One JSON document on stdout."""
+    click.echo(json.dumps(doc, indent=2))

@@ -1,0 +1,67 @@
+"""``plan qat`` and ``plan fit-samples``: the serving sub-questions."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from planner.cli.options import QUANTITY
+
+__all__ = ["qat_command", "fit_samples_command"]
+
+
+@click.command("qat")
+@click.option("--params", type=QUANTITY, required=True, help="Parameters N.")
+@click.option("--tokens", type=QUANTITY, required=True, help="Training tokens D.")
+@click.option("--bits", type=click.Choice(["16", "8", "6", "4", "3", "2"]), required=True, help="Serving weight bits.")
+@click.option("--kv-bits", type=click.Choice(["16", "8", "4"]), default="16", show_default=True)
+@click.option("--law", default=None, help="Law for the loss penalty (default besiroglu2024).")
+@click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
+def qat_command(params: float, tokens: float, bits: str, kv_bits: str, law: str | None, as_json: bool) -> None:
+    """The optimal QAT share of training and the loss cost of serving at low precision."""
+    from planner.laws.catalog import DEFAULT_LAW, get_law
+    from planner.serving.qat import qat_plan
+
+    res = qat_plan(get_law(law or DEFAULT_LAW), params, tokens, int(bits), int(kv_bits))
+    if as_json:
+        click.echo(json.dumps({"schema_version": "1.0", **res.to_dict()}, indent=2))
+        return
+    from rich.console import Console
+
+    from planner.report.tables import render_qat
+
+    Console().print(render_qat(res, params, tokens, int(bits)))
+
+
+@click.command("fit-samples")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--group-col", help="Fit one profile per value of this column (e.g. model).")
+@click.option("--n-col", default="n", show_default=True, help="Samples per problem.")
+@click.option("--c-col", default="c", show_default=True, help="Correct samples per problem.")
+@click.option("--k", "ks", type=QUANTITY, multiple=True, help="k to predict pass@k at (repeatable; default 1, 10, 100, 1000, 10000).")
+@click.option("--where", multiple=True, help="Keep rows where COL=VALUE (also !=, <, <=, >, >=).")
+@click.option("--save", "save_name", help="Save the fitted task profile(s) for --task (NAME, or NAME-<group> per group).")
+@click.option("--overwrite", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Write a JSON list, one entry per group, to stdout.")
+def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str, ks: tuple[float, ...], where: tuple[str, ...],
+                        save_name: str | None, overwrite: bool, as_json: bool) -> None:
+    """Fit scaled-Beta difficulty distributions to per-problem correct-of-n counts; predict pass@k."""
+    from planner.serving.sample_fit import fit_sample_file
+
+    entries = fit_sample_file(path, group_col=group_col, n_col=n_col, c_col=c_col, ks=ks, where=where,
+                              save_name=save_name, overwrite=overwrite)
+    for e in entries:
+        for w in e["warnings"]:
+            click.echo(f"plan: warning: {e['name']}: {w}", err=True)
+        if e.get("saved_to"):
+            click.echo(f"plan: saved task profile '{e['saved_as']}' to {e['saved_to']}", err=True)
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    from rich.console import Console
+
+    from planner.report import render_sample_fits
+
+    Console().print(render_sample_fits(entries))
+
