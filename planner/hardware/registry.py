@@ -12,7 +12,6 @@ with the same keys; an override of a shipped entry may give only the keys it cha
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from planner.io.toml import check_keys, load_packaged_toml, load_toml_file, unknown_name
 from planner.io.config import user_hardware_file
 from planner.errors import PlannerInputError
+from planner.validate import check_positive
 
 __all__ = ["Accelerator", "HardwareRegistry", "load_registry", "PRECISIONS"]
 
@@ -121,11 +121,7 @@ class Accelerator:
 
 
 def _positive(where: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PlannerInputError(f"{where}: '{key}' must be a number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise PlannerInputError(f"{where}: '{key}' must be positive and finite, got {value!r}")
-    return float(value)
+    return check_positive(f"'{key}'", value, where=where)  # type: ignore[return-value]
 
 
 def _convert(hw_id: str, raw: Mapping[str, Any], origin: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from planner.io.toml import check_keys, load_packaged_toml, load_toml_file, unknown_name
 from planner.errors import PlannerInputError
+from planner.validate import check_positive
 from solvers.problem import LawCoefficients
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "saved_laws",
     "get_downstream",
     "law_entries",
+    "downstream_error",
 ]
 
 #: The default preset, and why: Epoch AI's refit of the largest published sweep
@@ -43,6 +45,12 @@ __all__ = [
 #: compute-optimal ratio (~20 tokens/parameter) agrees with Chinchilla's other two
 #: approaches, unlike the printed Approach 3 fit (hoffmann2022).
 DEFAULT_LAW = "besiroglu2024"
+
+
+def downstream_error(k: Any, gamma: Any, epsilon: Any, loss: Any) -> Any:
+    """The one downstream-error formula (Gadre et al. 2024): ``Err(L) = epsilon - k exp(-gamma L)``;
+    numbers or arrays (bootstrap draws) alike."""
+    return epsilon - k * np.exp(-gamma * np.asarray(loss, dtype=float))
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class DownstreamMap:
     draws: tuple[tuple[float, float, float], ...] = ()
 
     def error(self, loss: float | np.ndarray) -> float | np.ndarray:
-        return self.epsilon - self.k * np.exp(-self.gamma * np.asarray(loss, dtype=float))
+        return downstream_error(self.k, self.gamma, self.epsilon, loss)
 
     def accuracy_above_chance(self, loss: float) -> float:
         """``(epsilon - Err(L)) / epsilon`` = ``k exp(-gamma L) / epsilon``, in [0, 1).
@@ -76,7 +84,7 @@ class DownstreamMap:
         if not self.draws:
             return np.asarray(self.error(loss), dtype=float)
         d = np.asarray(self.draws)[np.arange(loss.size) % len(self.draws)]
-        return d[:, 2] - d[:, 0] * np.exp(-d[:, 1] * loss)
+        return downstream_error(d[:, 0], d[:, 1], d[:, 2], loss)
 
 
 @dataclass(frozen=True)
@@ -185,11 +193,7 @@ def _draws(where: str, table: Mapping[str, Any], names: tuple[str, ...]) -> tupl
 
 
 def _number(where: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise PlannerInputError(f"{where}: '{key}' must be a finite number, got {value!r}")
-    if value <= 0:
-        raise PlannerInputError(f"{where}: '{key}' must be positive, got {value!r}")
-    return float(value)
+    return check_positive(f"'{key}'", value, where=where)  # type: ignore[return-value]
 
 
 def law_from_table(name: str, table: Mapping[str, Any], origin: str = "builtin") -> ChinchillaLaw:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from planner.errors import PlannerInputError
+from planner.validate import check_positive
 from planner.laws.catalog import DEFAULT_LAW, get_downstream, get_law
 
 __all__ = ["predict"]
@@ -16,8 +16,7 @@ __all__ = ["predict"]
 def predict(*, params: float, tokens: float, law: str | None = None, downstream: str | None = None, level: float = 0.95) -> dict[str, Any]:
     """Point predictions, and percentile intervals when the law or map has bootstrap draws."""
     for name, v in (("params", params), ("tokens", tokens)):
-        if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
-            raise PlannerInputError(f"{name} must be positive and finite, got {v}")
+        check_positive(name, v)
     if not 0 < level < 1:
         raise PlannerInputError(f"--level must be in (0, 1), got {level}")
     the_law = get_law(law or DEFAULT_LAW)

@@ -21,7 +21,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from planner.errors import PlannerInputError
+from planner.serving.cost import check_bits
+from planner.validate import check_positive
 
 __all__ = ["QATResult", "qat_fraction", "precision_factor", "qat_plan", "DREMOV_A", "GAMMA_W", "GAMMA_KV"]
 
@@ -68,10 +69,8 @@ class QATResult:
 def qat_plan(law: Any, params: float, tokens: float, bits: int, kv_bits: int = 16) -> QATResult:
     """The QAT share and loss penalty for serving ``params`` trained on ``tokens`` at ``bits``."""
     for name, v in (("params", params), ("tokens", tokens)):
-        if not (math.isfinite(v) and v > 0):
-            raise PlannerInputError(f"{name} must be positive, got {v}")
-    if bits not in (2, 3, 4, 6, 8, 16) or kv_bits not in (4, 8, 16):
-        raise PlannerInputError("--bits must be 2, 3, 4, 6, 8 or 16 and --kv-bits 4, 8 or 16")
+        check_positive(name, v)
+    check_bits(bits, kv_bits)
     f = qat_fraction(params, tokens, bits)
     rho = precision_factor(bits, kv_bits)
     base = law.loss(params, tokens)

@@ -57,7 +57,7 @@ def test_budget_units_agree():
     # A cluster-deadline budget counts only productive time (goodput, default 90 %).
     by_cluster = planner.plan(gpus=100, days=gpu_hours / 100 / 24 / 0.9, gpu="h100", mfu=0.5)
     for other in (by_hours, by_dollars, by_cluster):
-        assert other.inputs["budget_flops"] == pytest.approx(3.6e22, rel=1e-12)
+        assert other.resolved.budget_flops == pytest.approx(3.6e22, rel=1e-12)
         assert other.result.params == pytest.approx(by_flops.result.params, rel=1e-6)
     assert by_dollars.result.cost_usd == pytest.approx(gpu_hours * 2.0, rel=1e-6)
     assert by_cluster.result.wall_clock_days == pytest.approx(gpu_hours / 100 / 24 / 0.9, rel=1e-6)
@@ -66,7 +66,7 @@ def test_budget_units_agree():
 def test_fp8_peak_buys_more_flops_per_hour():
     bf16 = planner.plan(gpu_hours=1e5, gpu="h100")
     fp8 = planner.plan(gpu_hours=1e5, gpu="h100", precision="fp8")
-    assert fp8.inputs["budget_flops"] == pytest.approx(2 * bf16.inputs["budget_flops"], rel=1e-3)
+    assert fp8.resolved.budget_flops == pytest.approx(2 * bf16.resolved.budget_flops, rel=1e-3)
 
 
 def test_deadline_caps_training_only():
@@ -81,7 +81,7 @@ def test_deadline_caps_training_only():
 
 def test_generic_mfu_is_flagged():
     p = planner.plan(budget_flops=1e22, gpu="mi250x")
-    assert p.inputs["mfu"] == GENERIC_DEFAULT_MFU
+    assert p.resolved.mfu == GENERIC_DEFAULT_MFU
     assert any("no published MFU" in w for w in p.warnings)
     mfu = next(a for a in p.assumptions if a.name == "MFU")
     assert "generic" in mfu.source
@@ -105,7 +105,7 @@ def test_plan_is_frozen_and_deterministic():
     with pytest.raises(AttributeError):
         a.result = None  # type: ignore[misc]
     with pytest.raises(TypeError):
-        a.inputs["gpu"] = "x"  # type: ignore[index]
+        a.result.downstream_error["x"] = 1.0  # type: ignore[index]
 
 
 def test_json_document_schema():

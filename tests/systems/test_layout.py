@@ -121,15 +121,15 @@ def test_layout_usage_errors(cli, argv, message):
 def test_plan_uses_the_layout_mfu_consistently():
     p = planner.plan(gpu_hours=5e5, gpus=512, infer_tokens=1e12)
     assert p.layout is not None
-    assert p.inputs["mfu"] == pytest.approx(p.layout.best.mfu, rel=1e-3)  # fixed point reached
+    assert p.resolved.mfu == pytest.approx(p.layout.best.mfu, rel=1e-3)  # fixed point reached
     peak = p.accelerator.bf16_flops_per_s
-    assert p.result.total_flops == pytest.approx(5e5 * 3600 * peak * p.inputs["mfu"], rel=1e-6)
+    assert p.result.total_flops == pytest.approx(5e5 * 3600 * peak * p.resolved.mfu, rel=1e-6)
     assert p.recipe.batch_sequences == p.layout.global_batch
     doc = p.to_dict()
     assert doc["layout"]["layout"]["tp"] == p.layout.best.layout.t
     fixed = planner.plan(gpu_hours=5e5, gpus=512, infer_tokens=1e12, mfu=0.3)
-    assert fixed.inputs["mfu"] == 0.3 and fixed.layout is not None
-    assert np.isclose(planner.plan(gpu_hours=5e5, gpus=512, choose_layout=False).inputs["mfu"], 0.38)
+    assert fixed.resolved.mfu == 0.3 and fixed.layout is not None
+    assert np.isclose(planner.plan(gpu_hours=5e5, gpus=512, choose_layout=False).resolved.mfu, 0.38)
 
 
 def test_plan_export_cli(cli):
