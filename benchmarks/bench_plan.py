@@ -41,6 +41,19 @@ def resolve_loop(inference_tokens: float, n: int = 200) -> float:
     return (time.perf_counter() - t) / n
 
 
+def warm_plan(n: int = 5, **kwargs: object) -> float:
+    """In-process plan() after a warm-up (GP shapes compiled), median seconds."""
+    import planner
+
+    planner.plan(**kwargs)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        planner.plan(**kwargs)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
 def main() -> None:
     plan = shutil.which("plan") or sys.exit("install the project first (pip install -e .)")
     print(f"plan --help                      {wall([plan, '--help']) * 1e3:8.0f} ms")
@@ -49,6 +62,12 @@ def main() -> None:
     print(f"plan --budget 1e23 ... (cold)    {cold * 1e3:8.0f} ms")
     print(f"re-solve, training only          {resolve_loop(0.0) * 1e3:8.2f} ms per budget (200 budgets)")
     print(f"re-solve, with 1e12 served       {resolve_loop(1e12) * 1e3:8.2f} ms per budget (200 budgets)")
+    head = dict(budget_flops=1e23, gpu="h100", infer_tokens=1e12)
+    print(f"plan(), headline, warm           {warm_plan(**head) * 1e3:8.0f} ms (3 bit widths)")
+    print(f"plan(), roofline serving, warm   {warm_plan(**head, serving_cost='roofline') * 1e3:8.0f} ms (3 bit widths, re-matched monomials)")
+    joint = dict(budget_flops=1e22, infer_tokens=1e11, objective="pass@k", task="math", law="gadre2024-rpj", serving_cost="roofline")
+    print(f"plan(), pass@k 3 x 11 choices    {warm_plan(3, **joint) * 1e3:8.0f} ms")
+    print(f"plan(), --gpus 512 fixed point   {warm_plan(3, gpu_hours=5e5, gpus=512) * 1e3:8.0f} ms")
 
 
 if __name__ == "__main__":

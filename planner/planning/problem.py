@@ -266,8 +266,8 @@ def explain_infeasible(exc: Any, gpus: int | None, days: float | None, flops_per
     """The solver's infeasibility in the user's words, with what would relieve it."""
     d = exc.detail
     if exc.constraint == "irreducible_loss":
-        return InfeasiblePlanError(f"target loss {d['target_loss']:g} is at or below the law's irreducible loss E = {d['E']:.4g}"
-                                   " (at the serving bits)", "choose a target above E, or serve at more bits")
+        return InfeasiblePlanError(f"target loss {d['target_loss']:g} is at or below the law's irreducible loss E = {d['E']:.4g}",
+                                   "choose a target above E")
     if exc.constraint == "bounds":
         relief = [f"raise --target-loss above {d['floor_loss']:.4g}"]
         if "tokens_needed" in d:

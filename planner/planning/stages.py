@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.errors import PlannerInputError
+from planner.errors import InternalError, PlannerInputError
 from planner.hardware.registry import Accelerator
 from planner.laws.catalog import ChinchillaLaw, DownstreamMap
 from planner.laws.recipe import TrainingRecipe, training_recipe
@@ -47,6 +47,8 @@ def account(choice: Choice, problem: PlanningProblem, *, flops_per_gpu_s: float,
     train_gh = gpu_hours(choice.train_flops, flops_per_gpu_s)
     infer_gh = problem.lowering(choice.bits, choice.samples).gpu_hours(choice.params)
     total = train_gh + infer_gh
+    if "lifetime_budget" in choice.binding and abs(choice.lifetime_flops / problem.budget_flops - 1) > 1e-6:
+        raise InternalError(f"the plan spends {choice.lifetime_flops:.6g} of a {problem.budget_flops:.6g} budget")
     return Allocation(
         params=choice.params, train_tokens=choice.tokens, loss=choice.loss,
         downstream_error=FrozenDict({k: float(m.error(choice.loss)) for k, m in maps.items()}),

@@ -161,3 +161,15 @@ def test_solver_failure_is_one_line_exit_1(cli, monkeypatch):
     monkeypatch.setattr(solvers.convex, "solve_convex", broken)
     code, _, err = cli("--budget", "1e23")
     assert code == 1 and err.startswith("plan: error: solver failure:") and err.count("\n") == 1
+
+
+def test_internal_errors_exit_3_not_1(cli, monkeypatch):
+    # 1 means infeasible; a bug in the planner says nothing about feasibility.
+    import planner.planning.pipeline as pipeline
+
+    def broken(**kwargs):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(pipeline, "plan", broken)
+    code, out, err = cli("--budget", "1e23")
+    assert code == 3 and "internal error" in err and err.count("\n") == 1 and not out
