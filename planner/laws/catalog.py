@@ -111,8 +111,8 @@ class ChinchillaLaw:
     note: str = ""
     form: str = "chinchilla"
     fit_params_range: tuple[float, float] | None = None
-    #: Bootstrap draws as rows of (E, A, B, alpha, beta); empty for published presets.
-    draws: tuple[tuple[float, float, float, float, float], ...] = ()
+    #: Bootstrap draws, one coefficient record each; empty for published presets.
+    draws: tuple[LawCoefficients, ...] = ()
     #: Provenance of a fitted law (file, fingerprint, date, settings); empty for presets.
     fit_info: Mapping[str, Any] = field(default_factory=lambda: FrozenDict({}))
     origin: str = "builtin"
@@ -124,6 +124,9 @@ class ChinchillaLaw:
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise PlannerInputError(f"law '{self.name}': {key} must be positive, got {value!r}")
         object.__setattr__(self, "downstream", FrozenDict(dict(self.downstream)))
+        # Rows of (E, A, B, alpha, beta), as files store them, become coefficient records.
+        object.__setattr__(self, "draws", tuple(d if isinstance(d, LawCoefficients) else LawCoefficients(*map(float, d))
+                                                for d in self.draws))
         object.__setattr__(self, "fit_info", FrozenDict(dict(self.fit_info)))
 
     @property
@@ -133,7 +136,7 @@ class ChinchillaLaw:
 
     def coefficient_draws(self) -> tuple[LawCoefficients, ...]:
         """The bootstrap draws as coefficient records (empty for published presets)."""
-        return tuple(LawCoefficients(*map(float, row)) for row in self.draws)
+        return self.draws
 
     def loss(self, params: float | np.ndarray, tokens: float | np.ndarray) -> Any:
         """Predicted loss for ``params`` parameters trained on ``tokens`` tokens."""
@@ -145,7 +148,8 @@ class ChinchillaLaw:
         formula with a coefficient record whose fields are arrays over the draws."""
         if not self.draws:
             return np.empty(0)
-        return LawCoefficients(*np.asarray(self.draws, dtype=float).T).loss(params, tokens)
+        columns = np.array([[d.E, d.A, d.B, d.alpha, d.beta] for d in self.draws]).T
+        return LawCoefficients(*columns).loss(params, tokens)
 
     @property
     def coefficients(self) -> dict[str, float]:
