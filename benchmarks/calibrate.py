@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.systems.calibration import fit_calibration, llama3_errors, load_cases, relative_errors
 from planner.hardware.registry import load_registry
 from planner.io import measured_data_dir
+from planner.systems.calibration import (
+    fit_calibration,
+    llama3_errors,
+    load_cases,
+    relative_errors,
+)
 from planner.systems.perf import load_calibration
 
 DATA = measured_data_dir()

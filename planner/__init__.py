@@ -43,31 +43,46 @@ _WHERE = {
     "InternalError": "errors",
 }
 __all__ = [
-    "plan",
-    "Plan",
+    "Accelerator",
     "Allocation",
-    "Baseline",
     "Assumption",
-    "ServingSection",
-    "Uncertainty",
-    "Request",
+    "Baseline",
     "ChinchillaLaw",
     "DownstreamMap",
-    "get_law",
-    "Accelerator",
     "HardwareRegistry",
-    "load_registry",
+    "InfeasiblePlanError",
+    "InternalError",
+    "Plan",
     "PlannerError",
     "PlannerInputError",
-    "InfeasiblePlanError",
+    "Request",
+    "ServingSection",
     "SolverError",
-    "InternalError",
+    "Uncertainty",
+    "get_law",
+    "load_registry",
+    "plan",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)
 _install_moved_paths()
 
 if TYPE_CHECKING:
-    from planner.errors import InfeasiblePlanError, InternalError, PlannerError, PlannerInputError, SolverError
+    from planner.errors import (
+        InfeasiblePlanError,
+        InternalError,
+        PlannerError,
+        PlannerInputError,
+        SolverError,
+    )
     from planner.hardware import Accelerator, HardwareRegistry, load_registry
     from planner.laws import ChinchillaLaw, DownstreamMap, get_law
-    from planner.planning import Allocation, Assumption, Baseline, Plan, Request, ServingSection, Uncertainty, plan
+    from planner.planning import (
+        Allocation,
+        Assumption,
+        Baseline,
+        Plan,
+        Request,
+        ServingSection,
+        Uncertainty,
+        plan,
+    )

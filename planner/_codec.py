@@ -18,7 +18,7 @@ from typing import Any
 
 from planner._frozen import FrozenDict
 
-__all__ = ["to_data", "from_data"]
+__all__ = ["from_data", "to_data"]
 
 
 def to_data(obj: Any) -> Any:

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PlannerError", "PlannerInputError", "InfeasiblePlanError", "SolverError", "InternalError"]
+__all__ = ["InfeasiblePlanError", "InternalError", "PlannerError", "PlannerInputError", "SolverError"]
 
 
 class PlannerError(Exception):

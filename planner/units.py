@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["parse_quantity", "fmt_count", "fmt_flops", "fmt_money"]
+__all__ = ["fmt_count", "fmt_flops", "fmt_money", "parse_quantity"]
 
 _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
 _NAMES = ((1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))

@@ -7,7 +7,7 @@ from typing import Any
 
 from planner.errors import PlannerInputError
 
-__all__ = ["check_positive", "check_int", "check_fraction"]
+__all__ = ["check_fraction", "check_int", "check_positive"]
 
 
 def check_positive(name: str, value: Any, *, allow_zero: bool = False, where: str = "") -> float | None:

@@ -27,11 +27,11 @@ from solvers.problem import (
 )
 
 __all__ = [
+    "chinchilla_sized_for_lifetime_budget",
     "optimal_allocation",
     "optimal_loss",
-    "train_flops_for_loss",
-    "chinchilla_sized_for_lifetime_budget",
     "solve_closed_form",
+    "train_flops_for_loss",
 ]
 
 

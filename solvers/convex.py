@@ -28,7 +28,7 @@ from solvers.problem import (
     check_reachable,
 )
 
-__all__ = ["solve_convex", "cache_info"]
+__all__ = ["cache_info", "solve_convex"]
 
 # Constraint names used in AllocationSolution.binding.
 BUDGET, TARGET = "lifetime_budget", "target_loss"

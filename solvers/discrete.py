@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SearchResult", "exhaustive", "bayesian"]
+__all__ = ["SearchResult", "bayesian", "exhaustive"]
 
 Arrays = dict[str, np.ndarray]
 

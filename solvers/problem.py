@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["LawCoefficients", "AllocationProblem", "AllocationSolution", "Objective"]
+__all__ = ["AllocationProblem", "AllocationSolution", "LawCoefficients", "Objective"]
 
 Objective = Literal["min_loss", "min_compute"]
 

@@ -11,7 +11,6 @@ Slow and bound-free by design: it exists to hold the convex backend to account i
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable
 
 from scipy.optimize import brentq, minimize_scalar

@@ -9,7 +9,7 @@ _WHERE = {
     "cli": "app",
 }
 __all__ = [
-    "main",
     "cli",
+    "main",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

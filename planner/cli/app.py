@@ -24,14 +24,31 @@ from click.core import ParameterSource
 from planner.cli.browse import hardware, laws
 from planner.cli.fit import fit_command, predict_command
 from planner.cli.layout import layout_command
-from planner.cli.options import EXIT_INFEASIBLE, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, QUANTITY, hardware_option
+from planner.cli.options import (
+    EXIT_INFEASIBLE,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USAGE,
+    QUANTITY,
+    hardware_option,
+)
 from planner.cli.serving import fit_samples_command, qat_command
 from planner.defaults import (
-    DEFAULT_GEN_TOKENS, DEFAULT_GOODPUT, DEFAULT_MAX_SAMPLES, DEFAULT_PROMPT_TOKENS, DEFAULT_SEQ_LEN, DEFAULT_SERVE_BATCH,
-    DEFAULT_SERVING_COST, DEFAULT_WARMUP_FRACTION, KV_BITS, OBJECTIVES, SEARCHED_WEIGHT_BITS, SERVING_COSTS,
+    DEFAULT_GEN_TOKENS,
+    DEFAULT_GOODPUT,
+    DEFAULT_MAX_SAMPLES,
+    DEFAULT_PROMPT_TOKENS,
+    DEFAULT_SEQ_LEN,
+    DEFAULT_SERVE_BATCH,
+    DEFAULT_SERVING_COST,
+    DEFAULT_WARMUP_FRACTION,
+    KV_BITS,
+    OBJECTIVES,
+    SEARCHED_WEIGHT_BITS,
+    SERVING_COSTS,
 )
 
-__all__ = ["main", "cli"]
+__all__ = ["cli", "main"]
 
 # Scenario-file key -> click parameter name (the same words as the flags).
 _SCENARIO_KEYS = {
@@ -204,8 +221,8 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
 
 def _apply_scenario(ctx: click.Context, path: str, flags: dict[str, Any]) -> dict[str, Any]:
     """Fill every flag the user did not type from the scenario file."""
-    from planner.io.toml import check_keys, load_toml_file
     from planner.errors import PlannerInputError
+    from planner.io.toml import check_keys, load_toml_file
 
     data = load_toml_file(path, "scenario")
     data = data.get("plan", data) if isinstance(data.get("plan"), dict) else data

@@ -53,8 +53,8 @@ def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | 
         outcome = run(None)
     saved_to = None
     if save_name:
-        from planner.laws.catalog import presets
         from planner.io.store import save_law_table
+        from planner.laws.catalog import presets
 
         saved_to = save_law_table(save_name, outcome.law_table(), overwrite=overwrite, reserved=set(presets()))
         click.echo(f"plan: saved law '{save_name}' to {saved_to}", err=True)

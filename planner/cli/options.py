@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-__all__ = ["QUANTITY", "Quantity", "hardware_option", "registry", "echo_json", "EXIT_OK", "EXIT_INFEASIBLE", "EXIT_USAGE", "EXIT_INTERNAL"]
+__all__ = ["EXIT_INFEASIBLE", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "QUANTITY", "Quantity", "echo_json", "hardware_option", "registry"]
 
 #: Exit codes: 0 ok, 1 infeasible (or a solver that could not certify a feasible problem),
 #: 2 usage error, 3 internal error (a bug in the planner: nothing is said about feasibility).

@@ -8,7 +8,7 @@ import click
 
 from planner.cli.options import QUANTITY
 
-__all__ = ["qat_command", "fit_samples_command"]
+__all__ = ["fit_samples_command", "qat_command"]
 
 
 @click.command("qat")

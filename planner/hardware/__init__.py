@@ -11,9 +11,9 @@ _WHERE = {
     "PRECISIONS": "registry",
 }
 __all__ = [
+    "PRECISIONS",
     "Accelerator",
     "HardwareRegistry",
     "load_registry",
-    "PRECISIONS",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

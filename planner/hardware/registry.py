@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.io.toml import check_keys, load_packaged_toml, load_toml_file, unknown_name
-from planner.io.config import user_hardware_file
 from planner.errors import PlannerInputError
+from planner.io.config import user_hardware_file
+from planner.io.toml import check_keys, load_packaged_toml, load_toml_file, unknown_name
 from planner.validate import check_positive
 
-__all__ = ["Accelerator", "HardwareRegistry", "load_registry", "PRECISIONS"]
+__all__ = ["PRECISIONS", "Accelerator", "HardwareRegistry", "load_registry"]
 
 #: Precisions a plan can be priced at, and the registry key holding each peak.
 PRECISIONS = ("bf16", "fp8", "fp4")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["user_config_dir", "user_hardware_file", "measured_data_dir"]
+__all__ = ["measured_data_dir", "user_config_dir", "user_hardware_file"]
 
 
 def user_config_dir() -> Path:

@@ -20,7 +20,7 @@ import numpy as np
 
 from planner.errors import PlannerInputError
 
-__all__ = ["RunTable", "read_runs", "ROLE_NAMES"]
+__all__ = ["ROLE_NAMES", "RunTable", "read_runs"]
 
 #: Usual column names for each role, tried in order (case-insensitive).
 ROLE_NAMES: dict[str, tuple[str, ...]] = {

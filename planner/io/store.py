@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from planner.io.config import user_config_dir
 from planner.errors import PlannerInputError
+from planner.io.config import user_config_dir
 
-__all__ = ["user_law_dir", "user_task_dir", "saved_law_files", "saved_task_files", "save_law_table", "save_task_table", "save_table", "to_toml"]
+__all__ = ["save_law_table", "save_table", "save_task_table", "saved_law_files", "saved_task_files", "to_toml", "user_law_dir", "user_task_dir"]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from planner.errors import PlannerInputError
 
-__all__ = ["load_toml_file", "load_packaged_toml", "unknown_name", "check_keys"]
+__all__ = ["check_keys", "load_packaged_toml", "load_toml_file", "unknown_name"]
 
 
 def load_toml_file(path: str | Path, what: str) -> dict[str, Any]:

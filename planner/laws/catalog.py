@@ -16,28 +16,28 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from planner._frozen import FrozenDict
 from typing import Any
 
 import numpy as np
 
-from planner.io.toml import check_keys, load_packaged_toml, load_toml_file, unknown_name
+from planner._frozen import FrozenDict
 from planner.errors import PlannerInputError
+from planner.io.toml import check_keys, load_packaged_toml, load_toml_file, unknown_name
 from planner.validate import check_positive
 from solvers.problem import LawCoefficients
 
 __all__ = [
+    "DEFAULT_LAW",
     "ChinchillaLaw",
     "DownstreamMap",
-    "DEFAULT_LAW",
+    "downstream_error",
+    "get_downstream",
     "get_law",
+    "law_entries",
     "law_from_table",
     "preset_names",
     "presets",
     "saved_laws",
-    "get_downstream",
-    "law_entries",
-    "downstream_error",
 ]
 
 #: The default preset, and why: Epoch AI's refit of the largest published sweep

@@ -35,13 +35,13 @@ from scipy.optimize import minimize
 from planner.errors import PlannerInputError
 
 __all__ = [
-    "LossLawFit",
-    "DownstreamFit",
+    "COEFFICIENTS",
+    "LOSS_FORMS",
     "BootstrapResult",
+    "DownstreamFit",
+    "LossLawFit",
     "bootstrap",
     "data_fingerprint",
-    "LOSS_FORMS",
-    "COEFFICIENTS",
 ]
 
 LOSS_FORMS = ("chinchilla", "overtrain")

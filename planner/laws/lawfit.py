@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from planner.errors import PlannerInputError
-from planner.laws.fitting import BootstrapResult, DownstreamFit, LossLawFit, bootstrap
 from planner.io.runs import read_runs
+from planner.laws.fitting import BootstrapResult, DownstreamFit, LossLawFit, bootstrap
 
-__all__ = ["FitOutcome", "fit_runs", "FORMS"]
+__all__ = ["FORMS", "FitOutcome", "fit_runs"]
 
 FORMS = ("chinchilla", "overtrain", "downstream")
 

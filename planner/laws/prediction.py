@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from planner.errors import PlannerInputError
-from planner.validate import check_positive
 from planner.laws.catalog import DEFAULT_LAW, get_downstream, get_law
+from planner.validate import check_positive
 
 __all__ = ["predict"]
 

@@ -23,7 +23,7 @@ from typing import Any
 from planner.defaults import DEFAULT_SEQ_LEN, DEFAULT_WARMUP_FRACTION
 from planner.errors import PlannerInputError
 
-__all__ = ["TrainingRecipe", "training_recipe", "LR_RULES", "STEP_LAW", "DEEPSEEK_LAW"]
+__all__ = ["DEEPSEEK_LAW", "LR_RULES", "STEP_LAW", "TrainingRecipe", "training_recipe"]
 
 # (coefficient, exponent(s)) with their source; see the module docstring.
 STEP_LAW = {"lr": (1.79, -0.713, 0.307), "batch": (0.58, 0.571)}

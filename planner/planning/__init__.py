@@ -19,16 +19,16 @@ _WHERE = {
     "GENERIC_DEFAULT_MFU": "pipeline",
 }
 __all__ = [
-    "plan",
-    "Plan",
+    "GENERIC_DEFAULT_MFU",
+    "SCHEMA_VERSION",
     "Allocation",
-    "Baseline",
     "Assumption",
+    "Baseline",
+    "Plan",
     "Request",
     "Resolved",
     "ServingSection",
     "Uncertainty",
-    "SCHEMA_VERSION",
-    "GENERIC_DEFAULT_MFU",
+    "plan",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -14,25 +14,66 @@ from pathlib import Path
 from typing import Any
 
 from planner.defaults import (
-    DEFAULT_GEN_TOKENS, DEFAULT_GOODPUT, DEFAULT_INTERVAL_LEVEL, DEFAULT_MAX_SAMPLES, DEFAULT_PROMPT_TOKENS,
-    DEFAULT_SEQ_LEN, DEFAULT_SERVE_BATCH, DEFAULT_UNCERTAINTY_DRAWS, DEFAULT_WARMUP_FRACTION, GENERIC_DEFAULT_MFU,
+    DEFAULT_GEN_TOKENS,
+    DEFAULT_GOODPUT,
+    DEFAULT_INTERVAL_LEVEL,
+    DEFAULT_MAX_SAMPLES,
+    DEFAULT_PROMPT_TOKENS,
+    DEFAULT_SEQ_LEN,
+    DEFAULT_SERVE_BATCH,
+    DEFAULT_UNCERTAINTY_DRAWS,
+    DEFAULT_WARMUP_FRACTION,
+    GENERIC_DEFAULT_MFU,
 )
 from planner.hardware.registry import Accelerator, HardwareRegistry
 from planner.laws.catalog import DEFAULT_LAW, ChinchillaLaw, DownstreamMap
 from planner.planning.assumptions import CURRENCY, assumptions, warnings_for
 from planner.planning.fixed_point import settle
-from planner.planning.problem import PlanningProblem, Search, explain_infeasible, lifetime_budget, search
+from planner.planning.problem import (
+    PlanningProblem,
+    Search,
+    explain_infeasible,
+    lifetime_budget,
+    search,
+)
 from planner.planning.records import (
-    SCHEMA_VERSION, Allocation, Assumption, Baseline, FixedPoint, Plan, Request, Resolved, ServingSection, Uncertainty,
+    SCHEMA_VERSION,
+    Allocation,
+    Assumption,
+    Baseline,
+    FixedPoint,
+    Plan,
+    Request,
+    Resolved,
+    ServingSection,
+    Uncertainty,
 )
 from planner.planning.request import make_request
 from planner.planning.resolve import Context, resolve
-from planner.planning.stages import account, baseline, choose_layout, recipe_for, serving_section, uncertainty
+from planner.planning.stages import (
+    account,
+    baseline,
+    choose_layout,
+    recipe_for,
+    serving_section,
+    uncertainty,
+)
 from planner.serving.joint import ServingLowering
 from planner.systems.layout import LayoutSearch, calibration_warnings
 
-__all__ = ["plan", "Plan", "Allocation", "Baseline", "Assumption", "Request", "Resolved", "ServingSection", "Uncertainty",
-           "SCHEMA_VERSION", "GENERIC_DEFAULT_MFU"]
+__all__ = [
+    "GENERIC_DEFAULT_MFU",
+    "SCHEMA_VERSION",
+    "Allocation",
+    "Assumption",
+    "Baseline",
+    "Plan",
+    "Request",
+    "Resolved",
+    "ServingSection",
+    "Uncertainty",
+    "plan",
+]
 
 
 def plan(

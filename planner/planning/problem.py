@@ -27,12 +27,19 @@ import numpy as np
 
 from planner.errors import InfeasiblePlanError, SolverError
 from planner.laws.catalog import DownstreamMap
-from planner.serving.joint import ServingLowering, latency_of, max_params_within, memory_of, objective_value, served_coefficients
+from planner.serving.joint import (
+    ServingLowering,
+    latency_of,
+    max_params_within,
+    memory_of,
+    objective_value,
+    served_coefficients,
+)
 from planner.serving.qat import qat_fraction
 from planner.serving.sampling import TaskProfile
 from planner.units import fmt_flops
 
-__all__ = ["PlanningProblem", "Choice", "Search", "lifetime_budget", "gpu_hours", "solve_choice", "search"]
+__all__ = ["Choice", "PlanningProblem", "Search", "gpu_hours", "lifetime_budget", "search", "solve_choice"]
 
 _SECONDS_PER_HOUR = 3600.0
 _MAX_TERM_ROUNDS = 30

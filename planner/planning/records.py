@@ -9,18 +9,27 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from planner._frozen import FrozenDict
 from typing import Any
 
 from planner._codec import from_data, to_data
+from planner._frozen import FrozenDict
 from planner.hardware.registry import Accelerator
 from planner.laws.catalog import ChinchillaLaw
 from planner.laws.recipe import TrainingRecipe
 from planner.systems.layout import LayoutSearch
 
 __all__ = [
-    "SCHEMA_VERSION", "Assumption", "Request", "Resolved", "FixedPoint", "ServingChoice", "ServingSection",
-    "Uncertainty", "Allocation", "Baseline", "Plan",
+    "SCHEMA_VERSION",
+    "Allocation",
+    "Assumption",
+    "Baseline",
+    "FixedPoint",
+    "Plan",
+    "Request",
+    "Resolved",
+    "ServingChoice",
+    "ServingSection",
+    "Uncertainty",
 ]
 
 SCHEMA_VERSION = "2.0"
@@ -318,6 +327,6 @@ class Plan:
         return cls.from_dict(json.loads(text))
 
     def __rich__(self) -> Any:
-        from planner.report.plan import render_plan  # noqa: PLC0415 (report sits above planning)
+        from planner.report.plan import render_plan
 
         return render_plan(self)

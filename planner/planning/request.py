@@ -9,7 +9,7 @@ from planner.errors import PlannerInputError
 from planner.planning.records import Request
 from planner.validate import check_fraction, check_int, check_positive
 
-__all__ = ["make_request", "BUDGET_FLAGS"]
+__all__ = ["BUDGET_FLAGS", "make_request"]
 
 BUDGET_FLAGS = {"budget_flops": "--budget", "gpu_hours": "--gpu-hours", "dollars": "--dollars"}
 

@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from planner.defaults import DEFAULT_SERVING_COST, GENERIC_DEFAULT_MFU, SEARCHED_WEIGHT_BITS
+from planner.defaults import (
+    DEFAULT_SERVING_COST,
+    GENERIC_DEFAULT_MFU,
+    SEARCHED_WEIGHT_BITS,
+)
 from planner.errors import PlannerInputError
 from planner.hardware.registry import Accelerator, HardwareRegistry, load_registry
 from planner.laws.catalog import ChinchillaLaw, DownstreamMap, get_downstream, get_law

@@ -3,23 +3,36 @@ declared problem) and the one MFU; none re-derives a number another stage owns."
 
 from __future__ import annotations
 
-from planner._frozen import FrozenDict
 from typing import Any
 
 import numpy as np
 
+from planner._frozen import FrozenDict
 from planner.errors import InternalError, PlannerInputError
 from planner.hardware.registry import Accelerator
 from planner.laws.catalog import ChinchillaLaw, DownstreamMap
 from planner.laws.recipe import TrainingRecipe, training_recipe
-from planner.planning.problem import Choice, PlanningProblem, Search, _Infeasible, gpu_hours, solve_choice
-from planner.planning.records import Allocation, Baseline, ServingChoice, ServingSection, Uncertainty
+from planner.planning.problem import (
+    Choice,
+    PlanningProblem,
+    Search,
+    _Infeasible,
+    gpu_hours,
+    solve_choice,
+)
+from planner.planning.records import (
+    Allocation,
+    Baseline,
+    ServingChoice,
+    ServingSection,
+    Uncertainty,
+)
 from planner.serving.cost import serving_cost
 from planner.serving.joint import served_coefficients
 from planner.systems.layout import LayoutSearch
 from planner.systems.shape import shape_for_params
 
-__all__ = ["choose_layout", "recipe_for", "account", "serving_section", "baseline", "uncertainty"]
+__all__ = ["account", "baseline", "choose_layout", "recipe_for", "serving_section", "uncertainty"]
 
 
 def recipe_for(choice: Choice, *, rule: str, seq_len: int, gpus: int | None, warmup_fraction: float,
@@ -125,7 +138,11 @@ def serving_section(problem: PlanningProblem, found: Search, *, price: float | N
 def baseline(problem: PlanningProblem, choice: Choice) -> Baseline:
     """The Chinchilla-optimal model that ignores inference, priced by the same problem (same
     bits, samples and serving cost), for comparison."""
-    from solvers.closed_form import chinchilla_sized_for_lifetime_budget, optimal_allocation, train_flops_for_loss
+    from solvers.closed_form import (
+        chinchilla_sized_for_lifetime_budget,
+        optimal_allocation,
+        train_flops_for_loss,
+    )
 
     eff = served_coefficients(problem.coeffs, choice.bits, problem.serving.spec.kv_bits)
     serve = problem.lowering(choice.bits, choice.samples).cost

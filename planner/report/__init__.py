@@ -11,9 +11,9 @@ _WHERE = {
     "render_sample_fits": "tables",
 }
 __all__ = [
-    "render_plan",
     "render_fit",
     "render_layouts",
+    "render_plan",
     "render_sample_fits",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

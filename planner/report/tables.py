@@ -19,8 +19,17 @@ if TYPE_CHECKING:
     from planner.laws.lawfit import FitOutcome
     from planner.serving.qat import QATResult
 
-__all__ = ["render_fit", "render_layouts", "render_sample_fits", "render_hardware_list", "render_hardware", "render_laws",
-           "render_law", "render_prediction", "render_qat"]
+__all__ = [
+    "render_fit",
+    "render_hardware",
+    "render_hardware_list",
+    "render_law",
+    "render_laws",
+    "render_layouts",
+    "render_prediction",
+    "render_qat",
+    "render_sample_fits",
+]
 
 
 def render_fit(outcome: FitOutcome, max_outliers: int = 10) -> Group:

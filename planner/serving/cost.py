@@ -39,9 +39,21 @@ from planner.hardware.registry import Accelerator
 from planner.systems.shape import ModelShape
 
 __all__ = [
-    "ServingSpec", "ServingCost", "kv_bytes_per_token", "prefill_flops", "replica_memory_bytes", "kinetics_parts", "kinetics_parts_of",
-    "kinetics_eflops", "serving_cost", "weight_bound_decode_s", "queries_for", "check_bits",
-    "DEFAULT_PROMPT_TOKENS", "DEFAULT_GEN_TOKENS", "DEFAULT_SERVE_BATCH",
+    "DEFAULT_GEN_TOKENS",
+    "DEFAULT_PROMPT_TOKENS",
+    "DEFAULT_SERVE_BATCH",
+    "ServingCost",
+    "ServingSpec",
+    "check_bits",
+    "kinetics_eflops",
+    "kinetics_parts",
+    "kinetics_parts_of",
+    "kv_bytes_per_token",
+    "prefill_flops",
+    "queries_for",
+    "replica_memory_bytes",
+    "serving_cost",
+    "weight_bound_decode_s",
 ]
 
 

@@ -33,12 +33,17 @@ from dataclasses import dataclass, replace
 from planner.defaults import OBJECTIVES
 from planner.hardware.registry import Accelerator
 from planner.laws.catalog import DownstreamMap
-from planner.serving.cost import ServingSpec, kinetics_parts_of, replica_memory_bytes, serving_cost
+from planner.serving.cost import (
+    ServingSpec,
+    kinetics_parts_of,
+    replica_memory_bytes,
+    serving_cost,
+)
 from planner.serving.qat import precision_factor
 from planner.serving.sampling import TaskProfile
 from planner.systems.shape import shape_for_params, smooth_dims
 
-__all__ = ["ServingLowering", "serving_terms", "objective_value", "max_params_within", "served_coefficients", "latency_of", "memory_of", "OBJECTIVES"]
+__all__ = ["OBJECTIVES", "ServingLowering", "latency_of", "max_params_within", "memory_of", "objective_value", "served_coefficients", "serving_terms"]
 
 def _parts(params: float, accel: Accelerator, spec: ServingSpec) -> dict[str, float]:
     return kinetics_parts_of(params, *smooth_dims(params), accel, spec)

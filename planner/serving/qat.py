@@ -24,7 +24,7 @@ from typing import Any
 from planner.serving.cost import check_bits
 from planner.validate import check_positive
 
-__all__ = ["QATResult", "qat_fraction", "precision_factor", "qat_plan", "DREMOV_A", "GAMMA_W", "GAMMA_KV"]
+__all__ = ["DREMOV_A", "GAMMA_KV", "GAMMA_W", "QATResult", "precision_factor", "qat_fraction", "qat_plan"]
 
 DREMOV_A = 6.7297  # Dremov et al. 2025 (laws.md sec. 3)
 GAMMA_W = 2.6745  # Kumar et al. 2024 Table (laws.md sec. 3)

@@ -12,7 +12,7 @@ from planner.errors import PlannerInputError
 from planner.io.runs import read_runs
 from planner.serving.sampling import ScaledBetaFit, fit_power_law, unbiased_pass_at_k
 
-__all__ = ["fit_sample_file", "DEFAULT_KS"]
+__all__ = ["DEFAULT_KS", "fit_sample_file"]
 
 DEFAULT_KS = (1, 10, 100, 1000, 10000)
 

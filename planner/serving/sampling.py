@@ -30,7 +30,7 @@ import numpy as np
 
 from planner.errors import PlannerInputError
 
-__all__ = ["unbiased_pass_at_k", "ScaledBetaFit", "TaskProfile", "fit_power_law", "scaled_beta_pass_at_k"]
+__all__ = ["ScaledBetaFit", "TaskProfile", "fit_power_law", "scaled_beta_pass_at_k", "unbiased_pass_at_k"]
 
 
 def unbiased_pass_at_k(n: Sequence[int], c: Sequence[int], k: int) -> float:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planner.io.toml import check_keys, load_toml_file, unknown_name
 from planner.errors import PlannerInputError
 from planner.io.store import save_task_table, saved_task_files, user_task_dir
+from planner.io.toml import check_keys, load_toml_file, unknown_name
 from planner.serving.sampling import TaskProfile
 
-__all__ = ["PRESET_TASKS", "get_task", "user_task_dir", "save_task"]
+__all__ = ["PRESET_TASKS", "get_task", "save_task", "user_task_dir"]
 
 #: Fitted by compute-planner (``ScaledBetaFit(fit_scale=False)``, i.e. a Beta on (0, 1)) to
 #: the MATH per-problem counts of Pythia 12B in planner/data/measured/math_pythia_per_problem_100samples.csv

@@ -24,7 +24,7 @@ from planner.hardware.registry import Accelerator, load_registry
 from planner.systems.perf import Calibration, evaluate
 from planner.systems.shape import ModelShape
 
-__all__ = ["Case", "load_cases", "predict", "relative_errors", "fit_calibration", "LLAMA3_405B_H100", "llama3_errors"]
+__all__ = ["LLAMA3_405B_H100", "Case", "fit_calibration", "llama3_errors", "load_cases", "predict", "relative_errors"]
 
 A100_PEAK = 312e12  # dense FP16/BF16, NVIDIA A100 datasheet
 

@@ -18,10 +18,16 @@ import numpy as np
 from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
 from planner.errors import PlannerInputError
 from planner.hardware.registry import Accelerator
-from planner.systems.perf import RECOMPUTE, Calibration, evaluate, load_calibration, memory_per_gpu
+from planner.systems.perf import (
+    RECOMPUTE,
+    Calibration,
+    evaluate,
+    load_calibration,
+    memory_per_gpu,
+)
 from planner.systems.shape import ModelShape
 
-__all__ = ["Layout", "LayoutResult", "LayoutSearch", "calibration_warnings", "candidates", "search_layouts", "evaluate_layout", "FIELDS"]
+__all__ = ["FIELDS", "Layout", "LayoutResult", "LayoutSearch", "calibration_warnings", "candidates", "evaluate_layout", "search_layouts"]
 
 FIELDS = ("t", "p", "d", "c", "v", "b", "recompute", "sp", "zero")
 _MICRO_BATCHES = (1, 2, 4, 8, 16)

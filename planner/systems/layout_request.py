@@ -7,11 +7,22 @@ from typing import Any
 from planner.errors import PlannerInputError
 from planner.hardware.registry import load_registry
 from planner.systems.exports import megatron_args, nemo_yaml
-from planner.systems.layout import Layout, LayoutResult, calibration_warnings, evaluate_layout, search_layouts
+from planner.systems.layout import (
+    Layout,
+    LayoutResult,
+    calibration_warnings,
+    evaluate_layout,
+    search_layouts,
+)
 from planner.systems.perf import RECOMPUTE, load_calibration
-from planner.systems.shape import LLAMA3_RULE, ModelShape, complete_shape, shape_for_params
+from planner.systems.shape import (
+    LLAMA3_RULE,
+    ModelShape,
+    complete_shape,
+    shape_for_params,
+)
 
-__all__ = ["run_layout", "shape_from_flags", "default_global_batch"]
+__all__ = ["default_global_batch", "run_layout", "shape_from_flags"]
 
 _SHAPE_KEYS = ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "mlp")
 

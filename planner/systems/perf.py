@@ -32,12 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.io.toml import load_packaged_toml
 from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
 from planner.hardware.registry import Accelerator
+from planner.io.toml import load_packaged_toml
 from planner.systems.shape import ModelShape
 
-__all__ = ["Calibration", "load_calibration", "evaluate", "host_overlap", "memory_per_gpu", "state_bytes_per_param", "activation_bytes_per_layer", "RECOMPUTE", "gemm_efficiency", "DTYPE_BYTES"]
+__all__ = ["DTYPE_BYTES", "RECOMPUTE", "Calibration", "activation_bytes_per_layer", "evaluate", "gemm_efficiency", "host_overlap", "load_calibration", "memory_per_gpu", "state_bytes_per_param"]
 
 RECOMPUTE = ("none", "selective", "full")
 DTYPE_BYTES = 2  # bf16 activations, weights and gradients

@@ -23,7 +23,7 @@ from typing import Any
 
 from planner.errors import PlannerInputError
 
-__all__ = ["ModelShape", "shape_for_params", "complete_shape", "smooth_dims", "LLAMA3_RULE"]
+__all__ = ["LLAMA3_RULE", "ModelShape", "complete_shape", "shape_for_params", "smooth_dims"]
 
 #: The Llama 3 shape rule (Dubey et al. 2024, Table 3).
 LLAMA3_RULE = {

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.io import measured_data_dir
 import planner
+from planner.io import measured_data_dir
 
 DATA = measured_data_dir()
 EPOCH = str(DATA / "chinchilla_epoch.csv")

@@ -7,8 +7,8 @@ import csv
 import numpy as np
 import pytest
 
-from planner.io import measured_data_dir
 from planner.errors import PlannerInputError
+from planner.io import measured_data_dir
 from planner.laws.fitting import DownstreamFit, LossLawFit, bootstrap
 
 DATA = measured_data_dir()

@@ -8,9 +8,9 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from planner.io import measured_data_dir
 import planner
 from planner.errors import PlannerInputError
+from planner.io import measured_data_dir
 from planner.laws.recipe import STEP_LAW, training_recipe
 
 DATA = measured_data_dir()

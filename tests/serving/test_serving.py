@@ -10,14 +10,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.io import measured_data_dir
 import planner
 from planner.cli import main
 from planner.hardware.registry import load_registry
-from planner.serving.qat import qat_fraction
-from planner.serving.sampling import ScaledBetaFit, scaled_beta_pass_at_k, unbiased_pass_at_k
+from planner.io import measured_data_dir
+from planner.serving.cost import (
+    ServingSpec,
+    kinetics_eflops,
+    kinetics_parts_of,
+    kv_bytes_per_token,
+    serving_cost,
+    weight_bound_decode_s,
+)
 from planner.serving.joint import serving_terms
-from planner.serving.cost import ServingSpec, kinetics_eflops, kinetics_parts_of, kv_bytes_per_token, serving_cost, weight_bound_decode_s
+from planner.serving.qat import qat_fraction
+from planner.serving.sampling import (
+    ScaledBetaFit,
+    scaled_beta_pass_at_k,
+    unbiased_pass_at_k,
+)
 from planner.systems.shape import shape_for_params, smooth_dims
 
 DATA = measured_data_dir()

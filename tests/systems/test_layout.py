@@ -10,7 +10,13 @@ import pytest
 import planner
 from planner.errors import PlannerInputError
 from planner.hardware.registry import load_registry
-from planner.systems import Layout, evaluate_layout, megatron_args, nemo_yaml, search_layouts
+from planner.systems import (
+    Layout,
+    evaluate_layout,
+    megatron_args,
+    nemo_yaml,
+    search_layouts,
+)
 from planner.systems.shape import ModelShape, shape_for_params
 
 REG = load_registry(user_config=False)

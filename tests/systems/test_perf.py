@@ -7,10 +7,20 @@ import collections
 import numpy as np
 import pytest
 
-from planner.io import measured_data_dir
-from planner.systems.calibration import llama3_errors, load_cases, predict, relative_errors
 from planner.hardware.registry import load_registry
-from planner.systems.perf import activation_bytes_per_layer, host_overlap, load_calibration, state_bytes_per_param
+from planner.io import measured_data_dir
+from planner.systems.calibration import (
+    llama3_errors,
+    load_cases,
+    predict,
+    relative_errors,
+)
+from planner.systems.perf import (
+    activation_bytes_per_layer,
+    host_overlap,
+    load_calibration,
+    state_bytes_per_param,
+)
 from planner.systems.shape import ModelShape, shape_for_params
 
 DATA = measured_data_dir()
