@@ -72,3 +72,9 @@ DEFAULT_UNCERTAINTY_DRAWS = 200
 DEFAULT_SERVING_COST = "flops"
 SERVING_COSTS = ("flops", "roofline")
 OBJECTIVES = ("loss", "error", "pass@k")
+
+#: Huber threshold on log residuals of law fits: Hoffmann et al. 2022 (and Besiroglu et al.
+#: 2024's refit) use delta = 1e-3 (laws.md sec. 1).
+DEFAULT_HUBER_DELTA = 1e-3
+#: Layouts shown by ``plan layout`` (a display choice).
+DEFAULT_TOP_LAYOUTS = 5

@@ -143,6 +143,10 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         return
     if scenario:
         flags = _apply_scenario(ctx, scenario, flags)
+    if export and (flags["gpus"] is None or not flags["choose_layout"]):
+        from planner.errors import PlannerInputError
+
+        raise PlannerInputError("--export needs a layout: give --gpus (and keep --layout)")
     from planner.planning.pipeline import plan
 
     kwargs = dict(
@@ -197,12 +201,13 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
     for w in result.warnings:
         click.echo(f"plan: warning: {w}", err=True)
     if export:
-        from planner.errors import PlannerInputError
+        from planner.errors import InfeasiblePlanError
         from planner.systems.exports import megatron_args, nemo_yaml
 
         ls = result.layout
         if ls is None:
-            raise PlannerInputError("--export needs a layout: give --gpus (and keep --layout)")
+            raise InfeasiblePlanError(f"no layout of {flags['gpus']} GPUs fits the planned model (see the layout warning)",
+                                      "use more GPUs or pass --max-params")
         rc = result.recipe
         if export == "megatron":
             click.echo(megatron_args(ls.best, ls.shape, ls.global_batch, lr=rc.learning_rate, train_iters=rc.steps))

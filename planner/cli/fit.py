@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from planner.cli.options import QUANTITY
+from planner.defaults import DEFAULT_HUBER_DELTA, DEFAULT_INTERVAL_LEVEL
 
 __all__ = ["fit_command", "predict_command"]
 
@@ -23,10 +24,10 @@ __all__ = ["fit_command", "predict_command"]
 @click.option("--where", multiple=True, help="Keep rows where COL=VALUE (also !=, <, <=, >, >=); repeatable.")
 @click.option("--objective", type=click.Choice(["huber", "lsq"]), default="huber", show_default=True,
               help="huber: Huber on log residuals (Hoffmann/Epoch); lsq: squared error of L (Gadre et al.).")
-@click.option("--delta", type=QUANTITY, default=1e-3, show_default=True, help="Huber threshold on log residuals.")
+@click.option("--delta", type=QUANTITY, default=DEFAULT_HUBER_DELTA, show_default=True, help="Huber threshold on log residuals.")
 @click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=0, show_default=True, help="Refits on resampled runs, for intervals.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling.")
-@click.option("--level", type=QUANTITY, default=0.95, show_default=True, help="Coverage of the intervals.")
+@click.option("--level", type=QUANTITY, default=DEFAULT_INTERVAL_LEVEL, show_default=True, help="Coverage of the intervals.")
 @click.option("--non-embedding", is_flag=True, help="The params column excludes embedding parameters.")
 @click.option("--save", "save_name", help="Save the law under this name (use it with --law / --downstream).")
 @click.option("--overwrite", is_flag=True, help="Replace a saved law of the same name.")
@@ -73,7 +74,7 @@ def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | 
 @click.option("--downstream", default=None, help="Downstream-error map (saved, PRESET or PRESET:SUITE); default: the law's own.")
 @click.option("--params", type=QUANTITY, required=True, help="Parameters N.")
 @click.option("--tokens", type=QUANTITY, required=True, help="Training tokens D.")
-@click.option("--level", type=QUANTITY, default=0.95, show_default=True, help="Coverage of the intervals.")
+@click.option("--level", type=QUANTITY, default=DEFAULT_INTERVAL_LEVEL, show_default=True, help="Coverage of the intervals.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
 def predict_command(law: str | None, downstream: str | None, params: float, tokens: float, level: float, as_json: bool) -> None:
     """Predicted loss (and downstream error) for N parameters trained on D tokens."""

@@ -8,7 +8,11 @@ from typing import Any
 import click
 
 from planner.cli.options import QUANTITY, hardware_option
-from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
+from planner.defaults import (
+    DEFAULT_MEMORY_RESERVE_FRACTION,
+    DEFAULT_SEQ_LEN,
+    DEFAULT_TOP_LAYOUTS,
+)
 
 __all__ = ["layout_command"]
 
@@ -23,7 +27,7 @@ def _shape_options(f: Any) -> Any:
         click.option("--ffn", type=click.IntRange(min=1), help="MLP width."),
         click.option("--vocab", type=click.IntRange(min=1)),
         click.option("--mlp", type=click.Choice(["swiglu", "gelu"])),
-        click.option("--seq", type=click.IntRange(min=1), default=2048, show_default=True, help="Sequence length."),
+        click.option("--seq", type=click.IntRange(min=1), default=DEFAULT_SEQ_LEN, show_default=True, help="Sequence length."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -57,7 +61,7 @@ def _layout_options(f: Any) -> Any:
 @click.option("--method", type=click.Choice(["exhaustive", "bayesian"]), default="exhaustive", show_default=True)
 @click.option("--trials", type=click.IntRange(min=1), help="Trials for --method bayesian.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--top", "top_k", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--top", "top_k", type=click.IntRange(min=1), default=DEFAULT_TOP_LAYOUTS, show_default=True)
 @click.option("--flash-attention/--no-flash-attention", default=True, show_default=True)
 @click.option("--memory-reserve", type=QUANTITY, default=DEFAULT_MEMORY_RESERVE_FRACTION, show_default=True, help="Share of HBM kept free (allocator, buffers): a planner default.")
 @click.option("--precision", type=click.Choice(["bf16", "fp8", "fp4"]), default="bf16", show_default=True)

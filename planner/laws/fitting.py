@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
+from planner.defaults import DEFAULT_HUBER_DELTA
 from planner.errors import PlannerInputError
 
 __all__ = [
@@ -101,7 +102,7 @@ class LossLawFit:
         form: str = "chinchilla",
         *,
         objective: str = "huber",
-        delta: float = 1e-3,
+        delta: float = DEFAULT_HUBER_DELTA,
         n_starts: int = 16,
     ) -> None:
         self.form = form

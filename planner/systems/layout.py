@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
+from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION, DEFAULT_TOP_LAYOUTS
 from planner.errors import PlannerInputError
 from planner.hardware.registry import Accelerator
 from planner.systems.perf import (
@@ -196,7 +196,7 @@ def search_layouts(
     *,
     fixed: dict[str, Any] | None = None,
     method: str = "exhaustive",
-    top_k: int = 5,
+    top_k: int = DEFAULT_TOP_LAYOUTS,
     trials: int | None = None,
     seed: int = 0,
     calibration: Calibration | None = None,
