@@ -72,6 +72,10 @@ def save_task_table(name: str, table: Mapping[str, Any], *, overwrite: bool = Fa
     return save_table(user_task_dir(), "task profile", name, table, overwrite=overwrite, reserved=reserved)
 
 
+#: TOML basic-string escapes; other control characters are written as \uXXXX.
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
 def _value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -82,8 +86,7 @@ def _value(v: Any) -> str:
             raise ValueError(f"cannot write non-finite number {v} to TOML")
         return repr(v)
     if isinstance(v, str):
-        escaped = v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
+        return '"' + "".join(_ESCAPES.get(ch) or (f"\\u{ord(ch):04x}" if ord(ch) < 0x20 or ord(ch) == 0x7F else ch) for ch in v) + '"'
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_value(x) for x in v) + "]"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
