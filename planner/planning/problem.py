@@ -197,6 +197,8 @@ def solve_choice(problem: PlanningProblem, bits: int, samples: int) -> Choice:
     serve = low.cost(n)
     binding = tuple({"max_params": cap_source or "max_params"}.get(b, b) for b in sol.binding)
     d = _tokens_back(problem, eff, n, sol.tokens, serve, binding)
+    if not (d > 0 and math.isfinite(d)):  # the monomials never settled near this choice: skip it, say why
+        raise _Infeasible(f"serving cost did not settle in {rounds} re-matches")
     loss = eff.loss(n, d)
     return Choice(bits=bits, samples=samples, params=n, tokens=d, loss=loss,
                   objective_value=objective_value(problem.quality, loss, problem.downstream, problem.task, samples),
