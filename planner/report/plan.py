@@ -40,7 +40,8 @@ def _headline(plan: Plan) -> str:
             how = f" ({fmt_money(q.dollars)} at ${q.price_usd_per_gpu_hour:g}/GPU-h)"
         elif v.budget_given_as == "cluster":
             how = f" ({q.gpus} GPUs x {q.days:g} days)"
-        goal = f"Lowest {q.objective} within {fmt_flops(v.budget_flops)} FLOPs lifetime{how}"
+        best = {"loss": "Lowest loss", "error": "Lowest downstream error", "pass@k": "Highest pass@k"}[q.objective]
+        goal = f"{best} within {fmt_flops(v.budget_flops)} FLOPs lifetime{how}"
     else:
         goal = f"Least lifetime compute reaching loss {q.target_loss:g}"
     served = f", serving {fmt_count(q.infer_tokens)} tokens" if q.infer_tokens else ""
