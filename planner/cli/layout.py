@@ -74,12 +74,12 @@ def layout_command(gpu: str, gpus: int, global_batch: int | None, tokens: float 
     """Evaluate or search parallel layouts: flags you give are held, the rest searched."""
     from planner.systems.layout_request import run_layout
 
-    doc, exported = run_layout(
+    found, warnings, doc, exported = run_layout(
         gpu=gpu, gpus=gpus, global_batch=global_batch, tokens=tokens, method=method, trials=trials, seed=seed, top_k=top_k,
         flash_attention=flash_attention, memory_reserve=memory_reserve, precision=precision, export=export,
         hardware_files=hardware_files, flags=flags,
     )
-    for w in doc["warnings"]:
+    for w in warnings:
         click.echo(f"plan: warning: {w}", err=True)
     if as_json:
         click.echo(json.dumps(doc, indent=2))
@@ -90,5 +90,5 @@ def layout_command(gpu: str, gpus: int, global_batch: int | None, tokens: float 
 
         from planner.report import render_layouts
 
-        Console().print(render_layouts(doc))
+        Console().print(render_layouts(found, doc["gpu"]))
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from planner.laws.catalog import ChinchillaLaw
     from planner.laws.lawfit import FitOutcome
     from planner.serving.qat import QATResult
+    from planner.systems.layout import LayoutSearch
 
 __all__ = [
     "render_fit",
@@ -67,28 +68,25 @@ def render_fit(outcome: FitOutcome, max_outliers: int = 10) -> Group:
     return Group(*parts)
 
 
-def render_layouts(doc: dict) -> Group:
+def render_layouts(search: LayoutSearch, gpu: str) -> Group:
     """``plan layout``: the top layouts, why the best wins, and what it needs."""
-    sh = doc["shape"]
+    sh = search.shape
     head = Panel(Text(
-        f"{fmt_count(sh['params'])} params ({sh['layers']} x {sh['hidden']}, {sh['heads']} heads / {sh['kv_heads']} KV, "
-        f"{sh['mlp']} {sh['ffn']}, seq {sh['seq']}) on {doc['n_gpus']} x {doc['gpu']}, global batch {doc['global_batch']} "
-        f"· {doc['method']}: {doc['evaluated']:,} evaluated of {doc['space_size']:,}", style="bold"))
+        f"{fmt_count(sh.params)} params ({sh.layers} x {sh.hidden}, {sh.heads} heads / {sh.kv_heads} KV, "
+        f"{sh.mlp} {sh.ffn}, seq {sh.seq}) on {search.n_gpus} x {gpu}, global batch {search.global_batch} "
+        f"· {search.method}: {search.evaluated:,} evaluated of {search.space_size:,}", style="bold"))
     t = Table(title="Layouts (fastest first)", title_justify="left")
     for col in ("#", "layout", "step s", "MFU", "GB/GPU", "bubble", "comm", "launch"):
         t.add_column(col, justify="left" if col == "layout" else "right")
-    for i, r in enumerate(doc["top"], 1):
-        lay, br = r["layout"], r["breakdown"]
+    for i, r in enumerate(search.top, 1):
+        lay, br, step = r.layout, r.breakdown, r.step_time_s
         comm = br["tp_comm"] + br["cp_comm"] + br["pp_comm"] + br["dp_exposed"]
-        desc = (f"TP{lay['tp']} PP{lay['pp']} DP{lay['dp']}" + (f" CP{lay['cp']}" if lay["cp"] > 1 else "")
-                + (f" VP{lay['vp']}" if lay["vp"] > 1 else "") + f" mb{lay['micro_batch']} {lay['recompute']}"
-                + (" SP" if lay["sequence_parallel"] else "") + f" Z{lay['zero']}")
-        t.add_row(str(i), desc, f"{r['step_time_s']:.3g}", f"{r['mfu']:.1%}",
-                  f"{r['memory_per_gpu_bytes'] / 1e9:.1f}" + ("" if r["fits"] else "!"),
-                  f"{br['bubble'] / r['step_time_s']:.0%}", f"{comm / r['step_time_s']:.0%}",
-                  f"{br['dispatch'] / r['step_time_s']:.0%}")
-    return Group(head, t, Text(f"Why #1: {doc['why']}"), Text(f"tokens/s: {fmt_count(doc['tokens_per_s'])}"),
-                 Text(f"Calibration: {doc['calibration']['source']}", style="dim"))
+        desc = (f"TP{lay.t} PP{lay.p} DP{lay.d}" + (f" CP{lay.c}" if lay.c > 1 else "") + (f" VP{lay.v}" if lay.v > 1 else "")
+                + f" mb{lay.b} {lay.recompute}" + (" SP" if lay.sp else "") + f" Z{lay.zero}")
+        t.add_row(str(i), desc, f"{step:.3g}", f"{r.mfu:.1%}", f"{r.memory_per_gpu_bytes / 1e9:.1f}" + ("" if r.fits else "!"),
+                  f"{br['bubble'] / step:.0%}", f"{comm / step:.0%}", f"{br['dispatch'] / step:.0%}")
+    return Group(head, t, Text(f"Why #1: {search.why}"), Text(f"tokens/s: {fmt_count(search.tokens_per_s)}"),
+                 Text(f"Calibration: {search.calibration.source}", style="dim"))
 
 
 def render_sample_fits(entries: list[dict]) -> Group:

@@ -87,16 +87,23 @@ class LayoutSearch:
     global_batch: int
     n_gpus: int
 
-    def to_dict(self) -> dict[str, Any]:
-        """The layout JSON: the best layout's fields at the top, then the search and its record."""
+    @property
+    def tokens_per_s(self) -> float:
+        return self.best.tokens_per_s
+
+    def to_dict(self, record: bool = True) -> dict[str, Any]:
+        """The layout JSON (one formula for ``plan`` and ``plan layout``): the best layout's
+        fields at the top, then the search; ``record`` adds the full record for round trips."""
         from planner._codec import to_data
 
-        return {
+        doc = {
             **self.best.to_dict(), "shape": self.shape.to_dict(), "global_batch": self.global_batch, "n_gpus": self.n_gpus,
             "method": self.method, "evaluated": self.evaluated, "space_size": self.space_size, "why": self.why,
             "top": [r.to_dict() for r in self.top], "calibration": {"family": self.calibration.family, "source": self.calibration.source},
-            "search": to_data(self),
         }
+        if record:
+            doc["search"] = to_data(self)
+        return doc
 
 
 def _divisors(x: int) -> list[int]:

@@ -7,13 +7,7 @@ from typing import Any
 from planner.errors import PlannerInputError
 from planner.hardware.registry import load_registry
 from planner.systems.exports import megatron_args, nemo_yaml
-from planner.systems.layout import (
-    Layout,
-    LayoutResult,
-    calibration_warnings,
-    evaluate_layout,
-    search_layouts,
-)
+from planner.systems.layout import Layout, LayoutSearch, calibration_warnings, evaluate_layout, search_layouts
 from planner.systems.perf import RECOMPUTE, load_calibration
 from planner.systems.shape import (
     LLAMA3_RULE,
@@ -52,8 +46,9 @@ def default_global_batch(shape: ModelShape, tokens: float | None, gpus: int) -> 
 
 def run_layout(*, gpu: str, gpus: int, global_batch: int | None, tokens: float | None, method: str, trials: int | None,
                seed: int, top_k: int, flash_attention: bool, memory_reserve: float, precision: str, export: str | None,
-               hardware_files: tuple[str, ...], flags: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """The ``plan layout`` document (and the export text, when asked) for these options."""
+               hardware_files: tuple[str, ...], flags: dict[str, Any]) -> tuple[LayoutSearch, tuple[str, ...], dict[str, Any], str | None]:
+    """The ``plan layout`` answer for these options: the search (or the one evaluation) as a
+    record, its warnings, its JSON document, and the export text when asked."""
     if not 0 <= memory_reserve < 1:
         raise PlannerInputError(f"--memory-reserve must be in [0, 1), got {memory_reserve}")
     accel = load_registry(hardware_files).get(gpu)
@@ -80,38 +75,18 @@ def run_layout(*, gpu: str, gpus: int, global_batch: int | None, tokens: float |
         if global_batch % (lay.b * lay.d):
             raise PlannerInputError(f"global batch {global_batch} is not a multiple of micro-batch x DP = {lay.b * lay.d}")
         best = evaluate_layout(shape, accel, gpus, global_batch, lay, calibration=cal, **kw)
-        top: tuple[LayoutResult, ...] = (best,)
-        info = {"method": "evaluation", "evaluated": 1, "space_size": 1,
-                "why": "all layout flags given: evaluated as is" if best.fits else
-                f"does not fit: needs {best.memory_per_gpu_bytes / 1e9:.1f} GB per GPU, "
-                f"{(best.memory_per_gpu_bytes - best.usable_bytes) / 1e9:.1f} GB over the {best.usable_bytes / 1e9:.1f} GB usable"}
+        why = ("all layout flags given: evaluated as is" if best.fits else
+               f"does not fit: needs {best.memory_per_gpu_bytes / 1e9:.1f} GB per GPU, "
+               f"{(best.memory_per_gpu_bytes - best.usable_bytes) / 1e9:.1f} GB over the {best.usable_bytes / 1e9:.1f} GB usable")
+        found = LayoutSearch(best=best, top=(best,), method="evaluation", evaluated=1, space_size=1, why=why, calibration=cal,
+                             shape=shape, global_batch=global_batch, n_gpus=gpus)
     else:
         found = search_layouts(shape, accel, gpus, global_batch, fixed=fixed, method=method, top_k=top_k, trials=trials,
                                seed=seed, calibration=cal, **kw)
-        best, top = found.best, found.top
-        info = {"method": found.method, "evaluated": found.evaluated, "space_size": found.space_size, "why": found.why}
-    doc = {
-        "schema_version": "1.0",
-        "gpu": accel.id,
-        "n_gpus": gpus,
-        "global_batch": global_batch,
-        "shape": shape.to_dict(),
-        **info,
-        "mfu": best.mfu,
-        "hfu": best.hfu,
-        "step_time_s": best.step_time_s,
-        "tokens_per_s": best.tokens_per_s,
-        "memory_per_gpu_bytes": best.memory_per_gpu_bytes,
-        "fits": best.fits,
-        "layout": best.layout.to_dict(),
-        "breakdown": best.breakdown,
-        "top": [r.to_dict() for r in top],
-        "calibration": {"family": cal.family, "source": cal.source},
-        "warnings": warnings,
-    }
+    doc = {"schema_version": "1.0", "gpu": accel.id, **found.to_dict(record=False), "warnings": warnings}
     exported = None
     if export == "megatron":
-        exported = megatron_args(best, shape, global_batch)
+        exported = megatron_args(found.best, shape, global_batch)
     elif export == "nemo":
-        exported = nemo_yaml(best, shape, global_batch, gpus, accel.devices_per_node)
-    return doc, exported
+        exported = nemo_yaml(found.best, shape, global_batch, gpus, accel.devices_per_node)
+    return found, tuple(warnings), doc, exported
