@@ -7,16 +7,16 @@ from planner._lazy import lazy_exports
 
 _WHERE = {
     "plan": "pipeline",
-    "Plan": "pipeline",
-    "Allocation": "pipeline",
-    "Baseline": "pipeline",
-    "Assumption": "pipeline",
-    "Request": "pipeline",
-    "Resolved": "pipeline",
-    "ServingSection": "pipeline",
-    "Uncertainty": "pipeline",
-    "SCHEMA_VERSION": "pipeline",
-    "GENERIC_DEFAULT_MFU": "pipeline",
+    "Plan": "records",
+    "Allocation": "records",
+    "Baseline": "records",
+    "Assumption": "records",
+    "Request": "records",
+    "Resolved": "records",
+    "ServingSection": "records",
+    "Uncertainty": "records",
+    "SCHEMA_VERSION": "records",
+    "GENERIC_DEFAULT_MFU": "pipeline",  # defined in planner.defaults; 0.1 imported it from planning
 }
 __all__ = [
     "GENERIC_DEFAULT_MFU",

@@ -61,19 +61,7 @@ from planner.planning.stages import (
 from planner.serving.joint import ServingLowering
 from planner.systems.layout import LayoutSearch, calibration_warnings
 
-__all__ = [
-    "GENERIC_DEFAULT_MFU",
-    "SCHEMA_VERSION",
-    "Allocation",
-    "Assumption",
-    "Baseline",
-    "Plan",
-    "Request",
-    "Resolved",
-    "ServingSection",
-    "Uncertainty",
-    "plan",
-]
+__all__ = ["plan"]
 
 
 def plan(
