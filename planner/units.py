@@ -10,6 +10,15 @@ import math
 
 __all__ = ["fmt_count", "fmt_flops", "fmt_money", "parse_quantity"]
 
+SECONDS_PER_HOUR = 3600.0
+
+
+def gpu_hours(flops: float, flops_per_gpu_s: float) -> float:
+    """GPU-hours that ``flops`` take at ``flops_per_gpu_s`` useful FLOP/s per GPU (the way back
+    from the plan's training-FLOP-equivalent currency)."""
+    return flops / flops_per_gpu_s / SECONDS_PER_HOUR
+
+
 _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
 _NAMES = ((1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
 

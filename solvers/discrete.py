@@ -45,20 +45,20 @@ def exhaustive(
 ) -> SearchResult:
     """Evaluate all candidates; infeasible ones are pruned before timing."""
     size = len(next(iter(candidates.values())))
-    keep_idx, times = [], []
+    keep_idx, chunks = [], []
     evaluated = 0
     for start in range(0, size, chunk):
         idx = np.arange(start, min(size, start + chunk))
         ok = feasible(_take(candidates, idx))
         idx = idx[ok]
         if idx.size:
-            times.append(score(_take(candidates, idx)))
+            chunks.append(score(_take(candidates, idx)))
             keep_idx.append(idx)
             evaluated += idx.size
     if not keep_idx:
         return SearchResult(np.array([], dtype=int), np.array([]), evaluated, size, "exhaustive")
     idx = np.concatenate(keep_idx)
-    t = np.concatenate(times)
+    t = np.concatenate(chunks)
     finite = np.isfinite(t)
     idx, t = idx[finite], t[finite]
     order = np.lexsort((idx, t))  # ties broken by enumeration order: deterministic

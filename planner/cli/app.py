@@ -193,7 +193,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         result = plan(**kwargs)
     except InfeasiblePlanError as exc:
         if as_json:
-            from planner.planning.pipeline import SCHEMA_VERSION
+            from planner.planning.records import SCHEMA_VERSION
 
             doc = {"schema_version": SCHEMA_VERSION, "status": "infeasible", "binding": exc.binding, "relief": exc.relief}
             click.echo(json.dumps(doc, indent=2))

@@ -72,7 +72,8 @@ def save_task_table(name: str, table: Mapping[str, Any], *, overwrite: bool = Fa
     return save_table(user_task_dir(), "task profile", name, table, overwrite=overwrite, reserved=reserved)
 
 
-#: TOML basic-string escapes; other control characters are written as \uXXXX.
+#: TOML basic-string escapes (TOML 1.0, "String"); any other control character is written as a
+#: four-hex-digit unicode escape, e.g. U+001F as backslash-u-001f.
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 

@@ -16,7 +16,7 @@ _WHERE = {
     "ServingSection": "records",
     "Uncertainty": "records",
     "SCHEMA_VERSION": "records",
-    "GENERIC_DEFAULT_MFU": "pipeline",  # defined in planner.defaults; 0.1 imported it from planning
+    "GENERIC_DEFAULT_MFU": "resolve",  # defined in planner.defaults; 0.1 imported it from planner.planning
 }
 __all__ = [
     "GENERIC_DEFAULT_MFU",

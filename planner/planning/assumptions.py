@@ -8,7 +8,7 @@ from planner.laws.recipe import TrainingRecipe
 from planner.planning.records import Assumption, FixedPoint, Request, Uncertainty
 from planner.planning.resolve import Context
 from planner.serving.qat import DREMOV_A, GAMMA_KV, GAMMA_W
-from planner.systems.layout import LayoutSearch
+from planner.systems.layout import LayoutSearch, calibration_warnings
 
 __all__ = ["CURRENCY", "assumptions", "warnings_for"]
 
@@ -68,7 +68,7 @@ _CAPS = {"max_params": "--max-params", "max_tokens": "--max-tokens", "max_train_
 
 
 def warnings_for(req: Request, ctx: Context, params: float, binding: tuple[str, ...], fp: FixedPoint,
-                 layout_note: str | None) -> tuple[str, ...]:
+                 layout: LayoutSearch | None, layout_note: str | None) -> tuple[str, ...]:
     out = list(ctx.warnings) if fp.method in ("given", "prior") or fp.layout_mfu is None else [
         w for w in ctx.warnings if not w.startswith("no published MFU")]
     if layout_note:
@@ -87,4 +87,6 @@ def warnings_for(req: Request, ctx: Context, params: float, binding: tuple[str, 
     for name, label in _CAPS.items():
         if name in binding:
             out.append(f"{label} binds: the unconstrained optimum lies beyond it")
+    if layout is not None:
+        out += calibration_warnings(ctx.accel, layout.calibration)
     return tuple(out)

@@ -29,7 +29,8 @@ T = TypeVar("T")
 def settle(evaluate: Callable[[float], tuple[float | None, T]], prior: float, *, rtol: float = 1e-4,
            max_rounds: int = 40) -> tuple[FixedPoint, T]:
     """``evaluate(m)`` -> (predicted MFU or None, payload). Returns the fixed point and the
-    payload of the MFU chosen."""
+    payload of the MFU chosen. ``rtol`` (relative) and ``max_rounds`` are numerical settings:
+    the step-time model itself is good to ~10 % (README, Calibration)."""
     cache: dict[float, tuple[float | None, Any]] = {}
 
     def f(m: float) -> tuple[float | None, Any]:

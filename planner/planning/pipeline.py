@@ -10,6 +10,7 @@ Every section reads the one solution of the one declared problem
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,10 @@ from planner.defaults import (
     DEFAULT_SERVE_BATCH,
     DEFAULT_UNCERTAINTY_DRAWS,
     DEFAULT_WARMUP_FRACTION,
-    GENERIC_DEFAULT_MFU,
 )
 from planner.hardware.registry import Accelerator, HardwareRegistry
 from planner.laws.catalog import DEFAULT_LAW, ChinchillaLaw, DownstreamMap
+from planner.laws.recipe import TrainingRecipe
 from planner.planning.assumptions import CURRENCY, assumptions, warnings_for
 from planner.planning.fixed_point import settle
 from planner.planning.problem import (
@@ -37,16 +38,10 @@ from planner.planning.problem import (
     search,
 )
 from planner.planning.records import (
-    SCHEMA_VERSION,
-    Allocation,
-    Assumption,
-    Baseline,
     FixedPoint,
     Plan,
     Request,
     Resolved,
-    ServingSection,
-    Uncertainty,
 )
 from planner.planning.request import make_request
 from planner.planning.resolve import Context, resolve
@@ -59,7 +54,7 @@ from planner.planning.stages import (
     uncertainty,
 )
 from planner.serving.joint import ServingLowering
-from planner.systems.layout import LayoutSearch, calibration_warnings
+from planner.systems.layout import LayoutSearch
 
 __all__ = ["plan"]
 
@@ -93,19 +88,17 @@ def plan(
     ``samples`` is given. Raises PlannerInputError (bad input), InfeasiblePlanError (no
     plan; names what binds and the relief) or SolverError.
     """
-    given = {k: v for k, v in locals().items() if k not in ("registry", "hardware_files")}
+    given = {k: v for k, v in locals().items() if k not in ("registry", "hardware_files")}  # every keyword, as given
     req = make_request(**{**given, "gpu": _name(gpu), "law": _name(law), "downstream": _name(downstream),
                           "serve_gpu": _name(serve_gpu)})
     ctx = resolve(req, gpu=gpu, law=law, downstream=downstream, serve_gpu=serve_gpu, registry=registry,
                   hardware_files=hardware_files)
-    fp, (problem, found, layout, layout_note) = _settle_mfu(req, ctx)
-    flops_per_gpu_s = ctx.peak_flops_per_s * fp.mfu
+    fp, at = _settle_mfu(req, ctx)
+    problem, found, recipe, layout = at.problem, at.found, at.recipe, at.layout
     best = found.best
-    recipe = recipe_for(best, rule=req.lr_rule, seq_len=req.seq_len, gpus=req.gpus, warmup_fraction=req.warmup_fraction,
-                        params_include_embeddings=ctx.law.params_include_embeddings)
     serving = serving_section(problem, found, price=req.price_usd_per_gpu_hour, precision=req.precision)
     unc = uncertainty(ctx.law, dict(ctx.maps), problem, best, level=req.interval_level, max_draws=req.max_uncertainty_draws)
-    result = account(best, problem, flops_per_gpu_s=flops_per_gpu_s, price=req.price_usd_per_gpu_hour, gpus=req.gpus,
+    result = account(best, problem, flops_per_gpu_s=problem.serving.flops_per_gpu_s, price=req.price_usd_per_gpu_hour, gpus=req.gpus,
                      goodput=req.goodput, maps=dict(ctx.maps), serving=serving, unc=unc)
     mfu_source = _mfu_source(ctx, fp, layout)
     resolved = Resolved(
@@ -115,11 +108,11 @@ def plan(
         mfu=fp.mfu, mfu_source=mfu_source, fixed_point=fp, serving_cost=ctx.serving_cost, quality_objective=req.objective,
         bits_searched=ctx.bits_choices, samples_searched=ctx.sample_choices, currency=CURRENCY,
     )
-    extra = calibration_warnings(ctx.accel, layout.calibration) if layout is not None else ()
+    base = baseline(problem, best)
     return Plan(
-        request=req, resolved=resolved, result=result, baseline=baseline(problem, best), recipe=recipe, layout=layout,
+        request=req, resolved=resolved, result=result, baseline=base, recipe=recipe, layout=layout,
         assumptions=assumptions(req, ctx, fp, mfu_source, recipe, unc, layout),
-        warnings=warnings_for(req, ctx, best.params, best.binding, fp, layout_note) + tuple(extra),
+        warnings=warnings_for(req, ctx, best.params, best.binding, fp, layout, at.layout_note),
         law=ctx.law, accelerator=ctx.accel,
     )
 
@@ -148,8 +141,20 @@ def _lower(req: Request, ctx: Context, mfu: float) -> PlanningProblem:
     )
 
 
-def _solve_at(req: Request, ctx: Context, mfu: float) -> tuple[float | None, tuple[PlanningProblem, Search, LayoutSearch | None, str | None]]:
-    """Stages 3-5 at one MFU: lower, allocate, and (with a cluster) choose the layout."""
+@dataclass(frozen=True)
+class _AtMfu:
+    """What stages 3-6 produce at one MFU."""
+
+    problem: PlanningProblem
+    found: Search
+    recipe: TrainingRecipe
+    layout: LayoutSearch | None
+    layout_note: str | None
+
+
+def _solve_at(req: Request, ctx: Context, mfu: float) -> tuple[float | None, _AtMfu]:
+    """Stages 3-6 at one MFU: lower, allocate, the recipe, and (with a cluster) the layout for
+    the recipe's batch. Returns the layout's MFU (None without one) for the fixed point."""
     from solvers.problem import InfeasibleProblem
 
     problem = _lower(req, ctx, mfu)
@@ -157,21 +162,23 @@ def _solve_at(req: Request, ctx: Context, mfu: float) -> tuple[float | None, tup
         found = search(problem)
     except InfeasibleProblem as exc:
         raise explain_infeasible(exc, req.gpus, req.days, ctx.peak_flops_per_s * mfu * 86400.0 * req.goodput) from None
+    recipe = recipe_for(found.best, rule=req.lr_rule, seq_len=req.seq_len, gpus=req.gpus, warmup_fraction=req.warmup_fraction,
+                        params_include_embeddings=ctx.law.params_include_embeddings)
     if req.gpus is None or not req.choose_layout:
-        return None, (problem, found, None, None)
-    layout, why_not = choose_layout(found.best, ctx.accel, req.gpus, rule=req.lr_rule, seq_len=req.seq_len,
-                                    warmup_fraction=req.warmup_fraction, precision=req.precision)
+        return None, _AtMfu(problem, found, recipe, None, None)
+    layout, why_not = choose_layout(found.best, ctx.accel, req.gpus, recipe.batch_sequences, seq_len=req.seq_len,
+                                    precision=req.precision)
     note = None if layout is not None else f"layout: {why_not}; GPU-hours use the MFU above"
     predicted = layout.best.mfu if layout is not None and req.mfu is None else None
-    return predicted, (problem, found, layout, note)
+    return predicted, _AtMfu(problem, found, recipe, layout, note)
 
 
-def _settle_mfu(req: Request, ctx: Context) -> tuple[FixedPoint, Any]:
+def _settle_mfu(req: Request, ctx: Context) -> tuple[FixedPoint, _AtMfu]:
     """The MFU fixed point: one MFU sizes and prices the plan (given, prior, or the layout's)."""
-    fp, payload = settle(lambda m: _solve_at(req, ctx, m), ctx.mfu_prior)
+    fp, at = settle(lambda m: _solve_at(req, ctx, m), ctx.mfu_prior)
     if req.mfu is not None:
-        fp = FixedPoint(mfu=req.mfu, layout_mfu=payload[2].best.mfu if payload[2] else None, converged=True, rounds=1, method="given")
-    return fp, payload
+        fp = FixedPoint(mfu=req.mfu, layout_mfu=at.layout.best.mfu if at.layout else None, converged=True, rounds=1, method="given")
+    return fp, at
 
 
 def _mfu_source(ctx: Context, fp: FixedPoint, layout: LayoutSearch | None) -> str:

@@ -4,7 +4,7 @@ Every unit the user may give is lowered onto the same problem over (N, D) for ea
 serving choice (weight bits b, samples per query k):
 
 * budget units -> training-FLOP equivalents at the training MFU (:func:`lifetime_budget`;
-  the way back is :func:`gpu_hours`);
+  the way back is :func:`planner.units.gpu_hours`);
 * serving bits -> the law ``L(rho_b N, D)`` (:func:`planner.serving.joint.served_coefficients`;
   the way back is the same law at the chosen N, D: :attr:`Choice.loss`);
 * serving cost -> monomials in N at the plan's training-FLOP-equivalent price
@@ -29,22 +29,23 @@ from planner.errors import InfeasiblePlanError, SolverError
 from planner.laws.catalog import DownstreamMap
 from planner.serving.joint import (
     ServingLowering,
-    latency_of,
-    max_params_within,
-    memory_of,
     objective_value,
     served_coefficients,
+    serving_cap,
 )
 from planner.serving.qat import qat_fraction
 from planner.serving.sampling import TaskProfile
-from planner.units import fmt_flops
+from planner.units import SECONDS_PER_HOUR, fmt_flops
 
-__all__ = ["Choice", "PlanningProblem", "Search", "gpu_hours", "lifetime_budget", "search", "solve_choice"]
+__all__ = ["Choice", "PlanningProblem", "Search", "explain_infeasible", "lifetime_budget", "search", "solve_choice"]
 
-_SECONDS_PER_HOUR = 3600.0
+# Numerical settings, not published figures. Re-matching the serving monomials stops when N
+# moves by less than _TERM_RTOL (D is then recomputed exactly, so this only bounds how far N is
+# from the fixed point); 3-6 rounds are typical, _MAX_TERM_ROUNDS is a safety stop.
 _MAX_TERM_ROUNDS = 30
 _TERM_RTOL = 1e-5
 _TIE_RTOL = 1e-4  # choices this close on the objective tie; the cheaper to serve wins
+_N_START = 1e9  # where the first monomials are matched (any N in the shape rule's range works)
 
 
 def lifetime_budget(kind: str, *, budget_flops: float | None, gpu_hours_given: float | None, dollars: float | None,
@@ -55,7 +56,7 @@ def lifetime_budget(kind: str, *, budget_flops: float | None, gpu_hours_given: f
     A pure function of ``flops_per_gpu_s`` (training MFU x peak): a GPU-hours or dollars
     budget buys that much GPU-time; a cluster and deadline buy its productive time (goodput).
     """
-    per_hour = flops_per_gpu_s * _SECONDS_PER_HOUR
+    per_hour = flops_per_gpu_s * SECONDS_PER_HOUR
     cluster = gpus * days * 24.0 * per_hour * goodput if gpus is not None and days is not None else None
     budget = {
         "flops": budget_flops,
@@ -65,11 +66,6 @@ def lifetime_budget(kind: str, *, budget_flops: float | None, gpu_hours_given: f
         "target": None,
     }[kind]
     return budget, (cluster if kind != "cluster" else None)
-
-
-def gpu_hours(flops: float, flops_per_gpu_s: float) -> float:
-    """The way back from training-FLOP equivalents to GPU-hours."""
-    return flops / flops_per_gpu_s / _SECONDS_PER_HOUR
 
 
 @dataclass(frozen=True)
@@ -140,14 +136,11 @@ class _Infeasible(Exception):
 def _caps(problem: PlanningProblem, low: ServingLowering) -> tuple[float | None, str | None]:
     """The tightest cap on N and where it comes from (--max-params, latency, serving memory)."""
     cap, source = problem.max_params, "max_params" if problem.max_params else None
-    for limit, fn, what in (
-        (problem.latency_s, lambda n: latency_of(n, low.accel, low.spec), "latency"),
-        (problem.serve_memory_bytes, lambda n: memory_of(n, low.spec), "serving_memory"),
-    ):
+    for limit, what in ((problem.latency_s, "latency"), (problem.serve_memory_bytes, "serving_memory")):
         if limit is None:
             continue
-        n_max = max_params_within(limit, fn)
-        if n_max is not None and fn(n_max) > limit:
+        n_max, reachable = serving_cap(what, limit, low.accel, low.spec)
+        if not reachable:
             raise _Infeasible(f"{what.replace('_', ' ')} bound unreachable even at 1M parameters")
         if n_max is not None and (cap is None or n_max < cap):
             cap, source = n_max, what
@@ -177,7 +170,7 @@ def solve_choice(problem: PlanningProblem, bits: int, samples: int) -> Choice:
     low = problem.lowering(bits, samples)
     eff = served_coefficients(problem.coeffs, bits, low.spec.kv_bits)
     cap, cap_source = _caps(problem, low)
-    n0 = min(cap, 1e9) if cap else 1e9
+    n0 = min(cap, _N_START) if cap else _N_START
     rounds = 0
     for rounds in range(1, _MAX_TERM_ROUNDS + 1):
         prob = AllocationProblem(law=eff, objective=problem.objective, budget_flops=problem.budget_flops,

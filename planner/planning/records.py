@@ -283,8 +283,7 @@ class Plan:
         Kept for one release for callers of the 0.1 ``Plan.inputs`` dict; read
         ``plan.request`` and ``plan.resolved`` instead.
         """
-        return FrozenDict({**to_data(self.request), **to_data(self.resolved), "gpu": self.resolved.gpu,
-                                 "mfu": self.resolved.mfu, "law": self.resolved.law})
+        return FrozenDict({**to_data(self.request), **to_data(self.resolved)})
 
     def to_dict(self) -> dict[str, Any]:
         return {

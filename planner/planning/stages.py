@@ -17,7 +17,6 @@ from planner.planning.problem import (
     PlanningProblem,
     Search,
     _Infeasible,
-    gpu_hours,
     solve_choice,
 )
 from planner.planning.records import (
@@ -31,6 +30,7 @@ from planner.serving.cost import serving_cost
 from planner.serving.joint import served_coefficients
 from planner.systems.layout import LayoutSearch
 from planner.systems.shape import shape_for_params
+from planner.units import gpu_hours
 
 __all__ = ["account", "baseline", "choose_layout", "recipe_for", "serving_section", "uncertainty"]
 
@@ -41,15 +41,13 @@ def recipe_for(choice: Choice, *, rule: str, seq_len: int, gpus: int | None, war
                            warmup_fraction=warmup_fraction, params_include_embeddings=params_include_embeddings)
 
 
-def choose_layout(choice: Choice, accel: Accelerator, gpus: int, *, rule: str, seq_len: int, warmup_fraction: float,
+def choose_layout(choice: Choice, accel: Accelerator, gpus: int, global_batch: int, *, seq_len: int,
                   precision: str) -> tuple[LayoutSearch | None, str | None]:
-    """The fastest layout for the Llama-3-shaped model of the choice (or why there is none)."""
+    """The fastest layout for the Llama-3-shaped model of the choice at the recipe's batch (or why there is none)."""
     from planner.systems.layout import search_layouts
 
-    shape = shape_for_params(choice.params, seq=seq_len)
-    rc = recipe_for(choice, rule=rule, seq_len=seq_len, gpus=gpus, warmup_fraction=warmup_fraction, params_include_embeddings=True)
     try:
-        return search_layouts(shape, accel, gpus, rc.batch_sequences, precision=precision), None
+        return search_layouts(shape_for_params(choice.params, seq=seq_len), accel, gpus, global_batch, precision=precision), None
     except PlannerInputError as exc:
         return None, str(exc)
 
@@ -117,7 +115,7 @@ def serving_section(problem: PlanningProblem, found: Search, *, price: float | N
     pass_k = None
     if problem.task is not None and problem.downstream is not None:
         pass_k = float(problem.task.pass_at_k(problem.downstream.accuracy_above_chance(best.loss), [best.samples])[0])
-    per_query_gh = low.cost_per_query(best.params) / low.flops_per_gpu_s / 3600.0
+    per_query_gh = low.gpu_hours_per_query(best.params)
     return ServingSection(
         pricing=low.cost_model, serve_gpu=low.accel.id, bits=best.bits, kv_bits=spec.kv_bits, qat_fraction=best.qat_fraction,
         samples_per_query=best.samples, samples_reason=_samples_reason(problem, found), prompt_tokens=spec.prompt_tokens,

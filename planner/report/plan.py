@@ -16,7 +16,7 @@ from rich.text import Text
 from planner.units import fmt_count, fmt_flops, fmt_money
 
 if TYPE_CHECKING:
-    from planner.planning.pipeline import Plan
+    from planner.planning.records import Plan
 
 __all__ = ["render_plan"]
 

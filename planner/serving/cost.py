@@ -106,9 +106,13 @@ class ServingCost:
         return asdict(self)
 
 
+def kv_elements_per_token(layers: float, kv_width: float) -> float:
+    """K and V for every layer: 2 l g d_head elements (``kv_width`` = g d_head)."""
+    return 2.0 * layers * kv_width
+
+
 def kv_bytes_per_token(shape: ModelShape, kv_bits: int = 16) -> float:
-    """K and V for every layer: 2 l g d_head elements."""
-    return 2.0 * shape.layers * shape.kv_heads * shape.d_head * kv_bits / 8
+    return kv_elements_per_token(shape.layers, shape.kv_heads * shape.d_head) * kv_bits / 8
 
 
 def prefill_flops(shape: ModelShape, prompt_tokens: int) -> float:
@@ -135,7 +139,7 @@ def kinetics_parts_of(params: float, layers: float, q_width: float, kv_width: fl
     k, lin, lout = spec.samples, spec.prompt_tokens, spec.gen_tokens
     intensity = accel.arithmetic_intensity_flop_per_byte
     width = 2.0 * layers * q_width  # r D_kv: attention FLOPs per token pair / 2
-    d_kv = 2.0 * layers * kv_width  # KV elements per token
+    d_kv = kv_elements_per_token(layers, kv_width)
     return {
         "linear": params * (2 * lin + 2 * k * lout + intensity * spec.weight_bits / 8 / spec.batch * k * lout),
         "attention": width * (2 * k * lin * lout + k * lout**2 + lin * lin),

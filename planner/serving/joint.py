@@ -26,6 +26,7 @@ Low-precision serving enters the loss through Kumar et al.'s effective parameter
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -42,8 +43,9 @@ from planner.serving.cost import (
 from planner.serving.qat import precision_factor
 from planner.serving.sampling import TaskProfile
 from planner.systems.shape import shape_for_params, smooth_dims
+from planner.units import gpu_hours
 
-__all__ = ["OBJECTIVES", "ServingLowering", "latency_of", "max_params_within", "memory_of", "objective_value", "served_coefficients", "serving_terms"]
+__all__ = ["OBJECTIVES", "ServingLowering", "latency_of", "max_params_within", "memory_of", "objective_value", "served_coefficients", "serving_cap", "serving_terms"]
 
 def _parts(params: float, accel: Accelerator, spec: ServingSpec) -> dict[str, float]:
     return kinetics_parts_of(params, *smooth_dims(params), accel, spec)
@@ -55,7 +57,7 @@ def serving_terms(params: float, accel: Accelerator, spec: ServingSpec, queries:
     of Boyd et al. 2007, "A tutorial on geometric programming", sec. 8): at a fixed point of
     re-matching, the GP's optimality conditions are those of the exact problem.
     """
-    step = 1e-4
+    step = 1e-4  # central difference in log N (a numerical setting; the cost is smooth in N)
     here = _parts(params, accel, spec)
     up, down = _parts(params * math.exp(step), accel, spec), _parts(params * math.exp(-step), accel, spec)
     out = []
@@ -98,7 +100,7 @@ class ServingLowering:
         if self.cost_model == "flops":
             return ((2.0 * self.spec.samples * self.served_tokens, 1.0),)
         w = self._eflop_value
-        return tuple((c * w, e) for c, e in serving_terms(n0, self.accel, self.spec, self.queries) if c > 0)
+        return tuple((c * w, e) for c, e in serving_terms(n0, self.accel, self.spec, self.queries))
 
     def cost_per_query(self, params: float) -> float:
         """One query (prompt plus k samples) in training-FLOP equivalents, exact."""
@@ -111,11 +113,14 @@ class ServingLowering:
         return self.queries * self.cost_per_query(params) if self.queries > 0 else 0.0
 
     def gpu_hours(self, params: float) -> float:
-        return self.cost(params) / self.flops_per_gpu_s / 3600.0
+        return gpu_hours(self.cost(params), self.flops_per_gpu_s)
+
+    def gpu_hours_per_query(self, params: float) -> float:
+        return gpu_hours(self.cost_per_query(params), self.flops_per_gpu_s)
 
     def gpu_hours_per_million_tokens(self, params: float) -> float:
         """GPU-hours per million served tokens (query output at one sample per query)."""
-        return self.cost_per_query(params) / self.spec.gen_tokens * 1e6 / self.flops_per_gpu_s / 3600.0
+        return self.gpu_hours_per_query(params) / self.spec.gen_tokens * 1e6
 
     def dominant_terms(self, params: float) -> dict[str, float]:
         """Share of serving cost by part (roofline: linear / attention / KV; flops: all linear)."""
@@ -163,6 +168,18 @@ def max_params_within(limit: float, fn: Callable[[float], float], lo: float = 1e
         else:
             b = mid
     return math.exp(a)
+
+
+@functools.lru_cache(maxsize=4096)
+def serving_cap(what: str, limit: float, accel: Accelerator, spec: ServingSpec) -> tuple[float | None, bool]:
+    """(largest N whose ``what`` -- ``latency`` or ``serving_memory`` -- stays within ``limit``,
+    whether the bound is reachable at all). Cached: the bound does not depend on the law or the
+    MFU, so bootstrap draws and fixed-point rounds reuse it."""
+    def fn(n: float) -> float:
+        return latency_of(n, accel, spec) if what == "latency" else memory_of(n, spec)
+
+    n_max = max_params_within(limit, fn)
+    return n_max, n_max is None or fn(n_max) <= limit
 
 
 def latency_of(params: float, accel: Accelerator, spec: ServingSpec) -> float:

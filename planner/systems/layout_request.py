@@ -7,7 +7,13 @@ from typing import Any
 from planner.errors import PlannerInputError
 from planner.hardware.registry import load_registry
 from planner.systems.exports import megatron_args, nemo_yaml
-from planner.systems.layout import Layout, LayoutSearch, calibration_warnings, evaluate_layout, search_layouts
+from planner.systems.layout import (
+    Layout,
+    LayoutSearch,
+    calibration_warnings,
+    evaluate_layout,
+    search_layouts,
+)
 from planner.systems.perf import RECOMPUTE, load_calibration
 from planner.systems.shape import (
     LLAMA3_RULE,

@@ -51,4 +51,4 @@ def test_measured_data_ships_with_its_readme():
     csvs = sorted(p.name for p in folder.glob("*.csv"))
     assert len(csvs) >= 7
     for name in csvs:
-        assert f"`{name}`" in readme or name.split("_a100")[0] in readme, f"{name} is not cited in the README"
+        assert f"`{name}`" in readme, f"{name} is not cited in the README"

@@ -10,7 +10,7 @@ from scipy.optimize import brentq
 
 import planner
 from planner.errors import InfeasiblePlanError, PlannerInputError
-from planner.planning.pipeline import GENERIC_DEFAULT_MFU
+from planner.planning import GENERIC_DEFAULT_MFU
 from solvers.closed_form import optimal_allocation
 from solvers.problem import LawCoefficients
 
