@@ -10,16 +10,22 @@ __all__ = [
     "DEFAULT_GEN_TOKENS",
     "DEFAULT_GOODPUT",
     "DEFAULT_INTERVAL_LEVEL",
+    "DEFAULT_BATCH_TOLERANCE",
+    "DEFAULT_DEADLINE_DAYS",
+    "DEFAULT_MAX_GPUS",
     "DEFAULT_MAX_SAMPLES",
+    "DEFAULT_MAX_SERVE_BATCH",
+    "DEFAULT_MAX_UNIQUE_TOKENS",
     "DEFAULT_MEMORY_RESERVE_FRACTION",
     "DEFAULT_PROMPT_TOKENS",
     "DEFAULT_SEQ_LEN",
-    "DEFAULT_SERVE_BATCH",
+    "DEFAULT_WEIGHT_SHARE",
     "DEFAULT_SERVING_COST",
     "DEFAULT_UNCERTAINTY_DRAWS",
     "DEFAULT_WARMUP_FRACTION",
     "GENERIC_DEFAULT_MFU",
     "KV_BITS",
+    "LR_WARN_ABOVE",
     "OBJECTIVES",
     "SEARCHED_WEIGHT_BITS",
     "SERVING_COSTS",
@@ -43,10 +49,14 @@ DEFAULT_MEMORY_RESERVE_FRACTION = 0.10
 #: Query shape and serving batch: user settings, not measurements (every report shows them).
 DEFAULT_PROMPT_TOKENS = 1024
 DEFAULT_GEN_TOKENS = 512
-#: Sequences decoded together per replica. A planner default: hardware.md notes decode stops
-#: being weight-bound only near batch = arithmetic intensity (~295 on H100), so 64 keeps
-#: weight reads visible. Set --serve-batch from your serving system.
-DEFAULT_SERVE_BATCH = 64
+#: Serving batch: chosen per plan (the largest that fits the replica and any latency bound),
+#: at most this many sequences. A planner cap, not a measurement: hardware.md notes decode
+#: stops being weight-bound only near batch = arithmetic intensity (~295 on H100), so larger
+#: batches buy little. --max-serve-batch sets it; --serve-batch fixes the batch instead.
+DEFAULT_MAX_SERVE_BATCH = 256
+#: Largest share of a serving replica's usable HBM the weights may take (the rest holds the
+#: KV cache). A planner setting: it decides how many GPUs a replica of a large model spans.
+DEFAULT_WEIGHT_SHARE = 0.5
 #: Largest samples per query searched (--max-samples).
 DEFAULT_MAX_SAMPLES = 1024
 
@@ -66,10 +76,11 @@ DEFAULT_WARMUP_FRACTION = 0.01
 DEFAULT_INTERVAL_LEVEL = 0.95
 DEFAULT_UNCERTAINTY_DRAWS = 200
 
-#: How serving is priced unless --serving-cost says otherwise: Sardana et al.'s 2N FLOPs per
-#: generated token. The rule does not depend on which serving flags are given, so a what-if
-#: over bit widths or samples always compares the same cost model.
-DEFAULT_SERVING_COST = "flops"
+#: How serving is priced unless --serving-cost says otherwise: on the serving accelerator
+#: (roofline: weight and KV-cache traffic over HBM bandwidth, FLOPs over peak; Kinetics'
+#: eFLOPs), the hardware fact that decides decode cost. ``flops`` keeps Sardana et al.'s 2N
+#: FLOPs per generated token. The rule does not depend on which serving flags are given.
+DEFAULT_SERVING_COST = "roofline"
 SERVING_COSTS = ("flops", "roofline")
 OBJECTIVES = ("loss", "error", "pass@k")
 
@@ -78,3 +89,20 @@ OBJECTIVES = ("loss", "error", "pass@k")
 DEFAULT_HUBER_DELTA = 1e-3
 #: Layouts shown by ``plan layout`` (a display choice).
 DEFAULT_TOP_LAYOUTS = 5
+
+#: Cluster recommendation (planner settings, shown as such in every report): the training
+#: deadline a recommended cluster must meet (--days) and the largest cluster on the ladder
+#: (--max-gpus). 16,384 GPUs is the largest published dense run we cite (Llama 3 405B on
+#: 16K H100s, Dubey et al. 2024, sec. 3.3). Wall clocks beyond the deadline warn.
+DEFAULT_DEADLINE_DAYS = 30.0
+DEFAULT_MAX_GPUS = 16384
+#: The recipe's batch stays within this factor of the Step Law batch when the layout rounds
+#: it to a multiple of DP x micro-batch (a planner setting; Li et al. 2025 report a flat loss
+#: landscape near the optimum but publish no tolerance).
+DEFAULT_BATCH_TOLERANCE = 2.0
+#: Unique training tokens available before data repeats: FineWeb's ~15T tokens (Penedo et al.
+#: 2024), the largest open deduplicated web corpus we cite. Plans beyond it warn (--max-unique-tokens).
+DEFAULT_MAX_UNIQUE_TOKENS = 15e12
+#: A peak learning rate above this warns (a planner threshold): the best rate of every (N, D)
+#: in the Step Law sweep is at most 0.0078 (planner/data/measured/steplaw_dense_lr_bs_loss.csv).
+LR_WARN_ABOVE = 0.01

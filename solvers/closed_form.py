@@ -94,9 +94,7 @@ def chinchilla_sized_for_lifetime_budget(
 
 def solve_closed_form(problem: AllocationProblem) -> AllocationSolution:
     """Exact solution for problems with no inference demand and no bounds."""
-    if problem.inference_tokens > 0 or any(
-        v is not None for v in (problem.max_params, problem.max_tokens, problem.max_train_flops)
-    ):
+    if problem.inference_tokens > 0 or problem.bounded:
         raise ValueError("closed form covers training-only problems without bounds")
     check_reachable(problem)
     law = problem.law

@@ -33,6 +33,7 @@ __all__ = ["cache_info", "solve_convex"]
 # Constraint names used in AllocationSolution.binding.
 BUDGET, TARGET = "lifetime_budget", "target_loss"
 MAX_PARAMS, MAX_TOKENS, MAX_TRAIN = "max_params", "max_tokens", "max_train_flops"
+MIN_PARAMS, MIN_RATIO, MAX_RATIO = "min_params", "min_tokens_per_param", "max_tokens_per_param"
 
 # A constraint counts as binding when its dual exceeds this (duals are elasticities,
 # dimensionless, so an absolute threshold is meaningful).
@@ -68,13 +69,16 @@ def _shape(p: AllocationProblem) -> tuple[Any, ...]:
         p.max_params is not None,
         p.max_tokens is not None,
         p.max_train_flops is not None,
+        p.min_params is not None,
+        p.min_tokens_per_param is not None,
+        p.max_tokens_per_param is not None,
         len(p.serving_terms),
     )
 
 
 @functools.lru_cache(maxsize=64)
 def _build(shape: tuple[Any, ...]) -> _Built:
-    objective, has_inf, has_np, has_nd, has_train, n_serve = shape
+    objective, has_inf, has_np, has_nd, has_train, has_min_n, has_min_r, has_max_r, n_serve = shape
     N = cp.Variable(pos=True, name="N")
     D = cp.Variable(pos=True, name="D")
     par = {k: cp.Parameter(pos=True, name=k) for k in ("E", "A", "B", "alpha", "beta")}
@@ -107,6 +111,15 @@ def _build(shape: tuple[Any, ...]) -> _Built:
     if has_train:
         par["max_train"] = cp.Parameter(pos=True, name="max_train")
         cons[MAX_TRAIN] = train <= par["max_train"]
+    if has_min_n:
+        par["min_params"] = cp.Parameter(pos=True, name="min_params")
+        cons[MIN_PARAMS] = par["min_params"] <= N
+    if has_min_r:
+        par["min_ratio"] = cp.Parameter(pos=True, name="min_ratio")
+        cons[MIN_RATIO] = par["min_ratio"] * N <= D
+    if has_max_r:
+        par["max_ratio"] = cp.Parameter(pos=True, name="max_ratio")
+        cons[MAX_RATIO] = D <= par["max_ratio"] * N
     prob = cp.Problem(goal, list(cons.values()))
     assert prob.is_dgp(dpp=True), "allocation GP must stay DPP so re-solves are cheap"
     return _Built(prob, par, cons, N, D)
@@ -145,6 +158,9 @@ def solve_convex(problem: AllocationProblem) -> AllocationSolution:
     values["max_params"] = problem.max_params
     values["max_tokens"] = problem.max_tokens
     values["max_train"] = problem.max_train_flops
+    values["min_params"] = problem.min_params
+    values["min_ratio"] = problem.min_tokens_per_param
+    values["max_ratio"] = problem.max_tokens_per_param
     for i, (coef, exponent) in enumerate(problem.serving_terms):
         values[f"serve{i}"] = coef
         values[f"serve_exp{i}"] = exponent
@@ -158,6 +174,13 @@ def solve_convex(problem: AllocationProblem) -> AllocationSolution:
                 train_flops_needed=needed.train_flops,
                 max_train_flops=problem.max_train_flops,
             )
+        if problem.objective == "min_loss" and (problem.min_params or problem.min_tokens_per_param):
+            n = problem.min_params or 1.0  # the cheapest plan the support allows
+            d = n * (problem.min_tokens_per_param or 0.0)
+            cheapest = problem.train_flops(n, d) + problem.inference_flops(n)
+            if cheapest >= problem.budget_flops:
+                raise InfeasibleProblem("support", min_params=n, cheapest_flops=cheapest,
+                                        budget_flops=problem.budget_flops, serving_flops=problem.inference_flops(n))
         raise SolveFailed(f"GP solver returned status '{status}' for a feasible problem")
     n, d = float(built.N.value), float(built.D.value)
     duals = {name: float(c.dual_value or 0.0) for name, c in built.constraints.items()}

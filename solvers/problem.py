@@ -8,7 +8,9 @@ Two objectives over N (parameters) and D (training tokens), with the loss law
 * ``min_compute``: minimise 6ND + 2N D_inf  s.t. L(N, D) <= target_loss
 
 Either may add N <= max_params, D <= max_tokens and 6ND <= max_train_flops (a cluster and
-a deadline cap the training compute only). Serving priced on an accelerator's roofline adds
+a deadline cap the training compute only), and hold the plan inside a law's support:
+N >= min_params and min_tokens_per_param <= D/N <= max_tokens_per_param (monomial
+constraints, so the problem stays a GP). Serving priced on an accelerator's roofline adds
 monomials ``c N^e`` (e > 0) to the lifetime cost; the problem stays a GP.
 """
 
@@ -51,6 +53,10 @@ class AllocationProblem:
     max_params: float | None = None
     max_tokens: float | None = None
     max_train_flops: float | None = None
+    #: The law's support: smallest model, and the range of tokens per parameter, it holds on.
+    min_params: float | None = None
+    min_tokens_per_param: float | None = None
+    max_tokens_per_param: float | None = None
     #: Further serving cost as monomials ``coef * N**exponent`` (roofline-priced serving:
     #: weights ~ N, attention ~ N^(2/3), KV traffic ~ N^(1/3) under the shape rule).
     serving_terms: tuple[tuple[float, float], ...] = ()
@@ -60,7 +66,8 @@ class AllocationProblem:
             raise ValueError("min_loss needs budget_flops")
         if self.objective == "min_compute" and self.target_loss is None:
             raise ValueError("min_compute needs target_loss")
-        for name in ("budget_flops", "target_loss", "max_params", "max_tokens", "max_train_flops"):
+        for name in ("budget_flops", "target_loss", "max_params", "max_tokens", "max_train_flops", "min_params",
+                     "min_tokens_per_param", "max_tokens_per_param"):
             v = getattr(self, name)
             if v is not None and not (math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be positive and finite, got {v}")
@@ -69,6 +76,12 @@ class AllocationProblem:
         for coef, exponent in self.serving_terms:
             if not (math.isfinite(coef) and coef > 0 and math.isfinite(exponent) and exponent > 0):
                 raise ValueError(f"serving term {coef} * N^{exponent} must have coef > 0 and exponent > 0")
+
+    @property
+    def bounded(self) -> bool:
+        """Whether any bound or support constraint is set (the 1-D oracles take none)."""
+        return any(getattr(self, k) is not None for k in (
+            "max_params", "max_tokens", "max_train_flops", "min_params", "min_tokens_per_param", "max_tokens_per_param"))
 
     def train_flops(self, params: float, tokens: float) -> float:
         return 6.0 * params * tokens
@@ -111,8 +124,10 @@ class InfeasibleProblem(Exception):
 
     Attributes:
         constraint: which one binds: ``"irreducible_loss"`` (target at or below E),
-            ``"bounds"`` (max_params / max_tokens cap the reachable loss) or
-            ``"max_train_flops"`` (the training-compute cap is too small).
+            ``"bounds"`` (max_params / max_tokens cap the reachable loss),
+            ``"max_train_flops"`` (the training-compute cap is too small) or
+            ``"support"`` (the smallest model the law holds on already costs more than
+            the budget).
         detail: numbers that say what would relieve it (e.g. ``floor_loss``,
             ``tokens_needed``, ``train_flops_needed``).
     """

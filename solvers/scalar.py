@@ -24,7 +24,7 @@ def solve_scalar(problem: AllocationProblem, xatol: float = 1e-10,
                  inference_cost: Callable[[float], float] | None = None) -> AllocationSolution:
     """The 1-D oracle. ``inference_cost(N)``, when given, replaces the problem's serving terms
     with an exact lifetime serving cost (increasing in N), as planners price it."""
-    if any(v is not None for v in (problem.max_params, problem.max_tokens, problem.max_train_flops)):
+    if problem.bounded:
         raise ValueError("the scalar oracle handles unbounded problems only")
     check_reachable(problem)
     law, d_inf = problem.law, problem.inference_tokens

@@ -34,12 +34,15 @@ from planner.cli.options import (
 )
 from planner.cli.serving import fit_samples_command, qat_command
 from planner.defaults import (
+    DEFAULT_DEADLINE_DAYS,
     DEFAULT_GEN_TOKENS,
     DEFAULT_GOODPUT,
+    DEFAULT_MAX_GPUS,
     DEFAULT_MAX_SAMPLES,
+    DEFAULT_MAX_SERVE_BATCH,
+    DEFAULT_MAX_UNIQUE_TOKENS,
     DEFAULT_PROMPT_TOKENS,
     DEFAULT_SEQ_LEN,
-    DEFAULT_SERVE_BATCH,
     DEFAULT_SERVING_COST,
     DEFAULT_WARMUP_FRACTION,
     KV_BITS,
@@ -78,6 +81,10 @@ _SCENARIO_KEYS = {
     "prompt_tokens": "prompt_tokens",
     "gen_tokens": "gen_tokens",
     "serve_batch": "serve_batch",
+    "max_serve_batch": "max_serve_batch",
+    "max_gpus": "max_gpus",
+    "extrapolate": "extrapolate",
+    "max_unique_tokens": "max_unique_tokens",
     "serve_gpu": "serve_gpu",
     "serve_memory": "serve_memory",
     "latency": "latency_s",
@@ -92,14 +99,17 @@ _SCENARIO_INFO = {"title", "description"}
 @click.option("--gpu-hours", type=QUANTITY, help="Lifetime budget in GPU-hours of --gpu.")
 @click.option("--dollars", type=QUANTITY, help="Lifetime budget in US dollars (needs --price).")
 @click.option("--price", type=QUANTITY, help="US dollars per GPU-hour (prices the plan).")
-@click.option("--gpus", type=click.IntRange(min=1), help="Cluster size. With --days: a budget, or a training deadline next to another budget.")
-@click.option("--days", type=QUANTITY, help="Deadline in days for training on --gpus devices.")
+@click.option("--gpus", type=click.IntRange(min=1), help="Cluster size (default: recommended from a ladder). With --days: a budget, or a training deadline next to another budget.")
+@click.option("--days", type=QUANTITY, help=f"Training deadline in days: the recommended cluster must meet it (planner default {DEFAULT_DEADLINE_DAYS:g}); with --gpus alone, the cluster budget.")
+@click.option("--max-gpus", type=click.IntRange(min=1), default=DEFAULT_MAX_GPUS, show_default=True, help="Largest cluster on the recommendation ladder (a planner setting).")
 @click.option("--target-loss", type=QUANTITY, help="Reach this loss at least lifetime compute (instead of a budget).")
 @click.option("--infer-tokens", type=QUANTITY, default=0.0, show_default=True, help="Tokens served over the model's life.")
 @click.option("--gpu", default="h100-sxm", show_default=True, help="Accelerator id or alias (see `plan hardware list`).")
 @click.option("--law", default=None, help="Scaling-law preset or law TOML file (default besiroglu2024; see `plan laws list`).")
 @click.option("--max-params", type=QUANTITY, help="Upper bound on parameters.")
 @click.option("--max-tokens", type=QUANTITY, help="Upper bound on training tokens (data-constrained).")
+@click.option("--max-unique-tokens", type=QUANTITY, default=DEFAULT_MAX_UNIQUE_TOKENS, show_default=True, help="Unique tokens available; plans beyond warn that data repeats (FineWeb: ~15T).")
+@click.option("--extrapolate", is_flag=True, help="Let the plan leave the law's fitted range (smallest model, tokens per parameter), with warnings.")
 @click.option("--mfu", type=QUANTITY, help="Model-FLOP utilisation in (0, 1]; default: the accelerator's published figure.")
 @click.option("--precision", type=click.Choice(["bf16", "fp8", "fp4"]), default="bf16", show_default=True, help="Which dense peak prices compute.")
 @click.option("--downstream", default=None, help="Downstream-error map: a saved map, PRESET or PRESET:SUITE (default: the law's own).")
@@ -114,15 +124,16 @@ _SCENARIO_INFO = {"title", "description"}
 @click.option("--kv-bits", type=click.Choice([str(b) for b in KV_BITS]), default="16", show_default=True, help="KV-cache bits when serving.")
 @click.option("--prompt-tokens", type=click.IntRange(min=1), default=DEFAULT_PROMPT_TOKENS, show_default=True, help="Prompt tokens per query (a planner default).")
 @click.option("--gen-tokens", type=click.IntRange(min=1), default=DEFAULT_GEN_TOKENS, show_default=True, help="Generated tokens per sample (a planner default).")
-@click.option("--serve-batch", type=click.IntRange(min=1), default=DEFAULT_SERVE_BATCH, show_default=True, help="Sequences decoded together per replica (a planner default).")
+@click.option("--serve-batch", type=click.IntRange(min=1), help="Fix the sequences decoded together per replica (default: chosen, the largest that fits).")
+@click.option("--max-serve-batch", type=click.IntRange(min=1), default=DEFAULT_MAX_SERVE_BATCH, show_default=True, help="Largest serving batch the plan may choose (a planner cap).")
 @click.option("--serve-gpu", help="Accelerator that serves (default: --gpu).")
 @click.option("--serve-memory", type=QUANTITY, help="Bytes of accelerator memory one serving replica may use (e.g. 80e9).")
 @click.option("--latency", "latency_s", type=QUANTITY, help="Bound on one query's latency in seconds (prefill + decode).")
 @click.option("--task", help="Task profile for --objective pass@k: 'math' or a profile saved by `plan fit-samples --save`.")
 @click.option("--serving-cost", type=click.Choice(list(SERVING_COSTS)), help=f"Price serving as 2N FLOPs per generated token (flops) or as Kinetics eFLOPs on --serve-gpu (roofline); default {DEFAULT_SERVING_COST}, whatever other flags are given.")
 @click.option("--goodput", type=QUANTITY, default=DEFAULT_GOODPUT, show_default=True, help="Share of wall clock that is productive training (Llama 3: >90 %).")
-@click.option("--layout/--no-layout", "choose_layout", default=True, show_default=True, help="With --gpus, search the parallel layout and use its predicted MFU.")
-@click.option("--export", "export", type=click.Choice(["megatron", "nemo"]), help="Print the chosen layout as Megatron-LM arguments or NeMo YAML (needs --gpus).")
+@click.option("--layout/--no-layout", "choose_layout", default=True, show_default=True, help="Choose the cluster and parallel layout and use the layout's predicted MFU.")
+@click.option("--export", "export", type=click.Choice(["megatron", "nemo"]), help="Print the chosen layout as Megatron-LM arguments or NeMo YAML.")
 @click.option("--scenario", type=click.Path(dir_okay=False), help="TOML scenario file with the same keys as these flags; flags override it.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout instead of the report.")
 @hardware_option
@@ -143,10 +154,10 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         return
     if scenario:
         flags = _apply_scenario(ctx, scenario, flags)
-    if export and (flags["gpus"] is None or not flags["choose_layout"]):
+    if export and not flags["choose_layout"]:
         from planner.errors import PlannerInputError
 
-        raise PlannerInputError("--export needs a layout: give --gpus (and keep --layout)")
+        raise PlannerInputError("--export needs a layout: drop --no-layout")
     from planner.planning.pipeline import plan
 
     kwargs = dict(
@@ -178,6 +189,10 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         prompt_tokens=flags["prompt_tokens"],
         gen_tokens=flags["gen_tokens"],
         serve_batch=flags["serve_batch"],
+        max_serve_batch=flags["max_serve_batch"],
+        max_gpus=flags["max_gpus"],
+        extrapolate=flags["extrapolate"],
+        max_unique_tokens=flags["max_unique_tokens"],
         serve_gpu=flags["serve_gpu"],
         serve_memory_bytes=flags["serve_memory"],
         latency_s=flags["latency_s"],
@@ -206,7 +221,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
 
         ls = result.layout
         if ls is None:
-            raise InfeasiblePlanError(f"no layout of {flags['gpus']} GPUs fits the planned model (see the layout warning)",
+            raise InfeasiblePlanError("no layout fits the planned model (see the layout warning)",
                                       "use more GPUs or pass --max-params")
         rc = result.recipe
         if export == "megatron":

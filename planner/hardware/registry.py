@@ -41,10 +41,12 @@ _NUMERIC_KEYS: dict[str, tuple[str, float]] = {
     "inter_node_gbit_per_s": ("inter_node_link_bytes_per_s", 1e9 / 8),
     "tdp_w": ("tdp_w", 1.0),
     "default_mfu": ("default_mfu", 1.0),
+    "fp8_mfu": ("fp8_mfu", 1.0),
+    "fp4_mfu": ("fp4_mfu", 1.0),
     "gemm_efficiency_max": ("gemm_efficiency_max", 1.0),
 }
 _INT_KEYS = {"devices_per_node", "devices_per_package"}
-_TEXT_KEYS = {"name", "vendor", "source", "date", "notes", "mfu_source", "price_source"}
+_TEXT_KEYS = {"name", "vendor", "source", "date", "notes", "mfu_source", "fp8_mfu_source", "fp4_mfu_source", "price_source"}
 _OTHER_KEYS = {"aliases", "price_usd_per_gpu_hour"}
 _ALLOWED = set(_NUMERIC_KEYS) | _INT_KEYS | _TEXT_KEYS | _OTHER_KEYS
 _REQUIRED = (
@@ -89,6 +91,11 @@ class Accelerator:
     tdp_w: float | None = None
     default_mfu: float | None = None
     mfu_source: str = ""
+    #: Measured MFU of FP8 / FP4 training, as a fraction of that precision's peak.
+    fp8_mfu: float | None = None
+    fp8_mfu_source: str = ""
+    fp4_mfu: float | None = None
+    fp4_mfu_source: str = ""
     #: Measured fraction of peak that large GEMMs reach (e.g. from a cuBLAS benchmark).
     #: Unset: the step-time model uses Calculon's A100 curve (0.95 for large GEMMs).
     gemm_efficiency_max: float | None = None
@@ -106,6 +113,25 @@ class Accelerator:
         if value is None:
             raise PlannerInputError(f"{self.id} has no dense {precision} peak in the registry")
         return value
+
+    def mfu_prior(self, precision: str = "bf16") -> tuple[float | None, str, bool]:
+        """(MFU at ``precision``'s peak, its source, whether it was measured at that precision).
+
+        BF16 is the registry's ``default_mfu``. FP8/FP4 use their own measured MFU; where none
+        is measured, the conservative rule: training at that precision is no faster than BF16
+        (the BF16 MFU rescaled to the lower-precision peak), never the BF16 MFU on a higher peak.
+        """
+        if precision == "bf16":
+            return self.default_mfu, self.mfu_source, self.default_mfu is not None
+        peak = self.peak_flops_per_s(precision)
+        measured = getattr(self, f"{precision}_mfu")
+        if measured is not None:
+            return measured, getattr(self, f"{precision}_mfu_source"), True
+        if self.default_mfu is None:
+            return None, "", False
+        return (self.default_mfu * self.bf16_flops_per_s / peak,
+                f"no measured {precision} MFU for {self.id}: assumes {precision} trains no faster than bf16 "
+                f"(bf16 MFU {self.default_mfu:.0%} x bf16/{precision} peak), a conservative planner rule", False)
 
     @property
     def arithmetic_intensity_flop_per_byte(self) -> float:

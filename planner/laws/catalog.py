@@ -96,7 +96,8 @@ class ChinchillaLaw:
         E, A, B, alpha, beta: coefficients (N in parameters, D in tokens).
         params_include_embeddings: whether the fit's N counts embedding parameters.
         source: citation for the coefficients.
-        fit_params_range: smallest and largest model the fit saw (for extrapolation warnings).
+        fit_params_range: smallest and largest model the fit saw (the plan's support).
+        fit_tokens_per_param_range: smallest and largest D/N the fit saw (the plan's support).
         downstream: task-suite name -> :class:`DownstreamMap`, possibly empty.
     """
 
@@ -111,6 +112,7 @@ class ChinchillaLaw:
     note: str = ""
     form: str = "chinchilla"
     fit_params_range: tuple[float, float] | None = None
+    fit_tokens_per_param_range: tuple[float, float] | None = None
     #: Bootstrap draws, one coefficient record each; empty for published presets.
     draws: tuple[LawCoefficients, ...] = ()
     #: Provenance of a fitted law (file, fingerprint, date, settings); empty for presets.
@@ -162,6 +164,7 @@ class ChinchillaLaw:
             **self.coefficients,
             "params_include_embeddings": self.params_include_embeddings,
             "fit_params_range": list(self.fit_params_range) if self.fit_params_range else None,
+            "fit_tokens_per_param_range": list(self.fit_tokens_per_param_range) if self.fit_tokens_per_param_range else None,
             "origin": self.origin,
             "bootstrap_draws": len(self.draws),
             "fit": dict(self.fit_info),
@@ -174,7 +177,7 @@ class ChinchillaLaw:
         }
 
 
-_COMMON = {"form", "params_include_embeddings", "source", "note", "downstream", "fit_params_range", "fit", "intervals", "bootstrap"}
+_COMMON = {"form", "params_include_embeddings", "source", "note", "downstream", "fit_params_range", "fit_tokens_per_param_range", "fit", "intervals", "bootstrap"}
 _FORM_KEYS = {
     "chinchilla": {"E", "A", "B", "alpha", "beta"},
     "overtrain": {"E", "eta", "a", "b"},
@@ -198,6 +201,18 @@ def _draws(where: str, table: Mapping[str, Any], names: tuple[str, ...]) -> tupl
 
 def _number(where: str, key: str, value: Any) -> float:
     return check_positive(f"'{key}'", value, where=where)  # type: ignore[return-value]
+
+
+def _range(where: str, table: Mapping[str, Any], key: str) -> tuple[float, float] | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise PlannerInputError(f"{where}: '{key}' must be [smallest, largest]")
+    lo, hi = (_number(where, key, v) for v in value)
+    if not 0 < lo <= hi:
+        raise PlannerInputError(f"{where}: '{key}' must be [smallest, largest] with 0 < smallest <= largest")
+    return lo, hi
 
 
 def law_from_table(name: str, table: Mapping[str, Any], origin: str = "builtin") -> ChinchillaLaw:
@@ -235,14 +250,10 @@ def law_from_table(name: str, table: Mapping[str, Any], origin: str = "builtin")
             epsilon=_number(w, "epsilon", m["epsilon"]),
             source=m.get("source", f"{table.get('source', '')}; Err(L) = epsilon - k exp(-gamma L), {suite} average top-1 error"),
         )
-    fit_range = table.get("fit_params_range")
-    if fit_range is not None:
-        if not isinstance(fit_range, list) or len(fit_range) != 2:
-            raise PlannerInputError(f"{where}: 'fit_params_range' must be [smallest, largest]")
-        fit_range = tuple(_number(where, "fit_params_range", v) for v in fit_range)
     return ChinchillaLaw(
         name=name,
-        fit_params_range=fit_range,
+        fit_params_range=_range(where, table, "fit_params_range"),
+        fit_tokens_per_param_range=_range(where, table, "fit_tokens_per_param_range"),
         draws=_draws(where, table, ("E", "A", "B", "alpha", "beta")),
         fit_info=dict(table.get("fit", {})),
         origin=origin,

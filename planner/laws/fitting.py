@@ -94,7 +94,7 @@ class LossLawFit:
 
     Attributes set by :meth:`fit`: ``coef_`` (dict E, A, B, alpha, beta), ``theta_``
     (a, b, e, alpha, beta), ``objective_value_``, ``log_residuals_`` (log L_hat - log L),
-    ``n_runs_``, ``fingerprint_``, ``params_range_``.
+    ``n_runs_``, ``fingerprint_``, ``params_range_``, ``tokens_per_param_range_``.
     """
 
     def __init__(
@@ -240,6 +240,7 @@ class LossLawFit:
         self.n_runs_ = int(n.size)
         self.fingerprint_ = data_fingerprint(n, d, l_obs)
         self.params_range_ = (float(n.min()), float(n.max()))
+        self.tokens_per_param_range_ = (float((d / n).min()), float((d / n).max()))
         self.log_residuals_ = np.log(self.predict(n, d)) - log_l
         return self
 

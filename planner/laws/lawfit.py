@@ -39,6 +39,7 @@ class FitOutcome:
     outliers: list[int]
     boot: BootstrapResult | None = field(repr=False, default=None)
     params_range: tuple[float, float] | None = None
+    tokens_per_param_range: tuple[float, float] | None = None
     params_include_embeddings: bool = True
     date: str = ""
 
@@ -91,6 +92,8 @@ class FitOutcome:
             }
             if self.params_range:
                 table["fit_params_range"] = list(self.params_range)
+            if self.tokens_per_param_range:
+                table["fit_tokens_per_param_range"] = list(self.tokens_per_param_range)
         if self.boot is not None and len(self.boot.draws):
             fit["bootstrap_seed"] = self.boot.seed
             fit["bootstrap_failed"] = self.boot.failed
@@ -142,7 +145,7 @@ def fit_runs(
         r = est.residuals_
         mad = 1.4826 * np.median(np.abs(r - np.median(r)))
         outliers = [] if mad == 0 else [int(i) + 1 for i in np.flatnonzero(np.abs(r - np.median(r)) > 3 * mad)]
-        params_range = None
+        params_range = ratio_range = None
     else:
         columns["params"] = table.find("params", params_col)
         columns["tokens"] = table.find("tokens", tokens_col)
@@ -154,7 +157,7 @@ def fit_runs(
             for i in range(len(table))
         ]
         outliers = [int(i) + 1 for i in est.outliers()]
-        params_range = est.params_range_
+        params_range, ratio_range = est.params_range_, est.tokens_per_param_range_
     boot = bootstrap(est, data, n_bootstrap, seed=seed, progress=progress) if n_bootstrap else None
     if boot is not None and len(boot.draws) < 2:
         raise PlannerInputError(f"only {len(boot.draws)} of {n_bootstrap} bootstrap refits succeeded: too few runs to resample")
@@ -173,6 +176,7 @@ def fit_runs(
         outliers=outliers,
         boot=boot,
         params_range=params_range,
+        tokens_per_param_range=ratio_range,
         params_include_embeddings=params_include_embeddings,
         date=_dt.date.today().isoformat(),
     )

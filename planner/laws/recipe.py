@@ -23,7 +23,7 @@ from typing import Any
 from planner.defaults import DEFAULT_SEQ_LEN, DEFAULT_WARMUP_FRACTION
 from planner.errors import PlannerInputError
 
-__all__ = ["DEEPSEEK_LAW", "LR_RULES", "STEP_LAW", "TrainingRecipe", "training_recipe"]
+__all__ = ["DEEPSEEK_LAW", "LR_RULES", "STEP_LAW", "TrainingRecipe", "law_optimum", "training_recipe"]
 
 # (coefficient, exponent(s)) with their source; see the module docstring.
 STEP_LAW = {"lr": (1.79, -0.713, 0.307), "batch": (0.58, 0.571)}
@@ -57,7 +57,8 @@ class TrainingRecipe:
         return d
 
 
-def _law(rule: str, params: float, tokens: float) -> tuple[float, float]:
+def law_optimum(rule: str, params: float, tokens: float) -> tuple[float, float]:
+    """(peak learning rate, batch in tokens) the rule gives for ``params`` on ``tokens``."""
     if rule == "steplaw":
         c, a, b = STEP_LAW["lr"]
         cb, eb = STEP_LAW["batch"]
@@ -80,23 +81,28 @@ def training_recipe(
     warmup_fraction: float = DEFAULT_WARMUP_FRACTION,
     decay_fraction: float = WSD_DECAY_FRACTION,
     params_include_embeddings: bool = True,
+    batch_sequences: int | None = None,
+    batch_note: str | None = None,
 ) -> TrainingRecipe:
     """Learning rate, batch and WSD schedule for ``params`` trained on ``tokens``.
 
-    ``batch_multiple`` rounds the batch (in sequences) to a multiple the layout can split,
-    e.g. the data-parallel size.
+    ``batch_multiple`` rounds the batch (in sequences) to a multiple the layout can split;
+    ``batch_sequences`` (the layout's own rounding, explained by ``batch_note``) sets it.
     """
     if seq_len < 1 or batch_multiple < 1:
         raise PlannerInputError("seq-len and the batch multiple must be positive integers")
     if not (0 <= warmup_fraction < 1 and 0 <= decay_fraction < 1 and warmup_fraction + decay_fraction < 1):
         raise PlannerInputError("warmup and decay fractions must be in [0, 1) and sum below 1")
-    lr, batch_law = _law(rule, params, tokens)
-    sequences = max(1, round(batch_law / seq_len / batch_multiple)) * batch_multiple
+    lr, batch_law = law_optimum(rule, params, tokens)
+    if batch_sequences is None:
+        sequences = max(1, round(batch_law / seq_len / batch_multiple)) * batch_multiple
+    else:
+        sequences = batch_sequences
     batch_tokens = sequences * seq_len
     steps = max(1, math.ceil(tokens / batch_tokens))
     warmup = round(steps * warmup_fraction)
     decay = round(steps * decay_fraction)
-    notes = [f"batch rounded from {batch_law:,.0f} tokens to {sequences} sequences of {seq_len}"]
+    notes = [batch_note or f"batch rounded from {batch_law:,.0f} tokens to {sequences} sequences of {seq_len}"]
     if batch_multiple > 1:
         notes.append(f"a multiple of {batch_multiple} sequences so data parallelism can split it")
     if rule == "steplaw" and params_include_embeddings:

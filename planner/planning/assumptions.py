@@ -3,12 +3,27 @@ solution (every number a plan rests on, with where it comes from)."""
 
 from __future__ import annotations
 
-from planner.defaults import DEFAULT_GOODPUT, DEFAULT_MEMORY_RESERVE_FRACTION
+from planner.defaults import (
+    DEFAULT_BATCH_TOLERANCE,
+    DEFAULT_GOODPUT,
+    DEFAULT_MEMORY_RESERVE_FRACTION,
+    DEFAULT_WEIGHT_SHARE,
+    LR_WARN_ABOVE,
+)
 from planner.laws.recipe import TrainingRecipe
-from planner.planning.records import Assumption, FixedPoint, Request, Uncertainty
+from planner.planning.problem import Support
+from planner.planning.records import (
+    Allocation,
+    Assumption,
+    ClusterChoice,
+    FixedPoint,
+    Request,
+    Uncertainty,
+)
 from planner.planning.resolve import Context
 from planner.serving.qat import DREMOV_A, GAMMA_KV, GAMMA_W
 from planner.systems.layout import LayoutSearch, calibration_warnings
+from planner.systems.shape import shape_for_params
 
 __all__ = ["CURRENCY", "assumptions", "warnings_for"]
 
@@ -17,7 +32,7 @@ CURRENCY = ("GPU-time, stated in training-FLOP equivalents: training's 6·N·D F
 
 
 def assumptions(req: Request, ctx: Context, fp: FixedPoint, mfu_source: str, recipe: TrainingRecipe,
-                unc: Uncertainty | None, layout: LayoutSearch | None) -> tuple[Assumption, ...]:
+                unc: Uncertainty | None, layout: LayoutSearch | None, cluster: ClusterChoice | None) -> tuple[Assumption, ...]:
     c, accel = ctx.law, ctx.accel
     out = [
         Assumption("scaling law", f"{c.name}: L = {c.E:.4g} + {c.A:.4g}/N^{c.alpha:.4g} + {c.B:.4g}/D^{c.beta:.4g}"
@@ -37,8 +52,14 @@ def assumptions(req: Request, ctx: Context, fp: FixedPoint, mfu_source: str, rec
                               "Sadhukhan et al. 2025 (Kinetics); shared/reference/inference.md"))
     if req.infer_tokens > 0:
         s = ctx.spec
-        out.append(Assumption("query shape", f"{s.prompt_tokens} prompt + {s.gen_tokens} generated tokens, {s.batch} sequences per decode batch",
-                              "planner defaults (--prompt-tokens, --gen-tokens, --serve-batch): set them from your traffic"))
+        out.append(Assumption("query shape", f"{s.prompt_tokens} prompt + {s.gen_tokens} generated tokens",
+                              "planner defaults (--prompt-tokens, --gen-tokens): set them from your traffic"))
+        if s.batch is None:
+            out.append(Assumption("serving batch", f"chosen: the largest that fits the replica (weights in at most "
+                                  f"{DEFAULT_WEIGHT_SHARE:.0%} of its usable HBM, one GPU at least) and any latency or memory bound, "
+                                  f"at most {s.max_batch} sequences", "planner rule (--max-serve-batch; --serve-batch fixes it)"))
+        else:
+            out.append(Assumption("serving batch", f"{s.batch} sequences per decode batch", "user-set (--serve-batch)"))
     if ctx.bits_choices != (16,):
         out.append(Assumption("low-precision serving", f"QAT share exp(-{DREMOV_A} / ln S); loss via effective parameters "
                               f"(gamma_w {GAMMA_W}, gamma_kv {GAMMA_KV})", "Dremov et al. 2025; Kumar et al. 2024 (setup-specific constants)"))
@@ -50,6 +71,14 @@ def assumptions(req: Request, ctx: Context, fp: FixedPoint, mfu_source: str, rec
         lo, hi = accel.price_usd_per_gpu_hour
         out.append(Assumption("price", f"not priced (pass --price); reference ${lo:g}-{hi:g} per GPU-hour", accel.price_source))
     out.append(Assumption("learning rate and batch", recipe.source, "training recipe rule (--lr-rule)"))
+    if layout is not None:
+        out.append(Assumption("batch rounding", f"a multiple of DP x micro-batch within {DEFAULT_BATCH_TOLERANCE:g}x of the law's batch",
+                              "planner setting (the law publishes no tolerance)"))
+    if cluster is not None and not cluster.given:
+        out.append(Assumption("cluster", f"{cluster.rule}; ladder {cluster.options[0].gpus}-{cluster.options[-1].gpus} GPUs; "
+                              f"deadline {cluster.deadline_days:g} days", f"{cluster.deadline_source}; --max-gpus caps the ladder"))
+    out.append(Assumption("law support", ctx.support.source or "not enforced (--extrapolate)",
+                          "README, 'Where a plan may go': plans stay inside the fitted range unless --extrapolate"))
     if unc is not None:
         out.append(Assumption("uncertainty", f"{unc.draws} bootstrap draws of {c.name}; {unc.draws_solved} re-solved",
                               f"fit of {c.fit_info.get('data_file', 'the law')} (seed {c.fit_info.get('bootstrap_seed', '?')})"))
@@ -67,10 +96,12 @@ _CAPS = {"max_params": "--max-params", "max_tokens": "--max-tokens", "max_train_
          "latency": "--latency", "serving_memory": "--serve-memory"}
 
 
-def warnings_for(req: Request, ctx: Context, params: float, binding: tuple[str, ...], fp: FixedPoint,
-                 layout: LayoutSearch | None, layout_note: str | None) -> tuple[str, ...]:
+def warnings_for(req: Request, ctx: Context, result: Allocation, fp: FixedPoint, layout: LayoutSearch | None,
+                 layout_note: str | None, cluster: ClusterChoice | None, recipe: TrainingRecipe,
+                 support: Support) -> tuple[str, ...]:
     out = list(ctx.warnings) if fp.method in ("given", "prior") or fp.layout_mfu is None else [
         w for w in ctx.warnings if not w.startswith("no published MFU")]
+    params, tokens, binding = result.params, result.train_tokens, result.binding
     if layout_note:
         out.append(layout_note)
     if not fp.converged:
@@ -80,13 +111,60 @@ def warnings_for(req: Request, ctx: Context, params: float, binding: tuple[str, 
     if req.budget_kind == "cluster":
         out.append("--gpus/--days is the whole lifetime budget here: serving is priced on the same cluster; "
                    "add --budget/--gpu-hours/--dollars to make it a training deadline")
-    law = ctx.law
-    if law.fit_params_range and params > law.fit_params_range[1]:
-        out.append(f"extrapolation: {params:.3g} params is {params / law.fit_params_range[1]:.3g}x the largest model "
-                   f"{law.name} was fitted on ({law.fit_params_range[1]:.3g})")
+    out += _support_warnings(req, ctx, params, tokens, binding)
     for name, label in _CAPS.items():
         if name in binding:
             out.append(f"{label} binds: the unconstrained optimum lies beyond it")
+    out += _schedule_warnings(req, result, cluster, recipe)
     if layout is not None:
         out += calibration_warnings(ctx.accel, layout.calibration)
     return tuple(out)
+
+
+def _support_warnings(req: Request, ctx: Context, params: float, tokens: float, binding: tuple[str, ...]) -> list[str]:
+    """The law-support rule (README, 'Where a plan may go'), said where it acts."""
+    law, out = ctx.law, []
+    lo, hi = law.fit_params_range or (None, None)
+    ratio = tokens / params
+    r_lo, r_hi = law.fit_tokens_per_param_range or (None, None)
+    if "law_support_params" in binding:
+        out.append(f"LAW SUPPORT BINDS: the optimum lies below the smallest model {law.name} holds on; the plan is held at "
+                   f"{params:.3g} params (--extrapolate plans below it, unsupported)")
+    if "law_support_ratio" in binding:
+        out.append(f"LAW SUPPORT BINDS: the optimum wants more than {law.name}'s fitted {r_hi:g} tokens per parameter; "
+                   f"the plan is held at {ratio:.3g} (--extrapolate lifts it, unsupported)")
+    if req.extrapolate:
+        if lo is not None and params < lo:
+            out.append(f"EXTRAPOLATION: {params:.3g} params is below the smallest model {law.name} was fitted on ({lo:.3g})")
+        if r_hi is not None and not r_lo <= ratio <= r_hi:
+            out.append(f"EXTRAPOLATION: {ratio:.3g} tokens per parameter is outside {law.name}'s fitted {r_lo:g}-{r_hi:g}")
+    if hi is not None and params > hi:
+        out.append(f"extrapolation: {params:.3g} params is {params / hi:.3g}x the largest model {law.name} was fitted on ({hi:.3g})")
+    shape = shape_for_params(params, seq=req.seq_len)
+    if abs(shape.params / params - 1) > 0.10:
+        out.append(f"the nearest Llama-3-style shape ({shape.layers} x {shape.hidden}) has {shape.params:.3g} params, "
+                   f"{shape.params / params - 1:+.0%} off the plan's {params:.3g}: the model is too small for the shape rule's "
+                   "128K vocabulary")
+    if tokens > req.max_unique_tokens:
+        out.append(f"{tokens:.3g} training tokens exceed the {req.max_unique_tokens:.3g} unique tokens assumed available "
+                   "(--max-unique-tokens): the data repeats, which the law does not model")
+    return out
+
+
+def _schedule_warnings(req: Request, result: Allocation, cluster: ClusterChoice | None, recipe: TrainingRecipe) -> list[str]:
+    out = []
+    days = result.wall_clock_days
+    if cluster is not None and days is not None and days > cluster.deadline_days:
+        faster = [o for o in cluster.options if o.days is not None and o.days <= cluster.deadline_days]
+        if faster:
+            relief = f"{faster[0].gpus} GPUs would take {faster[0].days:.1f}"
+        elif cluster.given:
+            relief = "no size up to 4x the given one meets it: allow a later --days or lower the budget"
+        else:
+            relief = f"raise --max-gpus (now {req.max_gpus}), allow a later --days, or lower the budget"
+        out.append(f"WALL CLOCK: training takes {days:,.0f} days on {cluster.gpus} GPUs, over the {cluster.deadline_days:g}-day "
+                   f"deadline ({cluster.deadline_source}); {relief}")
+    if recipe.learning_rate > LR_WARN_ABOVE:
+        out.append(f"peak learning rate {recipe.learning_rate:.3g} is above {LR_WARN_ABOVE:g}: the {recipe.rule} rule is far outside "
+                   "the rates its sweep found best (at most 0.0078); set it from a sweep at this size")
+    return out

@@ -9,7 +9,9 @@ serving choice (weight bits b, samples per query k):
   the way back is the same law at the chosen N, D: :attr:`Choice.loss`);
 * serving cost -> monomials in N at the plan's training-FLOP-equivalent price
   (:class:`planner.serving.joint.ServingLowering`; the way back is its exact ``cost``);
-* latency and serving-memory bounds -> a cap on N (bisection on the exact serving model).
+* latency and serving-memory bounds -> a cap on N (bisection on the exact serving model);
+* the law's support (smallest fitted model, fitted tokens-per-parameter range) -> bounds
+  on N and D/N (:class:`Support`), unless the user asks to extrapolate.
 
 ``solve_choice`` solves one (b, k) and maps the solution back exactly: with the budget
 binding, D is recomputed so that training plus the exact serving cost spends the budget;
@@ -37,7 +39,7 @@ from planner.serving.qat import qat_fraction
 from planner.serving.sampling import TaskProfile
 from planner.units import SECONDS_PER_HOUR, fmt_flops
 
-__all__ = ["Choice", "PlanningProblem", "Search", "explain_infeasible", "lifetime_budget", "search", "solve_choice"]
+__all__ = ["Choice", "PlanningProblem", "Search", "Support", "explain_infeasible", "lifetime_budget", "search", "solve_choice"]
 
 # Numerical settings, not published figures. Re-matching the serving monomials stops when N
 # moves by less than _TERM_RTOL (D is then recomputed exactly, so this only bounds how far N is
@@ -69,6 +71,22 @@ def lifetime_budget(kind: str, *, budget_flops: float | None, gpu_hours_given: f
 
 
 @dataclass(frozen=True)
+class Support:
+    """Where the plan is allowed to go: the law's fitted range (and the smallest model the
+    shape rule can build). ``None`` fields are unbounded."""
+
+    min_params: float | None = None
+    min_tokens_per_param: float | None = None
+    max_tokens_per_param: float | None = None
+    source: str = ""
+
+
+#: Binding names of the support constraints, as the report says them.
+SUPPORT_BINDING = {"min_params": "law_support_params", "min_tokens_per_param": "law_support_ratio",
+                   "max_tokens_per_param": "law_support_ratio"}
+
+
+@dataclass(frozen=True)
 class PlanningProblem:
     """Everything one solve needs, in solver units (FLOPs are training-FLOP equivalents)."""
 
@@ -87,6 +105,7 @@ class PlanningProblem:
     sample_choices: tuple[int, ...]
     latency_s: float | None = None
     serve_memory_bytes: float | None = None
+    support: Support = Support()
 
     def with_law(self, coeffs: Any) -> PlanningProblem:
         return replace(self, coeffs=coeffs)
@@ -147,6 +166,23 @@ def _caps(problem: PlanningProblem, low: ServingLowering) -> tuple[float | None,
     return cap, source
 
 
+def _on_ratio_bound(problem: PlanningProblem, low: ServingLowering, n: float, ratio: float) -> tuple[float, float]:
+    """(N, D) on the ray D = ratio N that spends the budget exactly with the exact serving cost."""
+    from scipy.optimize import brentq
+
+    def spent(log_n: float) -> float:
+        m = math.exp(log_n)
+        return math.log((6.0 * ratio * m * m + low.cost(m)) / problem.budget_flops)
+
+    lo, hi = math.log(n) - 1.0, math.log(n) + 1.0
+    for _ in range(60):  # widen the bracket; spent() increases with N
+        if spent(lo) <= 0 and spent(hi) >= 0:
+            m = math.exp(brentq(spent, lo, hi, xtol=1e-13))
+            return m, ratio * m
+        lo, hi = (lo - 1.0, hi) if spent(lo) > 0 else (lo, hi + 1.0)
+    raise _Infeasible(f"no model on the tokens-per-parameter bound {ratio:g} spends the budget")
+
+
 def _tokens_back(problem: PlanningProblem, eff: Any, n: float, d: float, serve: float, binding: tuple[str, ...]) -> float:
     """D from the exact costs: the budget spent exactly, or the target met exactly."""
     if problem.objective == "min_loss" and "lifetime_budget" in binding:
@@ -155,6 +191,8 @@ def _tokens_back(problem: PlanningProblem, eff: Any, n: float, d: float, serve: 
             d = min(d, problem.max_tokens)
         if problem.max_train_flops is not None:
             d = min(d, problem.max_train_flops / (6.0 * n))
+        if problem.support.max_tokens_per_param is not None:
+            d = min(d, problem.support.max_tokens_per_param * n)
     elif problem.objective == "min_compute":
         left = problem.target_loss - eff.E - eff.A * n ** (-eff.alpha)
         if left > 0:
@@ -162,23 +200,36 @@ def _tokens_back(problem: PlanningProblem, eff: Any, n: float, d: float, serve: 
     return d
 
 
-def solve_choice(problem: PlanningProblem, bits: int, samples: int) -> Choice:
-    """Solve one (bits, k) of the declared problem; raise ``_Infeasible`` with the reason."""
+def solve_choice(problem: PlanningProblem, bits: int, samples: int, n_start: float | None = None) -> Choice:
+    """Solve one (bits, k) of the declared problem; raise ``_Infeasible`` with the reason.
+    ``n_start`` (e.g. the same choice's N at the previous fixed-point round) is where the
+    serving monomials are first matched; it changes how many re-matches run, not the answer
+    beyond the re-matching tolerance."""
     from solvers.convex import solve_convex
     from solvers.problem import AllocationProblem, InfeasibleProblem, SolveFailed
 
     low = problem.lowering(bits, samples)
     eff = served_coefficients(problem.coeffs, bits, low.spec.kv_bits)
     cap, cap_source = _caps(problem, low)
-    n0 = min(cap, _N_START) if cap else _N_START
+    sup = problem.support
+    if cap is not None and sup.min_params is not None and cap < sup.min_params:
+        raise _Infeasible(f"{cap_source.replace('_', ' ')} caps N at {cap:.3g}, below the law's support ({sup.min_params:.3g})")
+    n0 = n_start or _N_START
+    n0 = min(cap, n0) if cap else n0
+    n0 = max(n0, sup.min_params or 0.0)
     rounds = 0
     for rounds in range(1, _MAX_TERM_ROUNDS + 1):
         prob = AllocationProblem(law=eff, objective=problem.objective, budget_flops=problem.budget_flops,
                                  target_loss=problem.target_loss, max_params=cap, max_tokens=problem.max_tokens,
-                                 max_train_flops=problem.max_train_flops, serving_terms=low.terms(n0))
+                                 max_train_flops=problem.max_train_flops, serving_terms=low.terms(n0),
+                                 min_params=sup.min_params, min_tokens_per_param=sup.min_tokens_per_param,
+                                 max_tokens_per_param=sup.max_tokens_per_param)
         try:
             sol = solve_convex(prob)
         except InfeasibleProblem as exc:
+            if exc.constraint == "support" and n0 != sup.min_params:
+                n0 = sup.min_params  # the monomials were matched far away: check the support's edge exactly
+                continue
             raise _Infeasible(exc.constraint, exc) from None
         except SolveFailed as exc:
             raise SolverError(f"{exc}; please report the inputs") from None
@@ -187,9 +238,12 @@ def solve_choice(problem: PlanningProblem, bits: int, samples: int) -> Choice:
         if settled:
             break
     n = sol.params
-    serve = low.cost(n)
     binding = tuple({"max_params": cap_source or "max_params"}.get(b, b) for b in sol.binding)
+    if "max_tokens_per_param" in binding and "lifetime_budget" in binding and problem.objective == "min_loss":
+        n, _ = _on_ratio_bound(problem, low, n, sup.max_tokens_per_param)
+    serve = low.cost(n)
     d = _tokens_back(problem, eff, n, sol.tokens, serve, binding)
+    binding = tuple(dict.fromkeys(SUPPORT_BINDING.get(b, b) for b in binding))
     if not (d > 0 and math.isfinite(d)):  # the monomials never settled near this choice: skip it, say why
         raise _Infeasible(f"serving cost did not settle in {rounds} re-matches")
     loss = eff.loss(n, d)
@@ -206,11 +260,12 @@ def _score(problem: PlanningProblem, c: Choice) -> float:
     return -c.objective_value if problem.quality == "pass@k" else c.objective_value
 
 
-def search(problem: PlanningProblem, *, seed: int = 0) -> Search:
+def search(problem: PlanningProblem, *, seed: int = 0, warm: Search | None = None) -> Search:
     """Best (bits, k): every pair when there are at most 64, else optuna's TPE (seeded).
 
     Candidates are ordered fewer samples first, then more bits, so among choices within
-    1e-4 (relative) of the best objective the one cheapest to serve wins.
+    1e-4 (relative) of the best objective the one cheapest to serve wins. ``warm`` (a search
+    of a nearby problem) starts each choice at its N there.
     """
     from solvers.discrete import bayesian, exhaustive
 
@@ -223,7 +278,7 @@ def search(problem: PlanningProblem, *, seed: int = 0) -> Search:
     def one(i: int) -> float:
         if i not in solved:
             try:
-                solved[i] = solve_choice(problem, *grid[i])
+                solved[i] = solve_choice(problem, *grid[i], n_start=starts.get(grid[i]))
             except _Infeasible as exc:
                 solved[i] = None
                 infeasible.append((*grid[i], exc.reason))
@@ -233,6 +288,7 @@ def search(problem: PlanningProblem, *, seed: int = 0) -> Search:
         return math.inf if c is None else _score(problem, c)
 
     index = {k: i for i, k in enumerate(grid)}
+    starts = {(c.bits, c.samples): c.params for c in warm.choices} if warm is not None else {}
 
     def score(c: dict[str, np.ndarray]) -> np.ndarray:
         return np.array([one(index[(int(b), int(k))]) for b, k in zip(c["bits"], c["samples"], strict=True)])
@@ -267,6 +323,14 @@ def _no_choice(infeasible: list[tuple[int, int, str]], first_exc: list[Any]) -> 
 def explain_infeasible(exc: Any, gpus: int | None, days: float | None, flops_per_gpu_day: float) -> InfeasiblePlanError:
     """The solver's infeasibility in the user's words, with what would relieve it."""
     d = exc.detail
+    if exc.constraint == "support":
+        return InfeasiblePlanError(
+            f"the law's support binds: the smallest model it holds on ({d['min_params']:.3g} params) already costs "
+            f"{fmt_flops(d['cheapest_flops'])} with its serving ({fmt_flops(d['serving_flops'])}), above the "
+            f"{fmt_flops(d['budget_flops'])} budget",
+            f"raise the budget above {fmt_flops(d['cheapest_flops'])}, lower --infer-tokens (serving alone costs "
+            f"{fmt_flops(d['serving_flops'])} at that size), or pass --extrapolate to plan below the law's fitted range",
+        )
     if exc.constraint == "irreducible_loss":
         return InfeasiblePlanError(f"target loss {d['target_loss']:g} is at or below the law's irreducible loss E = {d['E']:.4g}",
                                    "choose a target above E")

@@ -17,12 +17,15 @@ from planner.hardware.registry import Accelerator
 from planner.laws.catalog import ChinchillaLaw
 from planner.laws.recipe import TrainingRecipe
 from planner.systems.layout import LayoutSearch
+from planner.systems.shape import ModelShape
 
 __all__ = [
     "SCHEMA_VERSION",
     "Allocation",
     "Assumption",
     "Baseline",
+    "ClusterChoice",
+    "ClusterOption",
     "FixedPoint",
     "Plan",
     "Request",
@@ -32,7 +35,7 @@ __all__ = [
     "Uncertainty",
 ]
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ class Request:
     kv_bits: int
     prompt_tokens: int
     gen_tokens: int
-    serve_batch: int
+    serve_batch: int | None
     serve_gpu: str | None
     serve_memory_bytes: float | None
     latency_s: float | None
@@ -86,6 +89,10 @@ class Request:
     serving_cost: str | None
     #: which budget the flags give: flops, gpu_hours, dollars, cluster or target
     budget_kind: str
+    max_serve_batch: int = 256
+    max_gpus: int = 16384
+    extrapolate: bool = False
+    max_unique_tokens: float = 15e12
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,38 @@ class FixedPoint:
     rounds: int
     method: str  # "given", "prior", "iteration" or "bisection"
     history: tuple[tuple[float, float], ...] = ()  # (assumed, predicted) per evaluation
+
+
+@dataclass(frozen=True)
+class ClusterOption:
+    """One cluster size evaluated for the plan's model: its best layout and what it costs."""
+
+    gpus: int
+    mfu: float | None  # None: no layout fits (``note`` says why)
+    days: float | None
+    gpu_hours: float | None  # training
+    cost_usd: float | None
+    global_batch: int | None
+    layout: str | None
+    meets_deadline: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ClusterChoice:
+    """The training cluster: recommended from a ladder of sizes by a stated rule, or given."""
+
+    gpus: int
+    given: bool  # --gpus
+    deadline_days: float
+    deadline_source: str
+    rule: str
+    reason: str
+    options: tuple[ClusterOption, ...]
+
+    @property
+    def chosen(self) -> ClusterOption:
+        return next(o for o in self.options if o.gpus == self.gpus)
 
 
 @dataclass(frozen=True)
@@ -272,6 +311,8 @@ class Plan:
     recipe: TrainingRecipe
     layout: LayoutSearch | None = None
     warnings: tuple[str, ...] = ()
+    cluster: ClusterChoice | None = None
+    shape: ModelShape | None = None
     schema_version: str = SCHEMA_VERSION
     law: ChinchillaLaw | None = field(default=None, repr=False, compare=False)
     accelerator: Accelerator | None = field(default=None, repr=False, compare=False)
@@ -296,9 +337,27 @@ class Plan:
             "baseline": self.baseline.to_dict(),
             "recipe": self.recipe.to_dict(),
             "layout": self.layout.to_dict() if self.layout is not None else None,
+            "cluster": to_data(self.cluster),
+            "shape": to_data(self.shape),
+            "decision": self.decision(),
             "warnings": list(self.warnings),
             "law": to_data(self.law),
             "accelerator": to_data(self.accelerator),
+        }
+
+    def decision(self) -> dict[str, Any]:
+        """Every choice the plan made, flat (the report's first five lines, as data)."""
+        r, s, rc = self.result, self.result.serving, self.recipe
+        lay = self.layout.best if self.layout is not None else None
+        return {
+            "params": r.params, "train_tokens": r.train_tokens, "tokens_per_param": r.tokens_per_param,
+            "shape": to_data(self.shape), "gpus": self.cluster.gpus if self.cluster else self.request.gpus,
+            "cluster_rule": self.cluster.rule if self.cluster else None, "wall_clock_days": r.wall_clock_days,
+            "layout": lay.layout.to_dict() if lay else None, "mfu": self.resolved.mfu,
+            "weight_bits": r.qat_bits, "qat_fraction": r.qat_fraction, "kv_bits": s.kv_bits,
+            "samples_per_query": r.samples_per_query, "samples_reason": s.samples_reason, "serve_batch": s.batch,
+            "learning_rate": rc.learning_rate, "global_batch_sequences": rc.batch_sequences, "seq_len": rc.seq_len,
+            "steps": rc.steps, "gpu_hours": r.gpu_hours, "cost_usd": r.cost_usd,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -316,6 +375,8 @@ class Plan:
             recipe=from_data(TrainingRecipe, doc["recipe"]),
             layout=None if layout is None else from_data(LayoutSearch, layout["search"]),
             warnings=tuple(doc["warnings"]),
+            cluster=None if doc.get("cluster") is None else from_data(ClusterChoice, doc["cluster"]),
+            shape=None if doc.get("shape") is None else from_data(ModelShape, doc["shape"]),
             schema_version=doc["schema_version"],
             law=None if doc.get("law") is None else from_data(ChinchillaLaw, doc["law"]),
             accelerator=None if doc.get("accelerator") is None else from_data(Accelerator, doc["accelerator"]),

@@ -24,8 +24,6 @@ def _budget_kind(r: dict[str, Any]) -> str:
             f"conflicting flags --target-loss and {BUDGET_FLAGS[given[0]]}: a target loss "
             "minimises compute, a budget minimises loss; give one"
         )
-    if r["days"] is not None and r["gpus"] is None:
-        raise PlannerInputError("--days needs --gpus (the cluster the deadline applies to)")
     if r["dollars"] is not None and r["price_usd_per_gpu_hour"] is None:
         raise PlannerInputError("--dollars needs --price (US dollars per GPU-hour)")
     if given:
@@ -34,6 +32,9 @@ def _budget_kind(r: dict[str, Any]) -> str:
         return "target"
     if r["gpus"] is not None and r["days"] is not None:
         return "cluster"
+    if r["days"] is not None:
+        raise PlannerInputError("--days alone is a deadline, not a budget: add --gpus (a cluster budget) or a budget "
+                                "(--budget, --gpu-hours, --dollars with --price)")
     raise PlannerInputError(
         "no budget: give --budget FLOPs, --gpu-hours, --dollars with --price, --gpus with --days, or --target-loss"
     )
@@ -68,7 +69,9 @@ def make_request(**given: Any) -> Request:
         r[name] = check_positive(flag, r[name])
     r["infer_tokens"] = check_positive("infer-tokens", r["infer_tokens"], allow_zero=True) or 0.0
     r["gpus"] = check_int("gpus", r["gpus"])
-    for name in ("samples", "max_samples", "prompt_tokens", "gen_tokens", "serve_batch", "seq_len", "max_uncertainty_draws"):
+    r["max_unique_tokens"] = check_positive("max-unique-tokens", r["max_unique_tokens"])
+    for name in ("samples", "max_samples", "prompt_tokens", "gen_tokens", "serve_batch", "max_serve_batch", "seq_len",
+                 "max_uncertainty_draws", "max_gpus"):
         r[name] = check_int(name.replace("_", "-"), r[name])
     if r["mfu"] is not None:
         r["mfu"] = check_fraction("mfu", r["mfu"])

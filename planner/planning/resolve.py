@@ -17,10 +17,12 @@ from planner.defaults import (
 from planner.errors import PlannerInputError
 from planner.hardware.registry import Accelerator, HardwareRegistry, load_registry
 from planner.laws.catalog import ChinchillaLaw, DownstreamMap, get_downstream, get_law
+from planner.planning.problem import Support
 from planner.planning.records import Request
 from planner.serving.cost import ServingSpec, queries_for
 from planner.serving.sampling import TaskProfile
 from planner.serving.tasks import get_task
+from planner.systems.shape import smallest_shape_params
 
 __all__ = ["Context", "resolve"]
 
@@ -43,6 +45,7 @@ class Context:
     bits_choices: tuple[int, ...]
     sample_choices: tuple[int, ...]
     warnings: tuple[str, ...]
+    support: Support = Support()
 
     @property
     def downstream(self) -> DownstreamMap | None:
@@ -81,15 +84,19 @@ def resolve(req: Request, *, gpu: str | Accelerator, law: str | Path | Chinchill
     task = get_task(req.task) if req.task is not None else None
     peak = accel.peak_flops_per_s(req.precision)
     warnings = []
+    prior, prior_source, measured = accel.mfu_prior(req.precision)
     if req.mfu is not None:
         mfu, source = req.mfu, "user-set (--mfu)"
-    elif accel.default_mfu is not None:
-        mfu, source = accel.default_mfu, accel.mfu_source
+    elif prior is not None:
+        mfu, source = prior, prior_source
+        if not measured:
+            warnings.append(f"{prior_source}; pass --mfu with a measured value")
     else:
         mfu, source = GENERIC_DEFAULT_MFU, "generic planning default: no published run for this accelerator in the registry"
         warnings.append(f"no published MFU for {accel.id}: GPU-hours, cost and wall clock assume "
                         f"{GENERIC_DEFAULT_MFU:.0%} of peak; pass --mfu with a measured value")
     spec = ServingSpec(prompt_tokens=req.prompt_tokens, gen_tokens=req.gen_tokens, kv_bits=req.kv_bits, batch=req.serve_batch,
+                       max_batch=req.max_serve_batch, latency_bound_s=req.latency_s, memory_bound_bytes=req.serve_memory_bytes,
                        weight_bits=req.bits or 16, samples=req.samples or 1)
     serves = req.infer_tokens > 0
     bits = (req.bits,) if req.bits is not None else (SEARCHED_WEIGHT_BITS if serves else (16,))
@@ -98,4 +105,15 @@ def resolve(req: Request, *, gpu: str | Accelerator, law: str | Path | Chinchill
         mfu_source=source, serving_cost=req.serving_cost or DEFAULT_SERVING_COST, spec=spec,
         queries=queries_for(req.infer_tokens, req.gen_tokens), bits_choices=bits,
         sample_choices=_sample_grid(req) if serves else ((req.samples or 1),), warnings=tuple(warnings),
+        support=Support() if req.extrapolate else support_of(the_law),
     )
+
+
+def support_of(law: ChinchillaLaw) -> Support:
+    """Where the law holds: no smaller than its smallest fitted model (nor the smallest model
+    the shape rule builds), within its fitted tokens per parameter."""
+    lo_n = max(law.fit_params_range[0] if law.fit_params_range else 0.0, smallest_shape_params())
+    lo_r, hi_r = law.fit_tokens_per_param_range or (None, None)
+    what = [f"N >= {lo_n:.3g}"] + ([f"{lo_r:g} <= D/N <= {hi_r:g}"] if hi_r else [])
+    return Support(min_params=lo_n, min_tokens_per_param=lo_r, max_tokens_per_param=hi_r,
+                   source=f"{law.name}'s fitted range ({', '.join(what)})")

@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 
 from planner._frozen import FrozenDict
+from planner.defaults import DEFAULT_BATCH_TOLERANCE
 from planner.errors import InternalError, PlannerInputError
 from planner.hardware.registry import Accelerator
 from planner.laws.catalog import ChinchillaLaw, DownstreamMap
-from planner.laws.recipe import TrainingRecipe, training_recipe
+from planner.laws.recipe import TrainingRecipe, law_optimum, training_recipe
 from planner.planning.problem import (
     Choice,
     PlanningProblem,
@@ -28,22 +29,32 @@ from planner.planning.records import (
 )
 from planner.serving.cost import serving_cost
 from planner.serving.joint import served_coefficients
-from planner.systems.layout import LayoutSearch
+from planner.systems.layout import BatchTarget, LayoutSearch
 from planner.systems.shape import shape_for_params
 from planner.units import gpu_hours
 
 __all__ = ["account", "baseline", "choose_layout", "recipe_for", "serving_section", "uncertainty"]
 
 
-def recipe_for(choice: Choice, *, rule: str, seq_len: int, gpus: int | None, warmup_fraction: float,
-               params_include_embeddings: bool) -> TrainingRecipe:
-    return training_recipe(choice.params, choice.tokens, rule=rule, seq_len=seq_len, batch_multiple=gpus or 1,
-                           warmup_fraction=warmup_fraction, params_include_embeddings=params_include_embeddings)
+def recipe_for(choice: Choice, *, rule: str, seq_len: int, warmup_fraction: float, params_include_embeddings: bool,
+               layout: LayoutSearch | None = None) -> TrainingRecipe:
+    """The recipe of the choice; on a layout, at the batch the layout rounded (said how and why)."""
+    batch, note = None, None
+    if layout is not None:
+        lay, batch = layout.best.layout, layout.global_batch
+        law_tokens = law_optimum(rule, choice.params, choice.tokens)[1]
+        accum = batch // (lay.d * lay.b)
+        note = (f"batch {batch:,} sequences of {seq_len} = DP {lay.d} x micro-batch {lay.b} x {accum} accumulation step(s) of "
+                f"the chosen layout: {batch * seq_len / law_tokens:.2f}x the {rule} batch of {law_tokens:,.0f} tokens "
+                f"(the multiple of DP x micro-batch the layout runs fastest per sequence, kept within "
+                f"{DEFAULT_BATCH_TOLERANCE:g}x of the law)")
+    return training_recipe(choice.params, choice.tokens, rule=rule, seq_len=seq_len, warmup_fraction=warmup_fraction,
+                           params_include_embeddings=params_include_embeddings, batch_sequences=batch, batch_note=note)
 
 
-def choose_layout(choice: Choice, accel: Accelerator, gpus: int, global_batch: int, *, seq_len: int,
+def choose_layout(choice: Choice, accel: Accelerator, gpus: int, global_batch: BatchTarget | int, *, seq_len: int,
                   precision: str) -> tuple[LayoutSearch | None, str | None]:
-    """The fastest layout for the Llama-3-shaped model of the choice at the recipe's batch (or why there is none)."""
+    """The fastest layout for the Llama-3-shaped model of the choice near the recipe's batch (or why there is none)."""
     from planner.systems.layout import search_layouts
 
     try:
@@ -119,7 +130,7 @@ def serving_section(problem: PlanningProblem, found: Search, *, price: float | N
     return ServingSection(
         pricing=low.cost_model, serve_gpu=low.accel.id, bits=best.bits, kv_bits=spec.kv_bits, qat_fraction=best.qat_fraction,
         samples_per_query=best.samples, samples_reason=_samples_reason(problem, found), prompt_tokens=spec.prompt_tokens,
-        gen_tokens=spec.gen_tokens, batch=spec.batch, queries=low.queries, pass_at_k=pass_k,
+        gen_tokens=spec.gen_tokens, batch=cost.batch, queries=low.queries, pass_at_k=pass_k,
         memory_per_replica_bytes=cost.memory_per_replica_bytes, gpus_per_replica=cost.gpus_per_replica,
         decode_tokens_per_s=cost.decode_tokens_per_s, decode_bound=cost.bound, latency_s=cost.latency_s,
         eflops_per_query=cost.eflops_per_query, gpu_hours_per_million_tokens=rate,
@@ -178,7 +189,7 @@ def uncertainty(law: ChinchillaLaw, maps: dict[str, DownstreamMap], problem: Pla
     params, tokens, infeasible = [], [], 0
     for i in pick:
         try:
-            c = solve_choice(problem.with_law(draws[i]), choice.bits, choice.samples)
+            c = solve_choice(problem.with_law(draws[i]), choice.bits, choice.samples, n_start=choice.params)
         except _Infeasible:
             infeasible += 1
             continue

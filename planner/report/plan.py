@@ -13,6 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from planner.report.decision import cluster_table, decision
 from planner.units import fmt_count, fmt_flops, fmt_money
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ _BINDING_WORDS = {
     "max_params": "--max-params",
     "max_tokens": "--max-tokens",
     "max_train_flops": "--gpus/--days deadline",
+    "law_support_params": "law support (smallest fitted model)",
+    "law_support_ratio": "law support (fitted tokens per parameter)",
 }
 
 
@@ -134,7 +137,8 @@ def _clock(plan: Plan) -> Text | None:
     r, q, v = plan.result, plan.request, plan.resolved
     if r.wall_clock_days is None:
         return None
-    return Text(f"Training wall clock on {q.gpus} x {v.gpu}: {r.wall_clock_days:.1f} days at {v.mfu:.1%} MFU "
+    gpus = plan.cluster.gpus if plan.cluster is not None else q.gpus
+    return Text(f"Training wall clock on {gpus} x {v.gpu}: {r.wall_clock_days:.1f} days at {v.mfu:.1%} MFU "
                 f"and {q.goodput:.0%} goodput.")
 
 
@@ -207,6 +211,8 @@ def render_plan(plan: Plan, *, warnings: bool = True) -> Group:
     """The whole report; ``warnings=False`` leaves them to the caller (the CLI prints them to stderr)."""
     parts: list = [
         Panel(Text(_headline(plan), style="bold")),
+        decision(plan),
+        Text(""),
         _allocation(plan),
         Text(""),
         _compute(plan),
@@ -214,6 +220,9 @@ def render_plan(plan: Plan, *, warnings: bool = True) -> Group:
     clock = _clock(plan)
     if clock is not None:
         parts.append(clock)
+    table = cluster_table(plan)
+    if table is not None:
+        parts += [Text(""), table]
     parts += _layout(plan)
     parts += [Text(""), _baseline(plan), _verdict(plan)]
     parts += _serving(plan)

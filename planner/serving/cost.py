@@ -18,6 +18,13 @@ All formulas from shared/reference/inference.md:
   (``2 P L_in``) is added, and weight reads at the serving batch (``I P bits/8 / batch`` per
   decoded token), which Kinetics treats as amortised.
 * Replica memory: weights plus the KV of one serving batch of ``batch / k`` queries.
+
+The serving batch is a plan choice unless ``--serve-batch`` fixes it
+(:func:`serve_batch`): the largest batch whose KV cache fits beside the weights in the
+replica, that meets any latency bound, up to ``--max-serve-batch``. A replica holds its
+weights in at most ``DEFAULT_WEIGHT_SHARE`` of its usable memory (one GPU at least); the
+replica is sized continuously here so the cost stays smooth in N, and the report's replica
+(a power of two of GPUs) always holds at least that memory.
 """
 
 from __future__ import annotations
@@ -28,9 +35,10 @@ from typing import Any
 
 from planner.defaults import (
     DEFAULT_GEN_TOKENS,
+    DEFAULT_MAX_SERVE_BATCH,
     DEFAULT_MEMORY_RESERVE_FRACTION,
     DEFAULT_PROMPT_TOKENS,
-    DEFAULT_SERVE_BATCH,
+    DEFAULT_WEIGHT_SHARE,
     KV_BITS,
     WEIGHT_BITS,
 )
@@ -41,9 +49,9 @@ from planner.systems.shape import ModelShape
 __all__ = [
     "DEFAULT_GEN_TOKENS",
     "DEFAULT_PROMPT_TOKENS",
-    "DEFAULT_SERVE_BATCH",
     "ServingCost",
     "ServingSpec",
+    "batch_of",
     "check_bits",
     "kinetics_eflops",
     "kinetics_parts",
@@ -52,6 +60,7 @@ __all__ = [
     "prefill_flops",
     "queries_for",
     "replica_memory_bytes",
+    "serve_batch",
     "serving_cost",
     "weight_bound_decode_s",
 ]
@@ -73,14 +82,26 @@ class ServingSpec:
     samples: int = 1
     weight_bits: int = 16
     kv_bits: int = 16
-    batch: int = DEFAULT_SERVE_BATCH
+    #: Sequences decoded together; None: chosen (:func:`serve_batch`) up to ``max_batch``.
+    batch: int | None = None
+    max_batch: int = DEFAULT_MAX_SERVE_BATCH
+    #: Query latency (s) and replica memory (bytes) the chosen batch must meet; None: no bound.
+    latency_bound_s: float | None = None
+    memory_bound_bytes: float | None = None
     memory_reserve_fraction: float = DEFAULT_MEMORY_RESERVE_FRACTION
+    weight_share: float = DEFAULT_WEIGHT_SHARE
 
     def __post_init__(self) -> None:
-        for name in ("prompt_tokens", "gen_tokens", "samples", "batch"):
+        for name in ("prompt_tokens", "gen_tokens", "samples", "max_batch"):
             if getattr(self, name) < 1:
                 raise PlannerInputError(f"{name.replace('_', '-')} must be at least 1")
+        if self.batch is not None and self.batch < 1:
+            raise PlannerInputError("serve-batch must be at least 1")
         check_bits(self.weight_bits, self.kv_bits)
+
+    @property
+    def batch_chosen(self) -> bool:
+        return self.batch is None
 
     @property
     def seq(self) -> int:
@@ -101,6 +122,7 @@ class ServingCost:
     latency_s: float  # prefill + gen_tokens decode steps of one query's k samples
     eflops_per_query: float
     bound: str  # "memory" or "compute" for decode
+    batch: int  # sequences decoded together (chosen or given)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,10 +142,51 @@ def prefill_flops(shape: ModelShape, prompt_tokens: int) -> float:
     return 2.0 * shape.params * prompt_tokens + 2.0 * shape.layers * shape.heads * shape.d_head * prompt_tokens**2
 
 
-def replica_memory_bytes(shape: ModelShape, spec: ServingSpec) -> float:
+def _kv_per_slot(kv_tok: float, spec: ServingSpec) -> float:
+    """KV bytes one batch slot holds: its sample's generation and its share of the prompt."""
+    return kv_tok * (spec.prompt_tokens / spec.samples + spec.gen_tokens)
+
+
+def serve_batch(params: float, layers: float, q_width: float, kv_width: float, accel: Accelerator,
+                spec: ServingSpec, precision: str = "bf16") -> float:
+    """Sequences decoded together: ``spec.batch`` when given, else the largest batch (a real
+    number, so costs stay smooth in N) that fits the replica's memory and ``spec``'s latency
+    and memory bounds, at most ``spec.max_batch``. Below 1 when even one sequence misses a
+    bound (the plan's cap on N comes from that).
+
+    The replica's usable memory is ``max(one GPU, weights / weight_share)``; its bandwidth
+    and peak scale with it. Latency is prefill plus ``gen_tokens`` roofline decode steps.
+    """
+    if spec.batch is not None:
+        return float(spec.batch)
+    usable = accel.hbm_bytes * (1 - spec.memory_reserve_fraction)
+    weights = params * spec.weight_bits / 8
+    gpus = max(1.0, weights / spec.weight_share / usable)
+    kv_tok = kv_elements_per_token(layers, kv_width) * spec.kv_bits / 8
+    memory = gpus * usable if spec.memory_bound_bytes is None else min(gpus * usable, spec.memory_bound_bytes)
+    batch = min(float(spec.max_batch), (memory - weights) / _kv_per_slot(kv_tok, spec))
+    if spec.latency_bound_s is not None:
+        bw, peak = gpus * accel.hbm_bytes_per_s, gpus * accel.peak_flops_per_s(precision)
+        prefill = (2.0 * params * spec.prompt_tokens + 2.0 * layers * q_width * spec.prompt_tokens**2) / peak
+        step = (spec.latency_bound_s - prefill) / spec.gen_tokens  # longest decode step allowed
+        ctx = spec.prompt_tokens + spec.gen_tokens / 2
+        by_bytes = (step * bw - weights) / (ctx * kv_tok)
+        by_flops = step * peak / (2 * params + 4.0 * layers * q_width * ctx)
+        batch = min(batch, by_bytes, by_flops)
+    return max(0.0, batch)
+
+
+def batch_of(shape: ModelShape, accel: Accelerator, spec: ServingSpec, precision: str = "bf16") -> int:
+    """The serving batch for a concrete shape, in whole sequences."""
+    b = serve_batch(float(shape.params), shape.layers, shape.heads * shape.d_head, shape.kv_heads * shape.d_head,
+                    accel, spec, precision)
+    return max(1, math.floor(b + 1e-9))
+
+
+def replica_memory_bytes(shape: ModelShape, spec: ServingSpec, batch: float) -> float:
     """Weights plus the KV cache of one serving batch (k samples of a query share its prompt)."""
     kv_query = kv_bytes_per_token(shape, spec.kv_bits) * (spec.prompt_tokens + spec.samples * spec.gen_tokens)
-    queries_in_batch = max(1.0, spec.batch / spec.samples)
+    queries_in_batch = max(1.0, batch / spec.samples)
     return shape.params * spec.weight_bits / 8 + kv_query * queries_in_batch
 
 
@@ -140,8 +203,9 @@ def kinetics_parts_of(params: float, layers: float, q_width: float, kv_width: fl
     intensity = accel.arithmetic_intensity_flop_per_byte
     width = 2.0 * layers * q_width  # r D_kv: attention FLOPs per token pair / 2
     d_kv = kv_elements_per_token(layers, kv_width)
+    batch = max(1.0, serve_batch(params, layers, q_width, kv_width, accel, spec))
     return {
-        "linear": params * (2 * lin + 2 * k * lout + intensity * spec.weight_bits / 8 / spec.batch * k * lout),
+        "linear": params * (2 * lin + 2 * k * lout + intensity * spec.weight_bits / 8 / batch * k * lout),
         "attention": width * (2 * k * lin * lout + k * lout**2 + lin * lin),
         "kv": intensity * d_kv * spec.kv_bits / 8 * (2 * lin * lout + k * lout**2),
     }
@@ -168,19 +232,21 @@ def serving_cost(shape: ModelShape, accel: Accelerator, spec: ServingSpec, *, pr
     p = float(shape.params)
     w = p * spec.weight_bits / 8
     kv_tok = kv_bytes_per_token(shape, spec.kv_bits)
-    need = replica_memory_bytes(shape, spec)
+    batch = batch_of(shape, accel, spec, precision)
+    need = replica_memory_bytes(shape, spec, batch)
     usable = accel.hbm_bytes * (1 - spec.memory_reserve_fraction)
+    at_least = 1.0 if spec.batch is not None else max(1.0, w / spec.weight_share / usable)  # the batch was sized on this
     gpus = 1
-    while gpus * usable < need:
+    while gpus < at_least - 1e-9 or gpus * usable < need:
         gpus *= 2
         if gpus > 4096:
-            raise PlannerInputError("serving needs more than 4096 devices per replica: lower the batch or the bits")
+            raise PlannerInputError("serving needs more than 4096 devices per replica: lower --serve-batch or the bits")
     bw = gpus * accel.hbm_bytes_per_s
     peak = gpus * accel.peak_flops_per_s(precision)
     ctx = spec.prompt_tokens + spec.gen_tokens / 2  # mean context during decode
-    step_bytes = w + spec.batch * ctx * kv_tok
+    step_bytes = w + batch * ctx * kv_tok
     attn = 4.0 * shape.layers * shape.heads * shape.d_head * ctx
-    step_flops = spec.batch * (2 * p + attn)
+    step_flops = batch * (2 * p + attn)
     t_mem, t_comp = step_bytes / bw, step_flops / peak
     step = max(t_mem, t_comp)
     prefill = prefill_flops(shape, spec.prompt_tokens) / peak
@@ -191,11 +257,12 @@ def serving_cost(shape: ModelShape, accel: Accelerator, spec: ServingSpec, *, pr
         memory_per_replica_bytes=need,
         gpus_per_replica=gpus,
         decode_step_s=step,
-        decode_tokens_per_s=spec.batch / step,
+        decode_tokens_per_s=batch / step,
         prefill_s=prefill,
         latency_s=prefill + spec.gen_tokens * step,  # one query's k samples decode within the batch
         eflops_per_query=kinetics_eflops(shape, accel, spec),
         bound="memory" if t_mem >= t_comp else "compute",
+        batch=batch,
     )
 
 

@@ -36,6 +36,7 @@ from planner.hardware.registry import Accelerator
 from planner.laws.catalog import DownstreamMap
 from planner.serving.cost import (
     ServingSpec,
+    batch_of,
     kinetics_parts_of,
     replica_memory_bytes,
     serving_cost,
@@ -150,24 +151,34 @@ def objective_value(objective: str, loss: float, dmap: DownstreamMap | None, tas
     return float(task.pass_at_k(dmap.accuracy_above_chance(loss), [k])[0])
 
 
-def max_params_within(limit: float, fn: Callable[[float], float], lo: float = 1e6, hi: float = 1e14) -> float | None:
-    """Largest N (bisection in log N) with ``fn(N) <= limit``; ``fn`` increases with N.
+def max_params_within(limit: float, fn: Callable[[float], float], lo: float = 1e6, hi: float = 1e14,
+                      step: float = 1.05) -> float | None:
+    """Largest N below the first N (scanning up from ``lo`` by factors of ``step``, then
+    bisecting) where ``fn(N)`` exceeds ``limit``. ``fn`` grows with N only roughly: on the
+    discrete shapes, memory and latency jump between depths, so the scan finds the first
+    crossing instead of trusting a bisection of the whole range.
 
     Returns None when no N in [lo, hi] exceeds the limit (no cap); ``lo`` itself when even
     ``lo`` exceeds it (the caller reports that bound as unreachable).
     """
-    a, b = math.log(lo), math.log(hi)
-    if fn(hi) <= limit:
-        return None
     if fn(lo) > limit:
         return lo
-    for _ in range(60):
-        mid = (a + b) / 2
+    a = lo
+    while a < hi:
+        b = min(a * step, hi)
+        if fn(b) > limit:
+            break
+        a = b
+    else:
+        return None
+    la, lb = math.log(a), math.log(b)
+    for _ in range(40):
+        mid = (la + lb) / 2
         if fn(math.exp(mid)) <= limit:
-            a = mid
+            la = mid
         else:
-            b = mid
-    return math.exp(a)
+            lb = mid
+    return math.exp(la)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -176,7 +187,7 @@ def serving_cap(what: str, limit: float, accel: Accelerator, spec: ServingSpec) 
     whether the bound is reachable at all). Cached: the bound does not depend on the law or the
     MFU, so bootstrap draws and fixed-point rounds reuse it."""
     def fn(n: float) -> float:
-        return latency_of(n, accel, spec) if what == "latency" else memory_of(n, spec)
+        return latency_of(n, accel, spec) if what == "latency" else memory_of(n, accel, spec)
 
     n_max = max_params_within(limit, fn)
     return n_max, n_max is None or fn(n_max) <= limit
@@ -186,5 +197,6 @@ def latency_of(params: float, accel: Accelerator, spec: ServingSpec) -> float:
     return serving_cost(shape_for_params(params, seq=spec.seq), accel, spec).latency_s
 
 
-def memory_of(params: float, spec: ServingSpec) -> float:
-    return replica_memory_bytes(shape_for_params(params, seq=spec.seq), spec)
+def memory_of(params: float, accel: Accelerator, spec: ServingSpec) -> float:
+    shape = shape_for_params(params, seq=spec.seq)
+    return replica_memory_bytes(shape, spec, batch_of(shape, accel, spec))

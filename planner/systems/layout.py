@@ -1,8 +1,10 @@
 """Parallel layouts: enumerate, evaluate, search, explain, export.
 
 A layout is (t, p, d, c, v, b, recompute, sequence parallelism, ZeRO stage) for a model
-shape on ``n`` GPUs with a global batch of ``B`` sequences. Fields the caller fixes are
-held; the rest are searched -- exhaustively (vectorised, memory-pruned; the ground truth)
+shape on ``n`` GPUs with a global batch of ``B`` sequences. ``B`` is given, or chosen per
+layout from a :class:`BatchTarget` (the multiple of DP x micro-batch nearest a target
+batch, within a tolerance factor); layouts are then ranked by time per sequence, so
+different batches compare fairly. Fields the caller fixes are held; the rest are searched -- exhaustively (vectorised, memory-pruned; the ground truth)
 or with optuna's TPE warm-started from the usual heuristics (TP inside a node, PP across
 nodes, the smallest model-parallel size that fits).
 """
@@ -27,12 +29,28 @@ from planner.systems.perf import (
 )
 from planner.systems.shape import ModelShape
 
-__all__ = ["FIELDS", "Layout", "LayoutResult", "LayoutSearch", "calibration_warnings", "candidates", "evaluate_layout", "search_layouts"]
+__all__ = ["FIELDS", "BatchTarget", "Layout", "LayoutResult", "LayoutSearch", "calibration_warnings", "candidates", "evaluate_layout", "search_layouts"]
 
 FIELDS = ("t", "p", "d", "c", "v", "b", "recompute", "sp", "zero")
 _MICRO_BATCHES = (1, 2, 4, 8, 16)
 _CP = (1, 2, 4, 8)
 _MAX_V = 8
+
+
+@dataclass(frozen=True)
+class BatchTarget:
+    """A global batch to aim for (sequences; e.g. the Step Law's) and how far a layout may
+    round it: each layout gets the multiple of its DP x micro-batch nearest ``sequences``,
+    kept only within ``[sequences / tolerance, sequences * tolerance]``."""
+
+    sequences: float
+    tolerance: float
+
+    def for_unit(self, unit: np.ndarray) -> np.ndarray:
+        """The batch for each DP x micro-batch ``unit``; 0 where no multiple is in range."""
+        batch = np.maximum(1, np.round(self.sequences / unit)) * unit
+        ok = (batch >= self.sequences / self.tolerance - 1e-9) & (batch <= self.sequences * self.tolerance + 1e-9)
+        return np.where(ok, batch, 0).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -67,9 +85,10 @@ class LayoutResult:
     usable_bytes: float
     fits: bool
     breakdown: dict[str, float] = field(default_factory=dict)
+    global_batch: int = 0  # sequences per step
 
     def to_dict(self) -> dict[str, Any]:
-        return {"layout": self.layout.to_dict(), "step_time_s": self.step_time_s, "mfu": self.mfu, "hfu": self.hfu,
+        return {"layout": self.layout.to_dict(), "global_batch": self.global_batch, "step_time_s": self.step_time_s, "mfu": self.mfu, "hfu": self.hfu,
                 "tokens_per_s": self.tokens_per_s, "memory_per_gpu_bytes": self.memory_per_gpu_bytes,
                 "usable_memory_bytes": self.usable_bytes, "fits": self.fits, "breakdown": dict(self.breakdown)}
 
@@ -110,8 +129,10 @@ def _divisors(x: int) -> list[int]:
     return [k for k in range(1, x + 1) if x % k == 0]
 
 
-def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch: int, fixed: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Every layout consistent with ``fixed`` and the divisibility rules, as arrays."""
+def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch: int | BatchTarget,
+               fixed: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Every layout consistent with ``fixed`` and the divisibility rules, as arrays (``B``:
+    each layout's global batch)."""
     def choices(name: str, default: list) -> list:
         return [fixed[name]] if fixed.get(name) is not None else default
 
@@ -127,22 +148,30 @@ def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch:
                 if fixed.get("d") is not None and fixed["d"] != d:
                     continue
                 for b in choices("b", list(_MICRO_BATCHES)):
-                    if global_batch % (b * d):
+                    if isinstance(global_batch, BatchTarget):
+                        batch = int(global_batch.for_unit(np.array([b * d]))[0])
+                        if batch == 0:
+                            continue
+                    elif global_batch % (b * d):
                         continue
-                    m = global_batch // (b * d)
+                    else:
+                        batch = global_batch
+                    m = batch // (b * d)
                     vs = [v for v in _divisors(shape.layers // p) if v <= _MAX_V and (v == 1 or (p > 1 and m % p == 0))]
                     for v in choices("v", vs):
                         for rc, sp, zero in itertools.product(
                             choices("recompute", [0, 1, 2]), choices("sp", [0, 1] if t > 1 else [0]), choices("zero", [0, 1, 2, 3])
                         ):
-                            rows.append((t, p, d, c, v, b, rc, sp, zero))
+                            rows.append((t, p, d, c, v, b, rc, sp, zero, batch))
     if not rows:
+        what = (f"a global batch within {global_batch.tolerance:g}x of {global_batch.sequences:,.0f} sequences"
+                if isinstance(global_batch, BatchTarget) else f"global batch {global_batch} sequences")
         raise PlannerInputError(
-            f"no layout of {n_gpus} GPUs fits the constraints (global batch {global_batch} sequences, "
+            f"no layout of {n_gpus} GPUs fits the constraints ({what}, "
             f"{shape.layers} layers, {shape.heads} heads): check that the GPU count, batch and fixed flags divide evenly"
         )
     arr = np.array(rows, dtype=np.int64)
-    return {name: arr[:, i] for i, name in enumerate(FIELDS)}
+    return {name: arr[:, i] for i, name in enumerate((*FIELDS, "B"))}
 
 
 def _result(res: dict[str, np.ndarray], i: int, cands: dict[str, np.ndarray], usable: float) -> LayoutResult:
@@ -159,6 +188,7 @@ def _result(res: dict[str, np.ndarray], i: int, cands: dict[str, np.ndarray], us
         usable_bytes=usable,
         fits=bool(res["fits"][i]),
         breakdown={k.removesuffix("_s"): float(res[k][i]) for k in parts},
+        global_batch=int(cands["B"][i]),
     )
 
 
@@ -173,10 +203,14 @@ def _heuristics(cands: dict[str, np.ndarray], shape: ModelShape, accel: Accelera
     return [int(idx[j]) for j in prefer[:5]]
 
 
+def _per_sequence(r: LayoutResult) -> float:
+    return r.step_time_s / max(1, r.global_batch)
+
+
 def _runner_up(top: tuple[LayoutResult, ...]) -> LayoutResult | None:
-    """The first layout after the best whose step time differs by more than 0.1 %."""
+    """The first layout after the best whose time per sequence differs by more than 0.1 %."""
     for r in top[1:]:
-        if r.step_time_s > top[0].step_time_s * 1.001:
+        if _per_sequence(r) > _per_sequence(top[0]) * 1.001:
             return r
     return None
 
@@ -185,13 +219,16 @@ def _why(best: LayoutResult, other: LayoutResult | None) -> str:
     if other is None:
         return (f"fastest layout that fits; the next candidates tie on step time, and the lowest ZeRO stage and "
                 f"recompute among them is kept; uses {best.memory_per_gpu_bytes / 1e9:.1f} of {best.usable_bytes / 1e9:.1f} GB")
-    gain = other.step_time_s / best.step_time_s - 1
-    diffs = {k: other.breakdown[k] - best.breakdown[k] for k in best.breakdown}
+    gain = _per_sequence(other) / _per_sequence(best) - 1
+    same_batch = other.global_batch == best.global_batch
+    scale = 1.0 if same_batch else best.global_batch / max(1, other.global_batch)  # other's parts at best's batch
+    diffs = {k: other.breakdown[k] * scale - best.breakdown[k] for k in best.breakdown}
     k = max(diffs, key=diffs.get)
     label = {"compute": "compute (incl. recompute)", "bubble": "pipeline bubble", "tp_comm": "tensor-parallel traffic",
              "cp_comm": "context-parallel traffic", "dispatch": "GPU idle waiting on kernel launches", "pp_comm": "pipeline messages", "dp_exposed": "exposed data-parallel traffic",
              "optimizer": "optimizer step"}[k]
-    return (f"{gain:.1%} faster than the runner-up ({other.layout}): {diffs[k]:.3g} s less {label} per step; "
+    per = "per step" if same_batch else f"per {best.global_batch} sequences (the runner-up's batch is {other.global_batch})"
+    return (f"{gain:.1%} faster than the runner-up ({other.layout}): {diffs[k]:.3g} s less {label} {per}; "
             f"uses {best.memory_per_gpu_bytes / 1e9:.1f} of {best.usable_bytes / 1e9:.1f} GB")
 
 
@@ -199,7 +236,7 @@ def search_layouts(
     shape: ModelShape,
     accel: Accelerator,
     n_gpus: int,
-    global_batch: int,
+    global_batch: int | BatchTarget,
     *,
     fixed: dict[str, Any] | None = None,
     method: str = "exhaustive",
@@ -211,10 +248,12 @@ def search_layouts(
     memory_reserve_fraction: float = DEFAULT_MEMORY_RESERVE_FRACTION,
     flash_attention: bool = True,
 ) -> LayoutSearch:
-    """Best layouts by step time among those that fit. ``fixed`` holds the given fields."""
+    """Best layouts by time per sequence (step time at a given batch) among those that fit.
+    ``fixed`` holds the given fields; a :class:`BatchTarget` lets each layout round the batch."""
     from solvers.discrete import bayesian, exhaustive
 
-    if n_gpus < 1 or global_batch < 1:
+    target = global_batch.sequences if isinstance(global_batch, BatchTarget) else global_batch
+    if n_gpus < 1 or target < 1:
         raise PlannerInputError("--gpus and --global-batch must be positive")
     cal = calibration or load_calibration(accel)
     fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
@@ -222,10 +261,10 @@ def search_layouts(
     kw = dict(flash_attention=flash_attention, memory_reserve_fraction=memory_reserve_fraction)
 
     def feasible(c: dict[str, np.ndarray]) -> np.ndarray:
-        return memory_per_gpu(shape, accel, global_batch, c, **kw)["fits"]
+        return memory_per_gpu(shape, accel, c["B"], c, **kw)["fits"]
 
-    def step_time(c: dict[str, np.ndarray]) -> np.ndarray:
-        return evaluate(shape, accel, n_gpus, global_batch, c, cal, precision=precision, **kw)["step_time_s"]
+    def step_time(c: dict[str, np.ndarray]) -> np.ndarray:  # per sequence: batches may differ
+        return evaluate(shape, accel, n_gpus, c["B"], c, cal, precision=precision, **kw)["step_time_s"] / c["B"]
 
     if method == "exhaustive":
         found = exhaustive(cands, feasible, step_time)
@@ -236,7 +275,7 @@ def search_layouts(
     else:
         raise PlannerInputError(f"unknown search method '{method}'; use exhaustive or bayesian")
     if found.order.size == 0:
-        mem = memory_per_gpu(shape, accel, global_batch, cands, **kw)
+        mem = memory_per_gpu(shape, accel, cands["B"], cands, **kw)
         i = int(np.argmin(mem["memory_per_gpu_bytes"]))
         over = mem["memory_per_gpu_bytes"][i] - mem["usable_bytes"][i]
         raise PlannerInputError(
@@ -246,12 +285,12 @@ def search_layouts(
         )
     pick = found.order[:top_k]
     sub = {k: v[pick] for k, v in cands.items()}
-    res = evaluate(shape, accel, n_gpus, global_batch, sub, cal, precision=precision, **kw)
+    res = evaluate(shape, accel, n_gpus, sub["B"], sub, cal, precision=precision, **kw)
     usable = accel.hbm_bytes * (1 - memory_reserve_fraction)
     top = tuple(_result(res, j, sub, usable) for j in range(len(pick)))
     return LayoutSearch(best=top[0], top=top, method=found.method, evaluated=found.evaluated, space_size=found.space_size,
                         why=_why(top[0], _runner_up(top)), calibration=cal, shape=shape,
-                        global_batch=global_batch, n_gpus=n_gpus)
+                        global_batch=top[0].global_batch, n_gpus=n_gpus)
 
 
 def evaluate_layout(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch: int, layout: Layout, **kw: Any) -> LayoutResult:
@@ -260,6 +299,7 @@ def evaluate_layout(shape: ModelShape, accel: Accelerator, n_gpus: int, global_b
     arr = {"t": layout.t, "p": layout.p, "d": layout.d, "c": layout.c, "v": layout.v, "b": layout.b,
            "recompute": RECOMPUTE.index(layout.recompute), "sp": int(layout.sp), "zero": layout.zero}
     arr = {k: np.array([v]) for k, v in arr.items()}
+    arr["B"] = np.array([global_batch])
     res = evaluate(shape, accel, n_gpus, global_batch, arr, cal, **kw)
     usable = accel.hbm_bytes * (1 - kw.get("memory_reserve_fraction", DEFAULT_MEMORY_RESERVE_FRACTION))
     return _result(res, 0, arr, usable)

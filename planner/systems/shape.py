@@ -23,7 +23,7 @@ from typing import Any
 
 from planner.errors import PlannerInputError
 
-__all__ = ["LLAMA3_RULE", "ModelShape", "complete_shape", "shape_for_params", "smooth_dims"]
+__all__ = ["LLAMA3_RULE", "ModelShape", "complete_shape", "shape_for_params", "smallest_shape_params", "smooth_dims"]
 
 #: The Llama 3 shape rule (Dubey et al. 2024, Table 3).
 LLAMA3_RULE = {
@@ -124,7 +124,10 @@ def _round_up(x: float, multiple: int) -> int:
     return int(math.ceil(x / multiple) * multiple)
 
 
-def shape_for_params(params: float, *, seq: int = 8192, **overrides: Any) -> ModelShape:
+DEFAULT_SHAPE_SEQ = 8192  # Llama 3's pre-training context (Dubey et al. 2024)
+
+
+def shape_for_params(params: float, *, seq: int = DEFAULT_SHAPE_SEQ, **overrides: Any) -> ModelShape:
     """The Llama-3-style shape whose parameter count is closest to ``params`` (memoised:
     serving plans call it inside bisections and every GP re-solve).
 
@@ -165,9 +168,10 @@ def _shape_for_params(params: float, seq: int, override_items: tuple[tuple[str, 
     if "hidden" in overrides and "layers" in overrides:
         return build(overrides["hidden"], overrides["layers"])
     best = None
-    # Widths with a whole number of 128-wide heads in groups of 8 KV heads (multiples of
-    # 1024, as every Llama 3 size), plus 256..768 for very small models.
-    hiddens = [overrides["hidden"]] if "hidden" in overrides else [256, 512, 768, *range(1024, 131073, 1024)]
+    # Widths with a whole number of heads: multiples of 1024 (every Llama 3 size: 8 KV heads
+    # of 128), then multiples of 512 (Llama 3.2 3B's 3072; 4 KV heads) and of 128 below 1024
+    # (64-wide heads) so that no parameter count falls between two widths.
+    hiddens = [overrides["hidden"]] if "hidden" in overrides else [*range(256, 1024, 128), *range(1024, 8192, 512), *range(8192, 131073, 1024)]
     for hidden in hiddens:
         if "layers" in overrides:
             layer_options = [overrides["layers"]]
@@ -179,13 +183,24 @@ def _shape_for_params(params: float, seq: int, override_items: tuple[tuple[str, 
             fit = (params - (probe.params - per_layer)) / per_layer
             # Deep models get a multiple of 4 layers, so pipeline stages can divide them.
             fit = 4 * round(fit / 4) if nominal >= 16 else round(fit)
-            layer_options = [int(min(max(fit, math.floor(0.75 * nominal)), math.ceil(1.3 * nominal), 1e9)) or 1]
+            # Small models stray further from the rule's aspect ratio (GPT-2 small: 12 x 768,
+            # Radford et al. 2019; Llama 3.2 1B: 16 x 2048): 0.5-2x nominal below 16 layers.
+            small = nominal < 16
+            shallowest, deepest = math.floor((0.5 if small else 0.75) * nominal), math.ceil((2.0 if small else 1.3) * nominal)
+            layer_options = [int(min(max(fit, shallowest), deepest, 1e9)) or 1]
         for layers in layer_options:
             s = build(hidden, max(1, layers))
             err = abs(math.log(s.params / params))
             if best is None or err < best[0] - 1e-12:
                 best = (err, s)
     return best[1]
+
+
+@functools.cache
+def smallest_shape_params() -> float:
+    """Parameters of the smallest model the rule builds: one layer of the narrowest width, with
+    the rule's vocabulary (embeddings dominate it). No plan has a shape below this."""
+    return float(_shape_for_params(1.0, DEFAULT_SHAPE_SEQ, ()).params)
 
 
 @functools.lru_cache(maxsize=65536)

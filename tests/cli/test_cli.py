@@ -27,7 +27,7 @@ def test_json_to_stdout_diagnostics_to_stderr(cli):
     code, out, err = cli("--budget", "1e25", "--infer-tokens", "2T", "--json")
     assert code == 0
     doc = json.loads(out)  # stdout is exactly one JSON document
-    assert doc["schema_version"] == "2.0"  # 2.0: request / resolved split, typed serving section
+    assert doc["schema_version"] == "2.1"  # 2.1: cluster, shape and the decision in every plan
     assert doc["request"]["infer_tokens"] == 2e12
     assert doc["warnings"] and all(f"plan: warning: {w}" in err for w in doc["warnings"])
 
@@ -123,7 +123,7 @@ def test_hardware_and_laws_commands(cli):
 def test_hardware_file_flag(cli, tmp_path):
     f = tmp_path / "hw.toml"
     f.write_text("[h100-sxm]\ndefault_mfu = 0.5\n")
-    _, out, _ = cli("--budget", "1e23", "--hardware-file", str(f), "--json")
+    _, out, _ = cli("--budget", "1e23", "--hardware-file", str(f), "--no-layout", "--json")
     assert json.loads(out)["inputs"]["mfu"] == 0.5
 
 

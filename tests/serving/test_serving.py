@@ -75,12 +75,13 @@ def test_serving_terms_are_the_local_monomial_of_the_smooth_cost():
 @pytest.mark.parametrize("params", [1e9, 8e9, 70.6e9])
 def test_smooth_serving_cost_tracks_the_discrete_shapes(params):
     # The priced (smooth) eFLOPs stay within 20 % of Kinetics' count on the rule's actual shape
-    # (the discrete rule moves depth by up to -25 %..+30 % around the nominal aspect ratio).
+    # (the discrete rule moves depth by -25 %..+30 % around the nominal aspect ratio), 30 % below
+    # 16 nominal layers, where it moves depth by 0.5-2x to match the parameter count.
     spec = ServingSpec(samples=4)
     smooth = sum(kinetics_parts_of(params, *smooth_dims(params), H100, spec).values())
     shape = shape_for_params(params, seq=spec.seq)
     discrete = kinetics_eflops(shape, H100, spec) * params / shape.params
-    assert smooth == pytest.approx(discrete, rel=0.20)
+    assert smooth == pytest.approx(discrete, rel=0.30 if params < 2e9 else 0.20)
 
 
 def test_scaled_beta_closed_form_agrees_with_quadrature():
@@ -153,7 +154,7 @@ def joint(infer_tokens: float, **kw):
 
 
 def test_verifier_task_demand_shifts_to_smaller_models_and_fewer_samples():
-    plans = [joint(d) for d in (1e6, 1e9, 1e12, 1e13)]
+    plans = [joint(d) for d in (1e6, 1e9, 1e11, 1e12)]  # 1e13 leaves the law's support at 1e22: refused
     ks = [p.result.samples_per_query for p in plans]
     assert ks == sorted(ks, reverse=True)
     assert ks[0] > 1  # tiny demand: more samples win
@@ -164,8 +165,9 @@ def test_verifier_task_demand_shifts_to_smaller_models_and_fewer_samples():
 @settings(max_examples=6, deadline=None, derandomize=True)
 @given(low=st.floats(min_value=1e6, max_value=1e10), factor=st.floats(min_value=10, max_value=1e3))
 def test_at_fixed_samples_more_demand_never_enlarges_the_model(low, factor):
-    a = joint(low, samples=8, bits=16)
-    b = joint(low * factor, samples=8, bits=16)
+    # The problem's own monotonicity, so outside the law's support too (tested there separately).
+    a = joint(low, samples=8, bits=16, extrapolate=True)
+    b = joint(low * factor, samples=8, bits=16, extrapolate=True)
     assert b.result.params <= a.result.params * (1 + 1e-3)
 
 
@@ -188,9 +190,11 @@ def test_roofline_baseline_is_priced_like_the_plan():
     assert p.baseline.inference_flops > 2 * p.baseline.params * 1e11  # attention, KV and prefill count too
 
 
-def test_error_objective_and_default_accounting_unchanged():
-    base = planner.plan(budget_flops=1e23, infer_tokens=1e12)
-    assert base.result.serving.pricing == "flops" and base.result.inference_flops == pytest.approx(2 * base.result.params * 1e12)
+def test_error_objective_and_default_accounting():
+    base = planner.plan(budget_flops=1e23, infer_tokens=1e12, choose_layout=False)
+    assert base.result.serving.pricing == "roofline"  # the default prices serving on the accelerator
+    sardana = planner.plan(budget_flops=1e23, infer_tokens=1e12, serving_cost="flops", choose_layout=False)
+    assert sardana.result.inference_flops == pytest.approx(2 * sardana.result.params * 1e12)
     err = planner.plan(budget_flops=1e22, infer_tokens=1e10, objective="error", law="gadre2024-c4")
     assert err.result.objective_value == pytest.approx(err.law.downstream["17-task"].error(err.result.loss))
 

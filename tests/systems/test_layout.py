@@ -141,8 +141,10 @@ def test_plan_uses_the_layout_mfu_consistently():
 def test_plan_export_cli(cli):
     code, out, _ = cli("--budget", "1e23", "--gpus", "256", "--export", "megatron")
     assert code == 0 and "--micro-batch-size" in out and "--lr" in out
-    code, _, err = cli("--budget", "1e23", "--export", "nemo")
-    assert code == 2 and "--gpus" in err
+    code, out, _ = cli("--budget", "1e23", "--export", "nemo")  # on the recommended cluster
+    assert code == 0 and "tensor_model_parallel_size" in out
+    code, _, err = cli("--budget", "1e23", "--no-layout", "--export", "nemo")
+    assert code == 2 and "--no-layout" in err
 
 
 def test_explicit_shape_flags_keep_multi_head_attention_and_the_rule_for_the_rest():
