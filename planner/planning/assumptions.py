@@ -131,8 +131,10 @@ def _support_warnings(req: Request, ctx: Context, params: float, tokens: float, 
         out.append(f"LAW SUPPORT BINDS: the optimum lies below the smallest model {law.name} holds on; the plan is held at "
                    f"{params:.3g} params (--extrapolate plans below it, unsupported)")
     if "law_support_ratio" in binding:
-        out.append(f"LAW SUPPORT BINDS: the optimum wants more than {law.name}'s fitted {r_hi:g} tokens per parameter; "
-                   f"the plan is held at {ratio:.3g} (--extrapolate lifts it, unsupported)")
+        low = r_lo is not None and abs(ratio / r_lo - 1) < abs(ratio / r_hi - 1)
+        out.append(f"LAW SUPPORT BINDS: the optimum wants {'fewer' if low else 'more'} than {law.name}'s fitted "
+                   f"{r_lo if low else r_hi:g} tokens per parameter; the plan is held at {ratio:.3g} "
+                   "(--extrapolate lifts it, unsupported)")
     if req.extrapolate:
         if lo is not None and params < lo:
             out.append(f"EXTRAPOLATION: {params:.3g} params is below the smallest model {law.name} was fitted on ({lo:.3g})")

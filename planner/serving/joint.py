@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from planner.defaults import OBJECTIVES
+from planner.errors import PlannerInputError
 from planner.hardware.registry import Accelerator
 from planner.laws.catalog import DownstreamMap
 from planner.serving.cost import (
@@ -194,7 +195,11 @@ def serving_cap(what: str, limit: float, accel: Accelerator, spec: ServingSpec) 
 
 
 def latency_of(params: float, accel: Accelerator, spec: ServingSpec) -> float:
-    return serving_cost(shape_for_params(params, seq=spec.seq), accel, spec).latency_s
+    """One query's latency; infinite where no replica of at most 4096 devices serves the model."""
+    try:
+        return serving_cost(shape_for_params(params, seq=spec.seq), accel, spec).latency_s
+    except PlannerInputError:
+        return math.inf
 
 
 def memory_of(params: float, accel: Accelerator, spec: ServingSpec) -> float:

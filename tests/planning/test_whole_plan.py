@@ -215,3 +215,11 @@ def test_fp8_plans_never_price_bf16_mfu_on_the_fp8_peak():
     ratio = fp8.resolved.budget_flops / bf16.resolved.budget_flops
     assert ratio == pytest.approx(H100.fp8_mfu * H100.fp8_flops_per_s / (bf16.resolved.mfu * H100.bf16_flops_per_s), rel=1e-9)
     assert np.isclose(fp8.result.train_gpu_hours + fp8.result.inference_gpu_hours, 1e5, rtol=1e-3)
+
+
+def test_support_warnings_name_the_side_that_binds(headline):
+    assert any("wants more than besiroglu2024's fitted 341" in w for w in headline.warnings)
+    # Gadre et al.'s fits hold for M in [20, 640]; their own optimum at 1e22 sits near 7 (laws.md).
+    low = planner.plan(budget_flops=1e22, law="gadre2024-rpj", choose_layout=False)
+    assert low.result.tokens_per_param == pytest.approx(20, rel=1e-6)
+    assert any("wants fewer than gadre2024-rpj's fitted 20" in w for w in low.warnings)
