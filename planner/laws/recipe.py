@@ -33,6 +33,9 @@ LR_RULES = {
     "deepseek": "DeepSeek LLM (2024): lr = 0.3118 C^-0.125, B = 0.2920 C^0.3271 tokens",
 }
 WSD_DECAY_FRACTION = 0.10  # MiniCPM's WSD schedule, ~10 % of tokens in the decay (laws.md sec. 4)
+#: Where the decay ends, as a share of the peak rate: Llama 3 405B decayed from 8e-5 to 8e-7
+#: (Dubey et al. 2024, sec. 3.4.1). A published recipe's choice, not a law; the report says so.
+MIN_LR_FRACTION = 0.01
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class TrainingRecipe:
     rule: str
     source: str
     learning_rate: float
+    min_learning_rate: float
     batch_tokens_law: float  # the law's optimum, before rounding
     batch_sequences: int
     batch_tokens: int
@@ -107,12 +111,14 @@ def training_recipe(
         notes.append(f"a multiple of {batch_multiple} sequences so data parallelism can split it")
     if rule == "steplaw" and params_include_embeddings:
         notes.append("Step Law expects non-embedding N; the law's N counts embeddings, so lr is slightly low for small models")
+    notes.append(f"decay to {MIN_LR_FRACTION:.0%} of the peak rate, as Llama 3 405B did (Dubey et al. 2024): a recipe choice, not a law")
     if warmup_fraction == DEFAULT_WARMUP_FRACTION:
         notes.append(f"warmup {DEFAULT_WARMUP_FRACTION:.0%} of steps is a planner default, not a published law")
     return TrainingRecipe(
         rule=rule,
         source=LR_RULES[rule],
         learning_rate=lr,
+        min_learning_rate=lr * MIN_LR_FRACTION,
         batch_tokens_law=batch_law,
         batch_sequences=sequences,
         batch_tokens=batch_tokens,

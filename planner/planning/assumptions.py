@@ -11,7 +11,6 @@ from planner.defaults import (
     LR_WARN_ABOVE,
 )
 from planner.laws.recipe import TrainingRecipe
-from planner.planning.problem import Support
 from planner.planning.records import (
     Allocation,
     Assumption,
@@ -97,8 +96,7 @@ _CAPS = {"max_params": "--max-params", "max_tokens": "--max-tokens", "max_train_
 
 
 def warnings_for(req: Request, ctx: Context, result: Allocation, fp: FixedPoint, layout: LayoutSearch | None,
-                 layout_note: str | None, cluster: ClusterChoice | None, recipe: TrainingRecipe,
-                 support: Support) -> tuple[str, ...]:
+                 layout_note: str | None, cluster: ClusterChoice | None, recipe: TrainingRecipe) -> tuple[str, ...]:
     out = list(ctx.warnings) if fp.method in ("given", "prior") or fp.layout_mfu is None else [
         w for w in ctx.warnings if not w.startswith("no published MFU")]
     params, tokens, binding = result.params, result.train_tokens, result.binding

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from planner.errors import PlannerInputError
+from planner.errors import InfeasiblePlanError, PlannerInputError
 from planner.hardware.registry import Accelerator
 from planner.planning.records import ClusterChoice, ClusterOption
-from planner.systems.layout import BatchTarget, LayoutSearch, search_layouts
+from planner.systems.layout import BatchTarget, search_layouts
 from planner.systems.shape import ModelShape
 from planner.units import SECONDS_PER_HOUR
 
@@ -54,27 +54,28 @@ def neighbourhood(gpus: int) -> tuple[int, ...]:
 
 def evaluate_cluster(shape: ModelShape, accel: Accelerator, gpus: int, *, train_flops: float, target: BatchTarget,
                      precision: str, peak_flops_per_s: float, goodput: float, deadline_days: float,
-                     price: float | None, fixed_mfu: float | None) -> tuple[ClusterOption, LayoutSearch | None]:
+                     price: float | None, fixed_mfu: float | None) -> ClusterOption:
     """One size: its best layout, the MFU (the layout's, or ``fixed_mfu``), days and GPU-hours."""
     try:
         found = search_layouts(shape, accel, gpus, target, precision=precision)
     except PlannerInputError as exc:
         return ClusterOption(gpus=gpus, mfu=None, days=None, gpu_hours=None, cost_usd=None, global_batch=None, layout=None,
-                             meets_deadline=False, note=str(exc).split(":")[0]), None
+                             meets_deadline=False, note=str(exc).split(":")[0])
     mfu = fixed_mfu if fixed_mfu is not None else found.best.mfu
     gpu_h = train_flops / (peak_flops_per_s * mfu) / SECONDS_PER_HOUR
     days = gpu_h / gpus / 24.0 / goodput
     return ClusterOption(gpus=gpus, mfu=mfu, days=days, gpu_hours=gpu_h, cost_usd=gpu_h * price if price is not None else None,
                          global_batch=found.best.global_batch, layout=str(found.best.layout),
-                         meets_deadline=days <= deadline_days), found
+                         meets_deadline=days <= deadline_days)
 
 
 def evaluate_sizes(sizes: tuple[int, ...], one: Callable[[int], ClusterOption], *, optimistic_days: Callable[[int], float],
-                   deadline_days: float, lazy: bool) -> tuple[ClusterOption, ...]:
+                   deadline_days: float, lazy: bool, include: int | None = None) -> tuple[ClusterOption, ...]:
     """Evaluate ``sizes`` (ascending). ``lazy`` (the ladder): skip the sizes that miss the
     deadline even at 100 % MFU (``optimistic_days``) except the two just below, and stop
     three sizes after the first that meets it; with no size meeting it every size is
-    evaluated, so the fastest is known."""
+    evaluated, so the fastest is known. ``include`` (the size the plan was sized on) is
+    always evaluated."""
     if not lazy:
         return tuple(one(g) for g in sizes)
     first = next((i for i, g in enumerate(sizes) if optimistic_days(g) <= deadline_days), len(sizes) - 1)
@@ -86,7 +87,9 @@ def evaluate_sizes(sizes: tuple[int, ...], one: Callable[[int], ClusterOption], 
             met = i
         if met is not None and i >= met + _ABOVE:
             break
-    return tuple(out)
+    if include is not None and include not in {o.gpus for o in out}:
+        out.append(one(include))
+    return tuple(sorted(out, key=lambda o: o.gpus))
 
 
 def choose_cluster(options: tuple[ClusterOption, ...], *, given: int | None, deadline_days: float,
@@ -97,8 +100,8 @@ def choose_cluster(options: tuple[ClusterOption, ...], *, given: int | None, dea
         reason = f"--gpus {given}"
         pick = given
     elif not usable:
-        raise PlannerInputError("no cluster size on the ladder has a layout that fits: "
-                                + "; ".join(f"{o.gpus}: {o.note}" for o in options[:3]))
+        raise InfeasiblePlanError(f"no cluster size up to {max(o.gpus for o in options)} GPUs has a layout that fits the model "
+                                  f"({options[-1].note})", "raise --max-gpus, lower --max-params, or pass --gpus with --no-layout")
     else:
         within = [o for o in usable if o.meets_deadline]
         if within:

@@ -133,14 +133,10 @@ def plan(
     return Plan(
         request=req, resolved=resolved, result=result, baseline=base, recipe=recipe, layout=layout,
         assumptions=assumptions(req, ctx, fp, mfu_source, recipe, unc, layout, cluster),
-        warnings=warnings_for(req, ctx, result, fp, layout, at.layout_note, cluster, recipe, problem.support),
-        cluster=cluster, shape=layout.shape if layout is not None else _shape(best.params, req.seq_len),
+        warnings=warnings_for(req, ctx, result, fp, layout, at.layout_note, cluster, recipe),
+        cluster=cluster, shape=layout.shape if layout is not None else shape_for_params(best.params, seq=req.seq_len),
         law=ctx.law, accelerator=ctx.accel,
     )
-
-
-def _shape(params: float, seq_len: int) -> Any:
-    return shape_for_params(params, seq=seq_len)
 
 
 def _name(x: Any) -> Any:
@@ -246,12 +242,13 @@ def _settle_cluster(req: Request, ctx: Context) -> tuple[FixedPoint, _AtMfu, Clu
         def one(g: int) -> ClusterOption:
             return evaluate_cluster(shape, ctx.accel, g, train_flops=best.train_flops, target=target, precision=req.precision,
                                     peak_flops_per_s=ctx.peak_flops_per_s, goodput=req.goodput, deadline_days=deadline,
-                                    price=req.price_usd_per_gpu_hour, fixed_mfu=fp.mfu if fp is not None and g == on else fixed)[0]
+                                    price=req.price_usd_per_gpu_hour, fixed_mfu=fp.mfu if fp is not None and g == on else fixed)
 
         def optimistic_days(g: int) -> float:  # at 100 % MFU: no size below this can meet the deadline
             return best.train_flops / (g * ctx.peak_flops_per_s * req.goodput * 86400.0)
 
-        opts = evaluate_sizes(sizes, one, optimistic_days=optimistic_days, deadline_days=deadline, lazy=req.gpus is None)
+        opts = evaluate_sizes(sizes, one, optimistic_days=optimistic_days, deadline_days=deadline, lazy=req.gpus is None,
+                              include=on)
         return choose_cluster(opts, given=req.gpus, deadline_days=deadline, deadline_source=source)
 
     gpus = req.gpus

@@ -356,7 +356,7 @@ class Plan:
             "layout": lay.layout.to_dict() if lay else None, "mfu": self.resolved.mfu,
             "weight_bits": r.qat_bits, "qat_fraction": r.qat_fraction, "kv_bits": s.kv_bits,
             "samples_per_query": r.samples_per_query, "samples_reason": s.samples_reason, "serve_batch": s.batch,
-            "learning_rate": rc.learning_rate, "global_batch_sequences": rc.batch_sequences, "seq_len": rc.seq_len,
+            "learning_rate": rc.learning_rate, "min_learning_rate": rc.min_learning_rate, "global_batch_sequences": rc.batch_sequences, "seq_len": rc.seq_len,
             "steps": rc.steps, "gpu_hours": r.gpu_hours, "cost_usd": r.cost_usd,
         }
 

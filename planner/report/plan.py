@@ -159,7 +159,7 @@ def _recipe(plan: Plan) -> Table | None:
     t = Table(title=f"Training recipe ({rc.rule})", show_header=False, title_justify="left", box=None, pad_edge=False)
     t.add_column(style="bold")
     t.add_column(justify="right")
-    t.add_row("peak learning rate", f"{rc.learning_rate:.3g}")
+    t.add_row("peak / final learning rate", f"{rc.learning_rate:.3g} / {rc.min_learning_rate:.3g}")
     t.add_row("global batch", f"{rc.batch_sequences:,} x {rc.seq_len} = {fmt_count(rc.batch_tokens)} tokens")
     t.add_row("steps", f"{rc.steps:,}")
     t.add_row("warmup / stable / decay", f"{rc.warmup_steps:,} / {rc.stable_steps:,} / {rc.decay_steps:,} (WSD)")

@@ -100,10 +100,6 @@ class ServingSpec:
         check_bits(self.weight_bits, self.kv_bits)
 
     @property
-    def batch_chosen(self) -> bool:
-        return self.batch is None
-
-    @property
     def seq(self) -> int:
         """Longest context of one sample: its prompt and its generation."""
         return self.prompt_tokens + self.gen_tokens

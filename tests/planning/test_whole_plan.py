@@ -52,6 +52,8 @@ def test_headline_recipe_batch_is_a_multiple_of_dp_times_micro_batch_near_the_la
     assert 0.5 <= rc.batch_tokens / rc.batch_tokens_law <= 2.0
     assert "accumulation" in rc.notes[0] and "x the steplaw batch" in rc.notes[0]
     assert rc.steps * rc.batch_tokens >= headline.result.train_tokens
+    assert rc.warmup_steps + rc.stable_steps + rc.decay_steps == rc.steps
+    assert rc.min_learning_rate == pytest.approx(0.01 * rc.learning_rate)  # Llama 3 405B's 8e-5 -> 8e-7
 
 
 def test_headline_report_opens_with_the_decision_in_five_lines(cli):
@@ -223,3 +225,9 @@ def test_support_warnings_name_the_side_that_binds(headline):
     low = planner.plan(budget_flops=1e22, law="gadre2024-rpj", choose_layout=False)
     assert low.result.tokens_per_param == pytest.approx(20, rel=1e-6)
     assert any("wants fewer than gadre2024-rpj's fitted 20" in w for w in low.warnings)
+
+
+def test_no_cluster_on_the_ladder_fits_is_an_infeasible_plan_with_the_relief():
+    with pytest.raises(InfeasiblePlanError) as exc:
+        planner.plan(budget_flops=1e26, max_gpus=8)
+    assert "no cluster size up to 8 GPUs" in str(exc.value) and "--max-gpus" in exc.value.relief
