@@ -33,6 +33,7 @@ from planner.cli.options import (
     hardware_option,
 )
 from planner.cli.serving import fit_samples_command, qat_command
+from planner.cli.validate import validate_command
 from planner.defaults import (
     DEFAULT_DEADLINE_DAYS,
     DEFAULT_GEN_TOKENS,
@@ -264,7 +265,8 @@ def _apply_scenario(ctx: click.Context, path: str, flags: dict[str, Any]) -> dic
 # --------------------------------------------------------------------------- entry point
 
 
-for _command in (hardware, laws, fit_command, predict_command, layout_command, qat_command, fit_samples_command):
+for _command in (hardware, laws, fit_command, predict_command, layout_command, qat_command, fit_samples_command,
+                 validate_command):
     cli.add_command(_command)
 
 

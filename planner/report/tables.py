@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -210,3 +211,26 @@ def render_qat(res: QATResult, params: float, tokens: float, bits: int) -> Table
     t.add_row("loss at 16 bits / served", f"{res.loss_16bit:.4f} / {res.loss:.4f} (+{res.loss_penalty:.4f})")
     t.add_row("weight bytes", f"{res.weight_bytes / 1e9:.2f} GB")
     return t
+
+
+def render_validation(summary: Iterable[Any], rows: Iterable[Any] = ()) -> Group:
+    """``plan validate``: mean and worst |error| per source, beside the constant baseline."""
+    t = Table(title="Step-time model against measured runs", title_justify="left",
+              caption="sample in: the constants were fitted on these rows; out: nothing was. const. HFU: the mean |error| "
+                      "of one constant hardware-FLOP utilisation (geometric mean of the published A100 runs)",
+              caption_justify="left")
+    for col in ("source", "rows", "sample", "mean |err|", "worst", "const. HFU"):
+        t.add_column(col, justify="left" if col == "source" else "right", no_wrap=col != "source", ratio=3 if col == "source" else None)
+    for s in summary:
+        t.add_row(escape(s.source), str(s.rows), "in" if s.in_sample else "out", f"{s.mean_abs_error:.1%}",
+                  f"{s.max_abs_error:.1%}", f"{s.baseline_mean_abs_error:.1%}")
+    parts: list[Any] = [t]
+    listed = [r for r in rows if not r.in_sample]
+    if listed:
+        d = Table(title="Out-of-sample runs", title_justify="left")
+        for col in ("run", "metric", "measured", "predicted", "error", "baseline"):
+            d.add_column(col, justify="left" if col in ("run", "metric") else "right")
+        for r in listed:
+            d.add_row(escape(r.run), r.metric, f"{r.measured:,.1f}", f"{r.predicted:,.1f}", f"{r.error:+.1%}", f"{r.baseline_error:+.1%}")
+        parts += [Text(""), d]
+    return Group(*parts)
