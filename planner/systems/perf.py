@@ -18,7 +18,9 @@ Formulas (shared/reference/systems.md):
   bytes over HBM bandwidth (times a calibrated traffic factor), collectives by the alpha-beta
   model on the link tier they use (package, node, network; per-direction bandwidth times a
   calibrated efficiency), 1F1B bubble ``(p-1)/v`` micro-batch times, DP gradient reduction
-  overlapped with the last backward when asked, ZeRO-3 parameter all-gathers per micro-batch.
+  overlapped with the last backward when asked; ZeRO-3 / FSDP moves the stage's parameters
+  through each GPU's own port three times per micro-batch (four under full recompute),
+  overlapped with compute as the longer of the two.
   Each layer pass takes the longer of the GPU's work and the host's time to launch it (a
   calibrated smooth maximum): models below ~1B parameters are launch-bound, as vTrain's
   single-node runs show (per-layer time barely moves from micro-batch 1 to 4).
@@ -294,10 +296,17 @@ def evaluate(
     psi = stage_params / t  # parameters held (unsharded) per GPU
     grad_bytes = psi * DTYPE_BYTES
     reduce_t = _collective_s("allreduce", d, t * c * d, grad_bytes, accel, cal)
-    gather_t = _collective_s("gather", d, t * c * d, grad_bytes, accel, cal)
-    dp_step = np.where(zero == 3, gather_t + 2 * m * gather_t, reduce_t)  # ZeRO-3: RS + AG per micro-batch fwd/bwd
+    # ZeRO-3 / FSDP: every micro-batch gathers the parameters in the forward, again in the
+    # backward (and again under full recompute), and reduce-scatters the gradients; each GPU
+    # moves (d-1)/d of its stage's parameter bytes per pass through its own port (the network
+    # once the DP group leaves the node), not 1/q of them as the hierarchical collective
+    # assumes. The traffic overlaps the compute it prefetches for: the step takes the longer.
+    passes = 3.0 + (rc == 2)
+    port = np.where(t * c * d > accel.devices_per_node, accel.inter_node_link_bytes_per_s * cal.network_efficiency,
+                    accel.intra_node_link_bytes_per_s * cal.link_efficiency)
+    zero3 = np.where(d > 1, m * passes * (cal.collective_latency_s + grad_bytes * (d - 1) / d / port), 0.0)
     window = np.where(overlap_grad_reduce & (zero < 3), stage_b, 0.0)
-    dp_exposed = np.maximum(0.0, dp_step - window)
+    dp_exposed = np.where(zero == 3, np.maximum(0.0, zero3 - pipe), np.maximum(0.0, reduce_t - window))
     opt_params = np.where(zero >= 1, psi / d, psi)
     optimizer = 2 * 16 * opt_params / hbm_bw  # read and write fp32 master + moments
 

@@ -57,3 +57,18 @@ def test_validate_json_is_one_valid_document(cli):
     assert all("error" in r and "in_sample" in r for r in doc["rows"])
     code, out, _ = cli("validate", "--rows")
     assert code == 0 and "Out-of-sample runs" in out
+
+
+def test_zero3_at_a_fixed_batch_is_communication_bound_when_gpus_double():
+    # Issue 12: with the global batch fixed, doubling the GPUs of a ZeRO-3 / FSDP run halves
+    # each GPU's work but not the parameter traffic through its port: per-GPU throughput falls.
+    from planner.systems.layout import Layout, evaluate_layout
+    from planner.systems.shape import shape_for_params
+
+    h100 = load_registry(user_config=False).get("h100-sxm")
+    shape = shape_for_params(7e9, seq=4096)
+    per_gpu = []
+    for gpus, micro in ((128, 4), (256, 2), (512, 1)):
+        r = evaluate_layout(shape, h100, gpus, 512, Layout(t=1, p=1, d=gpus, c=1, v=1, b=micro, recompute="none", sp=False, zero=3))
+        per_gpu.append(r.tokens_per_s / gpus)
+    assert per_gpu[1] <= per_gpu[0] * 2 / 3 and per_gpu[2] <= per_gpu[1] * 2 / 3
