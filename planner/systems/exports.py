@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.systems.shape import ModelShape
+from planner.systems.shape import ModelShape, pipeline_layout, pipeline_split
 
 __all__ = ["megatron_args", "nemo_yaml"]
 
@@ -21,8 +21,14 @@ def megatron_args(search_or_result: Any, shape: ModelShape, global_batch: int, *
         f"--num-attention-heads {shape.heads}", f"--seq-length {shape.seq}", f"--max-position-embeddings {shape.seq}",
         "--bf16",
     ]
-    if lay.v > 1:
+    uneven = shape.layers % lay.p != 0
+    if uneven and lay.v > 1:  # uneven and interleaved: Megatron-core's explicit layout
+        args.append(f"--pipeline-model-parallel-layout '{pipeline_layout(shape.layers, lay.p, lay.v)}'")
+    elif lay.v > 1:
         args.append(f"--num-layers-per-virtual-pipeline-stage {shape.layers // (lay.p * lay.v)}")
+    elif uneven:  # Megatron-LM's uneven split: the middle stages share the rest evenly
+        first, _, last = pipeline_split(shape.layers, lay.p)
+        args += [f"--decoder-first-pipeline-num-layers {first}", f"--decoder-last-pipeline-num-layers {last}"]
     if shape.kv_heads != shape.heads:
         args += ["--group-query-attention", f"--num-query-groups {shape.kv_heads}"]
     if shape.mlp == "swiglu":
@@ -74,6 +80,11 @@ def nemo_yaml(search_or_result: Any, shape: ModelShape, global_batch: int, n_gpu
         f"  activation: {'fast-swiglu' if shape.mlp == 'swiglu' else 'gelu'}",
         f"  activations_checkpoint_granularity: {'null' if lay.recompute == 'none' else lay.recompute}",
     ]
+    if shape.layers % lay.p and lay.v > 1:  # Megatron-core TransformerConfig's explicit layout
+        lines.append(f"  pipeline_model_parallel_layout: '{pipeline_layout(shape.layers, lay.p, lay.v)}'")
+    elif shape.layers % lay.p:  # Megatron-core TransformerConfig's uneven pipeline split
+        first, _, last = pipeline_split(shape.layers, lay.p)
+        lines += [f"  num_layers_in_first_pipeline_stage: {first}", f"  num_layers_in_last_pipeline_stage: {last}"]
     if lay.recompute == "full":
         lines += ["  activations_checkpoint_method: uniform", "  activations_checkpoint_num_layers: 1"]
     lines += ["  optim:", f"    name: {'distributed_fused_adam' if lay.zero >= 1 else 'fused_adam'}"]

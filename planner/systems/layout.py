@@ -27,7 +27,7 @@ from planner.systems.perf import (
     load_calibration,
     memory_per_gpu,
 )
-from planner.systems.shape import ModelShape
+from planner.systems.shape import ModelShape, pipeline_split
 
 __all__ = ["FIELDS", "BatchTarget", "Layout", "LayoutResult", "LayoutSearch", "calibration_warnings", "candidates", "evaluate_layout", "search_layouts"]
 
@@ -129,6 +129,22 @@ def _divisors(x: int) -> list[int]:
     return [k for k in range(1, x + 1) if x % k == 0]
 
 
+def _virtual_stages(layers: int, p: int) -> list[int]:
+    """Interleaving depths v for ``p`` stages: v divides the (longest) stage's layers, and an
+    uneven split's shorter first and last stages each lose at most one chunk's worth (as
+    Llama 3 405B's 126 layers on PP16: 7 / 8 ... 8 / 7)."""
+    if p == 1:
+        return [1]
+    first, middle, last = pipeline_split(layers, p)
+    return [v for v in _divisors(middle) if v <= _MAX_V and max(middle - first, middle - last) <= middle // v]
+
+
+def _stage_counts(layers: int) -> list[int]:
+    """Pipeline sizes searched: the divisors of the layer count, and the powers of two that
+    split it unevenly (Megatron's first/last-stage split; Llama 3 405B ran 126 layers on PP16)."""
+    return sorted(set(_divisors(layers)) | {2**k for k in range(1, 8) if pipeline_split(layers, 2**k) is not None})
+
+
 def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch: int | BatchTarget,
                fixed: dict[str, Any]) -> dict[str, np.ndarray]:
     """Every layout consistent with ``fixed`` and the divisibility rules, as arrays (``B``:
@@ -141,7 +157,7 @@ def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch:
     rows = []
     for t in choices("t", tps):
         for c in choices("c", [c for c in _CP if shape.seq % (2 * c) == 0 or c == 1]):
-            for p in choices("p", _divisors(shape.layers)):
+            for p in choices("p", _stage_counts(shape.layers)):
                 if n_gpus % (t * c * p):
                     continue
                 d = n_gpus // (t * c * p)
@@ -157,7 +173,7 @@ def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch:
                     else:
                         batch = global_batch
                     m = batch // (b * d)
-                    vs = [v for v in _divisors(shape.layers // p) if v <= _MAX_V and (v == 1 or (p > 1 and m % p == 0))]
+                    vs = [v for v in _virtual_stages(shape.layers, p) if v == 1 or m % p == 0]
                     for v in choices("v", vs):
                         for rc, sp, zero in itertools.product(
                             choices("recompute", [0, 1, 2]), choices("sp", [0, 1] if t > 1 else [0]), choices("zero", [0, 1, 2, 3])

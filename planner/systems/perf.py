@@ -191,14 +191,19 @@ def memory_per_gpu(
     h, l, V, s = (float(x) for x in (shape.hidden, shape.layers, shape.vocab, shape.seq))
     m = global_batch / (b * d)
     tokens = b * s / c
-    layers_stage = l / p
+    layers_stage = np.ceil(l / p)  # the longest stage (uneven splits: shape.pipeline_split)
     psi = (layers_stage * shape.params_per_layer + shape.vocab * shape.hidden) / t
     states = psi * state_bytes_per_param(zero, d)
     act_layer = activation_bytes_per_layer(shape, t, sp, rc, tokens, flash_attention)
     act_full = activation_bytes_per_layer(shape, t, sp, np.zeros_like(rc), tokens, flash_attention)
     in_flight = np.minimum(m, p) / p * np.where(v > 1, 1 + (p - 1) / (p * v), 1.0)
     recompute_peak = np.where(rc == 2, act_full, 0.0)  # one layer rematerialised at a time
-    first_stage = states + l * act_layer * in_flight + recompute_peak
+    # 1F1B keeps p micro-batches on stage 0, p - 1 on stage 1, ...: l layers' worth for an even
+    # split; for Megatron's uneven one (first and last stages shorter) the larger of stage 0's
+    # and stage 1's share.
+    first = np.floor((l - (p - 2) * layers_stage) / 2)
+    front = np.where((l % p == 0) | (p < 3), layers_stage * p, np.maximum(first * p, layers_stage * (p - 1)))
+    first_stage = states + front * act_layer * in_flight + recompute_peak
     logits_mem = 4 * tokens * h * (1 + V / h) / t
     last_stage = states + layers_stage * act_layer + logits_mem + recompute_peak
     memory = np.maximum(first_stage, last_stage)
@@ -269,7 +274,7 @@ def evaluate(
     kv_bytes = tokens * 2 * g * dh * DTYPE_BYTES / np.minimum(t, g)
     cp_one = _collective_s("gather", c, t * c, c * kv_bytes, accel, cal)
 
-    layers_stage = l / p
+    layers_stage = np.ceil(l / p)  # the longest stage sets the pace
     logits_fl = shape.logits_forward_flops_per_token() * tokens / t
     logits_f = logits_fl / (peak * gemm_efficiency(logits_fl, peak, accel.gemm_efficiency_max)) + cal.memory_traffic * 4 * tokens * (h + V) / t / hbm_bw
     # The host enqueues a layer's kernels while the GPU runs earlier ones: a layer pass takes

@@ -23,7 +23,7 @@ from typing import Any
 
 from planner.errors import PlannerInputError
 
-__all__ = ["LLAMA3_RULE", "ModelShape", "complete_shape", "shape_for_params", "smallest_shape_params", "smooth_dims"]
+__all__ = ["LLAMA3_RULE", "ModelShape", "complete_shape", "pipeline_layout", "pipeline_split", "shape_for_params", "smallest_shape_params", "smooth_dims"]
 
 #: The Llama 3 shape rule (Dubey et al. 2024, Table 3).
 LLAMA3_RULE = {
@@ -118,6 +118,44 @@ class ModelShape:
         d = asdict(self)
         d.update(head_dim=self.d_head, params=self.params, non_embedding_params=self.non_embedding_params)
         return d
+
+
+def pipeline_split(layers: int, stages: int) -> tuple[int, int, int] | None:
+    """(first, middle, last) layers per pipeline stage; None where no split exists.
+
+    Even when ``stages`` divides ``layers``. Otherwise Megatron's uneven split
+    (``--decoder-first/last-pipeline-num-layers``: the middle stages share the rest evenly):
+    the middle stages take ``ceil(layers / stages)`` each, the first and last the remainder,
+    so the longest stage -- which sets the pipeline's pace -- is as short as an even split's.
+    """
+    if stages < 1 or stages > layers:
+        return None
+    if layers % stages == 0 or stages == 1:
+        n = layers // stages
+        return n, n, n
+    middle = -(-layers // stages)
+    rest = layers - (stages - 2) * middle
+    if stages == 2:
+        return middle, middle, layers - middle
+    if rest < 2:
+        return None
+    first = rest // 2
+    return first, middle, rest - first
+
+
+def pipeline_layout(layers: int, stages: int, virtual: int) -> str:
+    """Megatron-core's ``--pipeline-model-parallel-layout`` string for an uneven split with
+    ``virtual`` interleaved chunks per stage: chunks in virtual-stage-major order, ``E`` the
+    embedding, ``t`` a transformer layer, ``L`` the loss, ``|`` ends a chunk. The first and
+    last chunks give up the layers the shorter first and last stages lack."""
+    first, middle, last = pipeline_split(layers, stages)
+    per = middle // virtual
+    chunks = []
+    for v in range(virtual):
+        for r in range(stages):
+            n = per - (middle - first if (v, r) == (0, 0) else 0) - (middle - last if (v, r) == (virtual - 1, stages - 1) else 0)
+            chunks.append(("E" if (v, r) == (0, 0) else "") + "t" * n + ("L" if (v, r) == (virtual - 1, stages - 1) else ""))
+    return "|".join(chunks)
 
 
 def _round_up(x: float, multiple: int) -> int:
