@@ -4,8 +4,10 @@ Every function takes layout fields as numpy arrays (one entry per candidate), so
 code evaluates one layout for ``plan layout`` and ~10^5 of them in the exhaustive search.
 Formulas (shared/reference/systems.md):
 
-* Model state per GPU, mixed-precision Adam, 16 bytes/parameter (ZeRO paper): ZeRO-0 16,
-  ZeRO-1 4 + 12/d, ZeRO-2 2 + 14/d, ZeRO-3 16/d, of the parameters on this GPU's stage / t.
+* Model state per GPU, mixed-precision Adam with Megatron's fp32 main gradients, 18
+  bytes/parameter: ZeRO-0 18, ZeRO-1 6 + 12/d (Megatron's distributed optimizer), ZeRO-2
+  2 + 16/d, ZeRO-3 18/d, of the parameters on this GPU's stage / t (the ZeRO paper's fp16
+  gradients give 16, 4 + 12/d, 2 + 14/d, 16/d: ``state_bytes_per_param(..., 2)``).
 * Activations per layer per micro-batch (Korthikanti et al. 2022, Table 2, generalised to
   an MLP of width f with K = 18 + 4 f/h in place of 34): no recompute without SP
   ``s b h (10 + (K-10)/t + 5 a s/(h t))``, with SP ``s b h (K + 5 a s / h)/t``; selective
@@ -39,7 +41,7 @@ from planner.hardware.registry import Accelerator
 from planner.io.toml import load_packaged_toml
 from planner.systems.shape import ModelShape
 
-__all__ = ["DTYPE_BYTES", "RECOMPUTE", "Calibration", "activation_bytes_per_layer", "evaluate", "gemm_efficiency", "host_overlap", "load_calibration", "memory_per_gpu", "state_bytes_per_param"]
+__all__ = ["DTYPE_BYTES", "MAIN_GRAD_BYTES", "RECOMPUTE", "Calibration", "activation_bytes_per_layer", "evaluate", "gemm_efficiency", "host_overlap", "load_calibration", "memory_per_gpu", "state_bytes_per_param"]
 
 RECOMPUTE = ("none", "selective", "full")
 DTYPE_BYTES = 2  # bf16 activations, weights and gradients
@@ -151,12 +153,23 @@ def host_overlap(host_s: np.ndarray, gpu_s: np.ndarray, exponent: float) -> np.n
     return top * ((host_s / top) ** exponent + (gpu_s / top) ** exponent) ** (1.0 / exponent)
 
 
-def state_bytes_per_param(zero: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Model-state bytes per parameter held, mixed-precision Adam (Rajbhandari et al. 2020):
-    16 unsharded; ZeRO-1 4 + 12/d; ZeRO-2 2 + 14/d; ZeRO-3 16/d."""
+#: Bytes of the main (accumulated, all-reduced) gradient per parameter. Megatron-LM trains bf16
+#: with fp32 main gradients by default: 18 bytes per parameter without the distributed optimizer,
+#: 6 + 12/d with it (Megatron-core developer guide, "Distributed Optimizer"). The ZeRO paper's
+#: worked example (Rajbhandari et al. 2020) keeps them in fp16: 2.
+MAIN_GRAD_BYTES = 4
+
+
+def state_bytes_per_param(zero: np.ndarray, d: np.ndarray, main_grad_bytes: float = MAIN_GRAD_BYTES) -> np.ndarray:
+    """Model-state bytes per parameter held with mixed-precision Adam: 2 (bf16 weights) +
+    ``main_grad_bytes`` + 12 (fp32 master weights and two moments), the ZeRO stage sharding
+    the optimizer state (1), then the gradients (2), then the weights (3) over ``d`` ranks.
+    With fp16 gradients this is the ZeRO paper's 16, 4 + 12/d, 2 + 14/d, 16/d; with
+    Megatron's fp32 main gradients 18, 6 + 12/d, 2 + 16/d, 18/d."""
     zero = np.asarray(zero)
     d = np.asarray(d, dtype=float)
-    return np.select([zero == 0, zero == 1, zero == 2], [16.0, 4 + 12 / d, 2 + 14 / d], 16 / d)
+    g = float(main_grad_bytes)
+    return np.select([zero == 0, zero == 1, zero == 2], [2 + g + 12, 2 + g + 12 / d, 2 + (g + 12) / d], (2 + g + 12) / d)
 
 
 def activation_bytes_per_layer(

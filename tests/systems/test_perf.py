@@ -35,9 +35,16 @@ def cases():
 
 @pytest.mark.parametrize("zero, expected_gb", [(0, 120), (1, 31.4), (2, 16.6), (3, 1.9)])
 def test_zero_worked_example(zero, expected_gb):
-    # ZeRO paper (Rajbhandari et al. 2020): 7.5B parameters, 64-way data parallelism.
-    got = 7.5e9 * state_bytes_per_param(np.array(zero), np.array(64.0)) / 1e9
+    # ZeRO paper (Rajbhandari et al. 2020): 7.5B parameters, 64-way data parallelism, fp16 gradients.
+    got = 7.5e9 * state_bytes_per_param(np.array(zero), np.array(64.0), main_grad_bytes=2) / 1e9
     assert float(got) == pytest.approx(expected_gb, abs=0.05)
+
+
+@pytest.mark.parametrize("zero, per_param", [(0, 18.0), (1, 6 + 12 / 64)])
+def test_megatron_fp32_main_grads_bytes_per_param(zero, per_param):
+    # Megatron-core developer guide, "Distributed Optimizer": bf16 parameters with fp32 gradients
+    # take 18 bytes per parameter, 6 + 12/d with the distributed optimizer (ZeRO-1).
+    assert float(state_bytes_per_param(np.array(zero), np.array(64.0))) == pytest.approx(per_param)
 
 
 def test_korthikanti_activation_savings():
