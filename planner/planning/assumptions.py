@@ -157,7 +157,7 @@ def _schedule_warnings(req: Request, result: Allocation, cluster: ClusterChoice 
     if cluster is not None and days is not None and days > cluster.deadline_days:
         faster = [o for o in cluster.options if o.days is not None and o.days <= cluster.deadline_days]
         if faster:
-            relief = f"{faster[0].gpus} GPUs would take {faster[0].days:.1f}"
+            relief = f"{faster[0].gpus} GPUs would take {faster[0].days:.1f} days"
         elif cluster.given:
             relief = "no size up to 4x the given one meets it: allow a later --days or lower the budget"
         else:

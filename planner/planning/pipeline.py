@@ -230,7 +230,7 @@ def _settle_cluster(req: Request, ctx: Context) -> tuple[FixedPoint, _AtMfu, Clu
     if not req.choose_layout:
         fp, at = _settle_mfu(req, ctx, req.gpus, warm)
         return fp, at, None
-    deadline, source = (req.days, "--days") if req.days is not None else (DEFAULT_DEADLINE_DAYS, "planner default (--days)")
+    deadline, source = (req.days, "--days") if req.days is not None else (DEFAULT_DEADLINE_DAYS, "planner default, --days sets it")
     sizes = neighbourhood(req.gpus) if req.gpus is not None else ladder(ctx.accel.devices_per_node, req.max_gpus)
 
     def options(at: _AtMfu, fp: FixedPoint | None, on: int | None) -> ClusterChoice:
