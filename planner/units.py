@@ -7,6 +7,7 @@ Suffixes are decimal: K = 1e3, M = 1e6, B or G = 1e9, T = 1e12, P = 1e15
 from __future__ import annotations
 
 import math
+import re
 
 __all__ = ["fmt_count", "fmt_flops", "fmt_money", "parse_quantity"]
 
@@ -23,9 +24,20 @@ _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
 _NAMES = ((1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
 
 
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?[kKmMbBtT]?$")
+
+
 def parse_quantity(text: str) -> float:
-    """``"7B"`` -> 7e9; raises ValueError with a readable message on anything else."""
-    s = str(text).strip().replace("_", "").replace(",", "")
+    """``"7B"`` -> 7e9; raises ValueError with a readable message on anything else.
+
+    Commas only group thousands (``1,000``); a decimal comma (``1,5``) is refused rather than
+    read as 15. Non-finite values (``nan``, ``inf``) are refused.
+    """
+    s = str(text).strip().replace("_", "")
+    if "," in s:
+        if not _THOUSANDS.match(s):
+            raise ValueError(f"'{text}' is not a number: use a dot for decimals (1.5); commas only group thousands (1,000)")
+        s = s.replace(",", "")
     if not s:
         raise ValueError("empty number")
     mult = 1.0
@@ -36,6 +48,8 @@ def parse_quantity(text: str) -> float:
         value = float(s) * mult
     except ValueError:
         raise ValueError(f"'{text}' is not a number (examples: 1e23, 7B, 2T)") from None
+    if not math.isfinite(value):
+        raise ValueError(f"'{text}' is not a finite number")
     return value
 
 

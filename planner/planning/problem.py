@@ -324,12 +324,15 @@ def explain_infeasible(exc: Any, gpus: int | None, days: float | None, flops_per
     """The solver's infeasibility in the user's words, with what would relieve it."""
     d = exc.detail
     if exc.constraint == "support":
+        served = d["serving_flops"] > 0
         return InfeasiblePlanError(
             f"the law's support binds: the smallest model it holds on ({d['min_params']:.3g} params) already costs "
-            f"{fmt_flops(d['cheapest_flops'])} with its serving ({fmt_flops(d['serving_flops'])}), above the "
-            f"{fmt_flops(d['budget_flops'])} budget",
-            f"raise the budget above {fmt_flops(d['cheapest_flops'])}, lower --infer-tokens (serving alone costs "
-            f"{fmt_flops(d['serving_flops'])} at that size), or pass --extrapolate to plan below the law's fitted range",
+            f"{fmt_flops(d['cheapest_flops'])}" + (f" with its serving ({fmt_flops(d['serving_flops'])})" if served else
+                                                   " to train at the law's fewest tokens per parameter")
+            + f", above the {fmt_flops(d['budget_flops'])} budget",
+            f"raise the budget above {fmt_flops(d['cheapest_flops'])}"
+            + (f", lower --infer-tokens (serving alone costs {fmt_flops(d['serving_flops'])} at that size)" if served else "")
+            + ", or pass --extrapolate to plan below the law's fitted range",
         )
     if exc.constraint == "irreducible_loss":
         return InfeasiblePlanError(f"target loss {d['target_loss']:g} is at or below the law's irreducible loss E = {d['E']:.4g}",
