@@ -13,7 +13,6 @@ so ``plan --help`` stays instant.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any
@@ -30,6 +29,7 @@ from planner.cli.options import (
     EXIT_OK,
     EXIT_USAGE,
     QUANTITY,
+    echo_json,
     hardware_option,
 )
 from planner.cli.serving import fit_samples_command, qat_command
@@ -212,7 +212,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
             from planner.planning.records import SCHEMA_VERSION
 
             doc = {"schema_version": SCHEMA_VERSION, "status": "infeasible", "binding": exc.binding, "relief": exc.relief}
-            click.echo(json.dumps(doc, indent=2))
+            echo_json(doc)
         raise
     for w in result.warnings:
         click.echo(f"plan: warning: {w}", err=True)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from planner.cli.options import hardware_option, registry
+from planner.cli.options import echo_json, hardware_option, registry
 
 __all__ = ["hardware", "laws"]
 
@@ -23,7 +21,7 @@ def hardware_list(hardware_files: tuple[str, ...], as_json: bool) -> None:
     """List every accelerator with its headline figures."""
     reg = registry(hardware_files)
     if as_json:
-        click.echo(json.dumps([acc.to_dict() for acc in reg.values()], indent=2))
+        echo_json([acc.to_dict() for acc in reg.values()])
         return
     from rich.console import Console
 
@@ -41,7 +39,7 @@ def hardware_show(name: str, hardware_files: tuple[str, ...], as_json: bool) -> 
     """Show one accelerator (by id or alias) with its sources."""
     acc = registry(hardware_files).get(name)
     if as_json:
-        click.echo(json.dumps(acc.to_dict(), indent=2))
+        echo_json(acc.to_dict())
         return
     from rich.console import Console
 
@@ -66,7 +64,7 @@ def laws_list(as_json: bool) -> None:
 
     entries = law_entries()
     if as_json:
-        click.echo(json.dumps(entries, indent=2))
+        echo_json(entries)
         return
     from rich.console import Console
 
@@ -92,7 +90,7 @@ def laws_show(name: str, as_json: bool) -> None:
         n, d = optimal_allocation(coeffs, c)
         frontier.append({"train_flops": c, "params": n, "train_tokens": d, "tokens_per_param": d / n, "loss": coeffs.loss(n, d)})
     if as_json:
-        click.echo(json.dumps({**law.to_dict(), "compute_optimal": frontier}, indent=2))
+        echo_json({**law.to_dict(), "compute_optimal": frontier})
         return
     from rich.console import Console
 

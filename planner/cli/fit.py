@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
-from planner.cli.options import QUANTITY
+from planner.cli.options import QUANTITY, echo_json
 from planner.defaults import DEFAULT_HUBER_DELTA, DEFAULT_INTERVAL_LEVEL
 
 __all__ = ["fit_command", "predict_command"]
@@ -60,7 +59,7 @@ def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | 
         saved_to = save_law_table(save_name, outcome.law_table(), overwrite=overwrite, reserved=set(presets()))
         click.echo(f"plan: saved law '{save_name}' to {saved_to}", err=True)
     if as_json:
-        click.echo(json.dumps({"schema_version": "1.0", **outcome.to_dict(), "saved_to": str(saved_to) if saved_to else None}, indent=2))
+        echo_json({"schema_version": "1.0", **outcome.to_dict(), "saved_to": str(saved_to) if saved_to else None})
         return
     from rich.console import Console
 
@@ -82,7 +81,7 @@ def predict_command(law: str | None, downstream: str | None, params: float, toke
 
     result = predict(law=law, downstream=downstream, params=params, tokens=tokens, level=level)
     if as_json:
-        click.echo(json.dumps({"schema_version": "1.0", **result}, indent=2))
+        echo_json({"schema_version": "1.0", **result})
         return
     from rich.console import Console
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
-from planner.cli.options import QUANTITY, hardware_option
+from planner.cli.options import QUANTITY, echo_json, hardware_option
 from planner.defaults import (
     DEFAULT_MEMORY_RESERVE_FRACTION,
     DEFAULT_SEQ_LEN,
@@ -82,7 +81,7 @@ def layout_command(gpu: str, gpus: int, global_batch: int | None, tokens: float 
     for w in warnings:
         click.echo(f"plan: warning: {w}", err=True)
     if as_json:
-        click.echo(json.dumps(doc, indent=2))
+        echo_json(doc)
     elif exported is not None:
         click.echo(exported)
     else:

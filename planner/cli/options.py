@@ -52,5 +52,8 @@ def registry(hardware_files: tuple[str, ...]) -> Any:
 
 
 def echo_json(doc: Any) -> None:
-    """One JSON document on stdout."""
-    click.echo(json.dumps(doc, indent=2))
+    """One valid JSON document on stdout: records become data, and a non-finite number (a
+    value with no estimate) becomes null, since JSON has no NaN or Infinity."""
+    from planner._codec import to_data
+
+    click.echo(json.dumps(to_data(doc), indent=2, allow_nan=False))

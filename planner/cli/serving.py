@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from planner.cli.options import QUANTITY
+from planner.cli.options import QUANTITY, echo_json
 
 __all__ = ["fit_samples_command", "qat_command"]
 
@@ -25,7 +23,7 @@ def qat_command(params: float, tokens: float, bits: str, kv_bits: str, law: str 
 
     res = qat_plan(get_law(law or DEFAULT_LAW), params, tokens, int(bits), int(kv_bits))
     if as_json:
-        click.echo(json.dumps({"schema_version": "1.0", **res.to_dict()}, indent=2))
+        echo_json({"schema_version": "1.0", **res.to_dict()})
         return
     from rich.console import Console
 
@@ -57,7 +55,7 @@ def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str
         if e.get("saved_to"):
             click.echo(f"plan: saved task profile '{e['saved_as']}' to {e['saved_to']}", err=True)
     if as_json:
-        click.echo(json.dumps(entries, indent=2))
+        echo_json(entries)
         return
     from rich.console import Console
 

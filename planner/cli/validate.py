@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
+
+from planner.cli.options import echo_json
 
 __all__ = ["validate_command"]
 
@@ -21,9 +21,8 @@ def validate_command(show_rows: bool, as_json: bool) -> None:
     rows = validate()
     summary = summarise(rows)
     if as_json:
-        click.echo(json.dumps({"summary": to_data(summary),
-                               "rows": [{**to_data(r), "error": r.error, "baseline_error": r.baseline_error} for r in rows]},
-                              indent=2, allow_nan=False))
+        echo_json({"summary": to_data(summary),
+                   "rows": [{**to_data(r), "error": r.error, "baseline_error": r.baseline_error} for r in rows]})
         return
     from rich.console import Console
 

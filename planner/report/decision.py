@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.table import Table
-
+from planner.report._safe import Table
 from planner.units import fmt_count, fmt_money
 
 if TYPE_CHECKING:

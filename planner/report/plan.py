@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
+from planner.report._safe import Table
 from planner.report.decision import cluster_table, decision
 from planner.units import fmt_count, fmt_flops, fmt_money
 

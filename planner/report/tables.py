@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Group
 from rich.markup import escape
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
+from planner.report._safe import Table
 from planner.units import fmt_count
 
 if TYPE_CHECKING:
