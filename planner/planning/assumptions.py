@@ -53,6 +53,8 @@ def assumptions(req: Request, ctx: Context, fp: FixedPoint, mfu_source: str, rec
         s = ctx.spec
         out.append(Assumption("query shape", f"{s.prompt_tokens} prompt + {s.gen_tokens} generated tokens",
                               "planner defaults (--prompt-tokens, --gen-tokens): set them from your traffic"))
+        out.append(Assumption("KV-cache bits", f"{s.kv_bits} (not searched; the weight bits are)",
+                              "planner default (--kv-bits)" if s.kv_bits == 16 else "user-set (--kv-bits)"))
         if s.batch is None:
             out.append(Assumption("serving batch", f"chosen: the largest that fits the replica (weights in at most "
                                   f"{DEFAULT_WEIGHT_SHARE:.0%} of its usable HBM, one GPU at least) and any latency or memory bound, "
