@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_WARMUP_FRACTION",
     "GENERIC_DEFAULT_MFU",
     "KV_BITS",
+    "LIMITS",
     "LR_WARN_ABOVE",
     "OBJECTIVES",
     "SEARCHED_WEIGHT_BITS",
@@ -103,6 +104,10 @@ DEFAULT_BATCH_TOLERANCE = 2.0
 #: Unique training tokens available before data repeats: FineWeb's ~15T tokens (Penedo et al.
 #: 2024), the largest open deduplicated web corpus we cite. Plans beyond it warn (--max-unique-tokens).
 DEFAULT_MAX_UNIQUE_TOKENS = 15e12
+#: Upper limits on sizes the user controls, so that any accepted input finishes in seconds (planner
+#: limits, not physics; each refusal names the limit).
+LIMITS = {"max_samples": 65536, "gpus": 1 << 20, "max_gpus": 1 << 20, "layers": 1024, "trials": 5000}
+
 #: A peak learning rate above this warns (a planner threshold): the best rate of every (N, D)
 #: in the Step Law sweep is at most 0.0078 (planner/data/measured/steplaw_dense_lr_bs_loss.csv).
 LR_WARN_ABOVE = 0.01

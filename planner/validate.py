@@ -25,12 +25,15 @@ def check_positive(name: str, value: Any, *, allow_zero: bool = False, where: st
     return value
 
 
-def check_int(name: str, value: Any, *, minimum: int = 1) -> int | None:
-    """A positive integer (or None)."""
+def check_int(name: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> int | None:
+    """A positive integer (or None), at most ``maximum`` when given (a stated planner limit)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise PlannerInputError(f"{name} must be a positive integer, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise PlannerInputError(f"{name} {value} is above the planner's limit of {maximum:,} (so that every accepted "
+                                "input finishes in seconds; README, 'Limits')")
     return value
 
 

@@ -155,6 +155,10 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         return
     if scenario:
         flags = _apply_scenario(ctx, scenario, flags)
+    if export and as_json:
+        from planner.errors import PlannerInputError
+
+        raise PlannerInputError("--export prints launcher text and --json one JSON document: give one of them")
     if export and not flags["choose_layout"]:
         from planner.errors import PlannerInputError
 

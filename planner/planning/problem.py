@@ -47,6 +47,7 @@ __all__ = ["Choice", "PlanningProblem", "Search", "Support", "explain_infeasible
 _MAX_TERM_ROUNDS = 30
 _TERM_RTOL = 1e-5
 _TIE_RTOL = 1e-4  # choices this close on the objective tie; the cheaper to serve wins
+_REFINE = 16  # choices a warm-started search of more than 64 re-solves (a numerical setting)
 _N_START = 1e9  # where the first monomials are matched (any N in the shape rule's range works)
 
 
@@ -298,6 +299,14 @@ def search(problem: PlanningProblem, *, seed: int = 0, warm: Search | None = Non
 
     if len(grid) <= 64:
         found = exhaustive(cands, feasible, score)
+    elif warm is not None and warm.choices:
+        # A nearby problem (the next fixed-point round) keeps its predecessor's ranking: re-solve
+        # the _REFINE best choices it found, and every power-of-two k, instead of searching afresh.
+        keep = sorted(warm.choices, key=lambda c: _score(problem, c))[:_REFINE]
+        pow2 = [i for i, (_, k) in enumerate(grid) if k & (k - 1) == 0]
+        pick = np.array(sorted({index[(c.bits, c.samples)] for c in keep} | set(pow2)))
+        sub = exhaustive({k: v[pick] for k, v in cands.items()}, feasible, score)
+        found = replace(sub, order=pick[sub.order], space_size=len(grid), method="refined")
     else:
         found = bayesian(cands, feasible, score, n_trials=min(len(grid), 200), seed=seed, warm_starts=[0])
     choices = [solved[i] for i in sorted(solved) if solved[i] is not None]
@@ -306,7 +315,8 @@ def search(problem: PlanningProblem, *, seed: int = 0, warm: Search | None = Non
     best_score = float(found.scores[0])
     tol = _TIE_RTOL * max(abs(best_score), 1e-12)
     best_i = min(int(i) for i, s in zip(found.order, found.scores, strict=True) if s <= best_score + tol)
-    method = "exhaustive" if found.method == "exhaustive" else "bayesian (optuna TPE)"
+    method = {"exhaustive": "exhaustive", "refined": f"bayesian (optuna TPE); later rounds re-solve its {_REFINE} best and every power-of-two k"}.get(
+        found.method, "bayesian (optuna TPE)")
     return Search(best=solved[best_i], choices=tuple(choices), method=method, infeasible=tuple(infeasible))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.defaults import KV_BITS, OBJECTIVES, SERVING_COSTS, WEIGHT_BITS
+from planner.defaults import KV_BITS, LIMITS, OBJECTIVES, SERVING_COSTS, WEIGHT_BITS
 from planner.errors import PlannerInputError
 from planner.planning.records import Request
 from planner.validate import check_fraction, check_int, check_positive
@@ -68,11 +68,11 @@ def make_request(**given: Any) -> Request:
                        ("latency_s", "latency")):
         r[name] = check_positive(flag, r[name])
     r["infer_tokens"] = check_positive("infer-tokens", r["infer_tokens"], allow_zero=True) or 0.0
-    r["gpus"] = check_int("gpus", r["gpus"])
+    r["gpus"] = check_int("gpus", r["gpus"], maximum=LIMITS["gpus"])
     r["max_unique_tokens"] = check_positive("max-unique-tokens", r["max_unique_tokens"])
     for name in ("samples", "max_samples", "prompt_tokens", "gen_tokens", "serve_batch", "max_serve_batch", "seq_len",
                  "max_uncertainty_draws", "max_gpus"):
-        r[name] = check_int(name.replace("_", "-"), r[name])
+        r[name] = check_int(name.replace("_", "-"), r[name], maximum=LIMITS.get(name))
     if r["mfu"] is not None:
         r["mfu"] = check_fraction("mfu", r["mfu"])
     r["goodput"] = check_fraction("goodput", r["goodput"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from planner.defaults import LIMITS
 from planner.errors import PlannerInputError
 from planner.hardware.registry import load_registry
 from planner.systems.exports import megatron_args, nemo_yaml
@@ -21,6 +22,7 @@ from planner.systems.shape import (
     complete_shape,
     shape_for_params,
 )
+from planner.validate import check_int
 
 __all__ = ["default_global_batch", "run_layout", "shape_from_flags"]
 
@@ -29,6 +31,8 @@ _SHAPE_KEYS = ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "mlp")
 
 def shape_from_flags(params: float | None, seq: int, flags: dict[str, Any]) -> ModelShape:
     given = {k: flags[k] for k in _SHAPE_KEYS if flags.get(k) is not None}
+    if "layers" in given:
+        check_int("--layers", given["layers"], maximum=LIMITS["layers"])
     if params is None and not ("layers" in given and "hidden" in given):
         raise PlannerInputError("give --params, or at least --layers and --hidden, to describe the model")
     if params is None:
@@ -57,6 +61,8 @@ def run_layout(*, gpu: str, gpus: int, global_batch: int | None, tokens: float |
     record, its warnings, its JSON document, and the export text when asked."""
     if not 0 <= memory_reserve < 1:
         raise PlannerInputError(f"--memory-reserve must be in [0, 1), got {memory_reserve}")
+    check_int("--gpus", gpus, maximum=LIMITS["gpus"])
+    check_int("--trials", trials, maximum=LIMITS["trials"])
     accel = load_registry(hardware_files).get(gpu)
     shape = shape_from_flags(flags.get("params"), flags["seq"], flags)
     warnings: list[str] = []
