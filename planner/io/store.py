@@ -8,8 +8,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import re
+import tempfile
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,11 +58,48 @@ def save_table(folder: Path, kind: str, name: str, table: Mapping[str, Any], *, 
     if name in reserved:
         raise PlannerInputError(f"'{name}' is a shipped preset {kind}; save under another name")
     path = folder / f"{name}.toml"
+    exists = f"a saved {kind} '{name}' exists ({path}); pass --overwrite to replace it"
     if path.exists() and not overwrite:
-        raise PlannerInputError(f"a saved {kind} '{name}' exists ({path}); pass --overwrite to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(header + to_toml({name: dict(table)}), encoding="utf-8")
+        raise PlannerInputError(exists)
+    text = header + to_toml({name: dict(table)})
+    if name not in tomllib.loads(text):  # what is written must load back
+        raise PlannerInputError(f"the {kind} '{name}' would not load back from TOML")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(path, text, overwrite=overwrite)
+    except FileExistsError:
+        raise PlannerInputError(exists) from None
+    except OSError as exc:
+        raise PlannerInputError(f"could not save the {kind} '{name}' to {path}: {exc.strerror or exc}; nothing was changed") from None
+    if name not in tomllib.loads(path.read_text(encoding="utf-8")):
+        raise PlannerInputError(f"the saved {kind} '{name}' at {path} does not read back")
     return path
+
+
+def _write_atomically(path: Path, text: str, *, overwrite: bool) -> None:
+    """Write a temporary file beside ``path``, fsync it, then move it into place in one step:
+    a failure part-way leaves the old file (or none) untouched, never a truncated one. Without
+    ``overwrite`` the move is exclusive (a hard link, which fails if ``path`` exists), so two
+    concurrent saves of one name cannot both succeed."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+            return
+        try:
+            os.link(tmp, path)  # raises FileExistsError if another save got there first
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here: reserve the name exclusively, then move into it
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def save_law_table(name: str, table: Mapping[str, Any], *, overwrite: bool = False, reserved: set[str] = frozenset()) -> Path:
