@@ -29,6 +29,7 @@ __all__ = [
     "LR_WARN_ABOVE",
     "OBJECTIVES",
     "SEARCHED_WEIGHT_BITS",
+    "SHAPE_TOLERANCE",
     "SERVING_COSTS",
     "WEIGHT_BITS",
 ]
@@ -104,6 +105,11 @@ DEFAULT_BATCH_TOLERANCE = 2.0
 #: Unique training tokens available before data repeats: FineWeb's ~15T tokens (Penedo et al.
 #: 2024), the largest open deduplicated web corpus we cite. Plans beyond it warn (--max-unique-tokens).
 DEFAULT_MAX_UNIQUE_TOKENS = 15e12
+#: A planned model whose nearest rule shape is further than this (relative) from its parameter
+#: count warns: the shape, layout and serving sections describe a different model (a planner
+#: threshold).
+SHAPE_TOLERANCE = 0.10
+
 #: Upper limits on sizes the user controls, so that any accepted input finishes in seconds (planner
 #: limits, not physics; each refusal names the limit).
 LIMITS = {"max_samples": 65536, "gpus": 1 << 20, "max_gpus": 1 << 20, "layers": 1024, "trials": 5000}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["fmt_count", "fmt_flops", "fmt_money", "parse_quantity"]
+__all__ = ["fmt_count", "fmt_flops", "fmt_money", "gpu_hours", "parse_quantity", "wall_clock_days"]
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -18,6 +18,11 @@ def gpu_hours(flops: float, flops_per_gpu_s: float) -> float:
     """GPU-hours that ``flops`` take at ``flops_per_gpu_s`` useful FLOP/s per GPU (the way back
     from the plan's training-FLOP-equivalent currency)."""
     return flops / flops_per_gpu_s / SECONDS_PER_HOUR
+
+
+def wall_clock_days(gpu_hours_: float, gpus: int, goodput: float) -> float:
+    """Days ``gpus`` GPUs take to deliver ``gpu_hours_`` of productive time at ``goodput``."""
+    return gpu_hours_ / gpus / 24.0 / goodput
 
 
 _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}

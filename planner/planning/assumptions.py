@@ -9,6 +9,7 @@ from planner.defaults import (
     DEFAULT_MEMORY_RESERVE_FRACTION,
     DEFAULT_WEIGHT_SHARE,
     LR_WARN_ABOVE,
+    SHAPE_TOLERANCE,
 )
 from planner.laws.recipe import TrainingRecipe
 from planner.planning.records import (
@@ -143,7 +144,7 @@ def _support_warnings(req: Request, ctx: Context, params: float, tokens: float, 
     if hi is not None and params > hi:
         out.append(f"extrapolation: {params:.3g} params is {params / hi:.3g}x the largest model {law.name} was fitted on ({hi:.3g})")
     shape = shape_for_params(params, seq=req.seq_len)
-    if abs(shape.params / params - 1) > 0.10:
+    if abs(shape.params / params - 1) > SHAPE_TOLERANCE:
         out.append(f"the nearest Llama-3-style shape ({shape.layers} x {shape.hidden}) has {shape.params:.3g} params, "
                    f"{shape.params / params - 1:+.0%} off the plan's {params:.3g}: the model is too small for the shape rule's "
                    "128K vocabulary")

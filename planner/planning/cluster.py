@@ -23,9 +23,9 @@ from collections.abc import Callable
 from planner.errors import InfeasiblePlanError, PlannerInputError
 from planner.hardware.registry import Accelerator
 from planner.planning.records import ClusterChoice, ClusterOption
-from planner.systems.layout import BatchTarget, search_layouts
+from planner.systems.layout import BatchTarget, LayoutSearch, search_layouts
 from planner.systems.shape import ModelShape
-from planner.units import SECONDS_PER_HOUR
+from planner.units import gpu_hours, wall_clock_days
 
 __all__ = ["RULE", "choose_cluster", "evaluate_cluster", "evaluate_sizes", "ladder", "neighbourhood"]
 
@@ -54,16 +54,18 @@ def neighbourhood(gpus: int) -> tuple[int, ...]:
 
 def evaluate_cluster(shape: ModelShape, accel: Accelerator, gpus: int, *, train_flops: float, target: BatchTarget,
                      precision: str, peak_flops_per_s: float, goodput: float, deadline_days: float,
-                     price: float | None, fixed_mfu: float | None) -> ClusterOption:
-    """One size: its best layout, the MFU (the layout's, or ``fixed_mfu``), days and GPU-hours."""
-    try:
-        found = search_layouts(shape, accel, gpus, target, precision=precision)
-    except PlannerInputError as exc:
-        return ClusterOption(gpus=gpus, mfu=None, days=None, gpu_hours=None, cost_usd=None, global_batch=None, layout=None,
-                             meets_deadline=False, note=str(exc).split(":")[0])
+                     price: float | None, fixed_mfu: float | None, found: LayoutSearch | None = None) -> ClusterOption:
+    """One size: its best layout (``found`` when the plan already searched it), the MFU (the
+    layout's, or ``fixed_mfu``), days and GPU-hours."""
+    if found is None:
+        try:
+            found = search_layouts(shape, accel, gpus, target, precision=precision)
+        except PlannerInputError as exc:
+            return ClusterOption(gpus=gpus, mfu=None, days=None, gpu_hours=None, cost_usd=None, global_batch=None, layout=None,
+                                 meets_deadline=False, note=str(exc).split(":")[0])
     mfu = fixed_mfu if fixed_mfu is not None else found.best.mfu
-    gpu_h = train_flops / (peak_flops_per_s * mfu) / SECONDS_PER_HOUR
-    days = gpu_h / gpus / 24.0 / goodput
+    gpu_h = gpu_hours(train_flops, peak_flops_per_s * mfu)
+    days = wall_clock_days(gpu_h, gpus, goodput)
     return ClusterOption(gpus=gpus, mfu=mfu, days=days, gpu_hours=gpu_h, cost_usd=gpu_h * price if price is not None else None,
                          global_batch=found.best.global_batch, layout=str(found.best.layout),
                          meets_deadline=days <= deadline_days)

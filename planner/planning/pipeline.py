@@ -69,6 +69,7 @@ from planner.planning.stages import (
 from planner.serving.joint import ServingLowering
 from planner.systems.layout import BatchTarget, LayoutSearch
 from planner.systems.shape import shape_for_params
+from planner.units import gpu_hours, wall_clock_days
 
 __all__ = ["plan"]
 
@@ -240,12 +241,14 @@ def _settle_cluster(req: Request, ctx: Context) -> tuple[FixedPoint, _AtMfu, Clu
         target = _batch_target(req, best.params, best.tokens)
 
         def one(g: int) -> ClusterOption:
+            sized_on = fp is not None and g == on  # the size the plan settled on: its layout is already searched
             return evaluate_cluster(shape, ctx.accel, g, train_flops=best.train_flops, target=target, precision=req.precision,
                                     peak_flops_per_s=ctx.peak_flops_per_s, goodput=req.goodput, deadline_days=deadline,
-                                    price=req.price_usd_per_gpu_hour, fixed_mfu=fp.mfu if fp is not None and g == on else fixed)
+                                    price=req.price_usd_per_gpu_hour, fixed_mfu=fp.mfu if sized_on else fixed,
+                                    found=at.layout if sized_on else None)
 
         def optimistic_days(g: int) -> float:  # at 100 % MFU: no size below this can meet the deadline
-            return best.train_flops / (g * ctx.peak_flops_per_s * req.goodput * 86400.0)
+            return wall_clock_days(gpu_hours(best.train_flops, ctx.peak_flops_per_s), g, req.goodput)
 
         opts = evaluate_sizes(sizes, one, optimistic_days=optimistic_days, deadline_days=deadline, lazy=req.gpus is None,
                               include=on)

@@ -31,7 +31,7 @@ from planner.serving.cost import serving_cost
 from planner.serving.joint import served_coefficients
 from planner.systems.layout import BatchTarget, LayoutSearch
 from planner.systems.shape import shape_for_params
-from planner.units import gpu_hours
+from planner.units import gpu_hours, wall_clock_days
 
 __all__ = ["account", "baseline", "choose_layout", "recipe_for", "serving_section", "uncertainty"]
 
@@ -77,7 +77,7 @@ def account(choice: Choice, problem: PlanningProblem, *, flops_per_gpu_s: float,
         train_flops=choice.train_flops, inference_flops=choice.inference_flops,
         gpu_hours=total, train_gpu_hours=train_gh, inference_gpu_hours=infer_gh,
         cost_usd=total * price if price is not None else None,
-        wall_clock_days=train_gh / gpus / 24.0 / goodput if gpus else None,
+        wall_clock_days=wall_clock_days(train_gh, gpus, goodput) if gpus else None,
         elasticity=choice.elasticity, binding=choice.binding, status=choice.status, solver=choice.backend,
         objective=problem.quality, objective_value=choice.objective_value, samples_per_query=choice.samples,
         qat_bits=choice.bits, qat_fraction=choice.qat_fraction, serving=serving, uncertainty=unc,

@@ -135,7 +135,16 @@ def kv_bytes_per_token(shape: ModelShape, kv_bits: int = 16) -> float:
 
 def prefill_flops(shape: ModelShape, prompt_tokens: int) -> float:
     """One prompt's prefill: 2 P per token plus the attention scores, 2 l a d_head L_in^2."""
-    return 2.0 * shape.params * prompt_tokens + 2.0 * shape.layers * shape.heads * shape.d_head * prompt_tokens**2
+    return _prefill_flops_of(float(shape.params), shape.layers, shape.heads * shape.d_head, prompt_tokens)
+
+
+def _prefill_flops_of(params: float, layers: float, q_width: float, prompt_tokens: int) -> float:
+    return 2.0 * params * prompt_tokens + 2.0 * layers * q_width * prompt_tokens**2
+
+
+def _decode_flops_per_sequence(params: float, layers: float, q_width: float, context: float) -> float:
+    """One decode step of one sequence: 2 P plus attention over ``context`` tokens, 4 l a d_head ctx."""
+    return 2.0 * params + 4.0 * layers * q_width * context
 
 
 def _kv_per_slot(kv_tok: float, spec: ServingSpec) -> float:
@@ -163,11 +172,11 @@ def serve_batch(params: float, layers: float, q_width: float, kv_width: float, a
     batch = min(float(spec.max_batch), (memory - weights) / _kv_per_slot(kv_tok, spec))
     if spec.latency_bound_s is not None:
         bw, peak = gpus * accel.hbm_bytes_per_s, gpus * accel.peak_flops_per_s(precision)
-        prefill = (2.0 * params * spec.prompt_tokens + 2.0 * layers * q_width * spec.prompt_tokens**2) / peak
+        prefill = _prefill_flops_of(params, layers, q_width, spec.prompt_tokens) / peak
         step = (spec.latency_bound_s - prefill) / spec.gen_tokens  # longest decode step allowed
         ctx = spec.prompt_tokens + spec.gen_tokens / 2
         by_bytes = (step * bw - weights) / (ctx * kv_tok)
-        by_flops = step * peak / (2 * params + 4.0 * layers * q_width * ctx)
+        by_flops = step * peak / _decode_flops_per_sequence(params, layers, q_width, ctx)
         batch = min(batch, by_bytes, by_flops)
     return max(0.0, batch)
 
@@ -241,8 +250,7 @@ def serving_cost(shape: ModelShape, accel: Accelerator, spec: ServingSpec, *, pr
     peak = gpus * accel.peak_flops_per_s(precision)
     ctx = spec.prompt_tokens + spec.gen_tokens / 2  # mean context during decode
     step_bytes = w + batch * ctx * kv_tok
-    attn = 4.0 * shape.layers * shape.heads * shape.d_head * ctx
-    step_flops = batch * (2 * p + attn)
+    step_flops = batch * _decode_flops_per_sequence(p, shape.layers, shape.heads * shape.d_head, ctx)
     t_mem, t_comp = step_bytes / bw, step_flops / peak
     step = max(t_mem, t_comp)
     prefill = prefill_flops(shape, spec.prompt_tokens) / peak

@@ -24,7 +24,7 @@ from planner.hardware.registry import Accelerator, load_registry
 from planner.systems.perf import Calibration, evaluate
 from planner.systems.shape import ModelShape
 
-__all__ = ["LLAMA3_405B_H100", "Case", "fit_calibration", "llama3_errors", "load_cases", "predict", "relative_errors"]
+__all__ = ["LLAMA3_405B_H100", "Case", "fit_calibration", "hardware_flops_per_step", "llama3_errors", "load_cases", "predict", "relative_errors"]
 
 A100_PEAK = 312e12  # dense FP16/BF16, NVIDIA A100 datasheet
 
@@ -102,9 +102,13 @@ def predict(case: Case, cal: Calibration, accel: Accelerator | None = None) -> f
     step = float(np.min(res["step_time_s"]))
     if case.metric == "iter_s":
         return step
+    return hardware_flops_per_step(case) / (step * case.n_gpus) / 1e12
+
+
+def hardware_flops_per_step(case: Case) -> float:
+    """FLOPs one step of ``case`` executes, recompute included (the HFU numerator)."""
     rc = {0: "none", 1: "selective", 2: "full"}[case.fixed["recompute"]]
-    hw = case.shape.hardware_flops_per_token(rc) * case.global_batch * case.shape.seq
-    return hw / (step * case.n_gpus) / 1e12
+    return case.shape.hardware_flops_per_token(rc) * case.global_batch * case.shape.seq
 
 
 def relative_errors(cases: list[Case], cal: Calibration) -> np.ndarray:

@@ -24,7 +24,13 @@ import numpy as np
 
 from planner.hardware.registry import load_registry
 from planner.io import measured_data_dir
-from planner.systems.calibration import LLAMA3_405B_H100, Case, load_cases, predict
+from planner.systems.calibration import (
+    LLAMA3_405B_H100,
+    Case,
+    hardware_flops_per_step,
+    load_cases,
+    predict,
+)
 from planner.systems.perf import Calibration, evaluate, load_calibration
 from planner.systems.shape import ModelShape
 
@@ -64,22 +70,17 @@ class SourceSummary:
     baseline_mean_abs_error: float
 
 
-def _hw_flops_per_step(case: Case) -> float:
-    rc = {0: "none", 1: "selective", 2: "full"}[case.fixed["recompute"]]
-    return case.shape.hardware_flops_per_token(rc) * case.global_batch * case.shape.seq
-
-
 def _measured_hfu(case: Case, peak: float) -> float:
     if case.metric == "hfu_tflops":
         return case.measured * 1e12 / peak
-    return _hw_flops_per_step(case) / (case.measured * case.n_gpus * peak)
+    return hardware_flops_per_step(case) / (case.measured * case.n_gpus * peak)
 
 
 def _baseline_for(case: Case, hfu: float, peak: float) -> float:
     """The constant-HFU prediction in the case's metric."""
     if case.metric == "hfu_tflops":
         return hfu * peak / 1e12
-    return _hw_flops_per_step(case) / (case.n_gpus * peak * hfu)
+    return hardware_flops_per_step(case) / (case.n_gpus * peak * hfu)
 
 
 def _source_of(group: str, case: Case) -> str:
