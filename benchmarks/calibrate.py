@@ -10,6 +10,8 @@ tests/systems/test_perf.py checks the shipped constants still meet the error tar
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from planner.hardware.registry import load_registry
@@ -18,6 +20,7 @@ from planner.systems.calibration import (
     fit_calibration,
     llama3_errors,
     load_cases,
+    load_check_cases,
     relative_errors,
 )
 from planner.systems.perf import load_calibration
@@ -27,18 +30,24 @@ DATA = measured_data_dir()
 
 def main() -> None:
     cases = load_cases(DATA)
-    start = load_calibration(load_registry(user_config=False).get("a100"))
+    start = replace(load_calibration(load_registry(user_config=False).get("a100")), link_efficiency=0.5, memory_traffic=2.0,
+                    compute_efficiency=(("a100-sxm-80gb", 0.95), ("h100-sxm", 0.7), ("h100-sxm/fp8", 0.96), ("b200/fp8", 0.8), ("gb200/fp8", 0.8)))
     everything, weights = [], []
     for group in cases.values():
         everything += group
         weights += [1.0 / len(group)] * len(group)
     fit = fit_calibration(everything, start, np.array(weights) * len(everything))
     print("[nvidia]")
-    for key in ("memory_traffic", "score_traffic", "link_efficiency", "network_efficiency", "collective_latency_s", "layer_dispatch_s", "overlap_exponent"):
+    for key in ("memory_traffic", "score_traffic", "link_efficiency", "network_efficiency", "collective_latency_s", "layer_dispatch_s",
+                "overlap_exponent"):
         print(f"{key} = {getattr(fit, key):.6g}")
+    print("compute_efficiency = { " + ", ".join(f'"{g}" = {v:.4g}' for g, v in fit.compute_efficiency) + " }")
     for name, group in cases.items():
         err = np.abs(relative_errors(group, fit))
         print(f"# {name}: {len(group)} runs, mean |error| {err.mean():.1%}, max {err.max():.1%}")
+    for name, group in load_check_cases(DATA).items():
+        err = np.abs(relative_errors(group, fit))
+        print(f"# out of sample, {name}: {len(group)} runs, mean |error| {err.mean():.1%}, max {err.max():.1%}")
     err = np.abs(llama3_errors(fit))
     print(f"# out of sample, Llama 3 405B on H100: {err.size} runs, mean |error| {err.mean():.1%}, max {err.max():.1%}")
 

@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_MAX_SERVE_BATCH",
     "DEFAULT_MAX_UNIQUE_TOKENS",
     "DEFAULT_MEMORY_RESERVE_FRACTION",
+    "DEFAULT_TP_COMM_OVERLAP",
     "DEFAULT_PROMPT_TOKENS",
     "DEFAULT_SEQ_LEN",
     "DEFAULT_WEIGHT_SHARE",
@@ -47,6 +48,10 @@ DEFAULT_GOODPUT = 0.90
 #: training-layout and serving memory checks. A planning choice, not a measurement: reports
 #: list it among the assumptions (``--memory-reserve`` sets it).
 DEFAULT_MEMORY_RESERVE_FRACTION = 0.10
+#: Tensor-parallel communication overlapped with the linear layers (Megatron-LM's
+#: --tp-comm-overlap, Transformer Engine userbuffers), as Megatron-LM's H100 benchmarks and
+#: Megatron-Bridge's performance recipes run. A planner choice: exported with the layout.
+DEFAULT_TP_COMM_OVERLAP = True
 
 #: Query shape and serving batch: user settings, not measurements (every report shows them).
 DEFAULT_PROMPT_TOKENS = 1024

@@ -44,10 +44,12 @@ _NUMERIC_KEYS: dict[str, tuple[str, float]] = {
     "fp8_mfu": ("fp8_mfu", 1.0),
     "fp4_mfu": ("fp4_mfu", 1.0),
     "gemm_efficiency_max": ("gemm_efficiency_max", 1.0),
+    "gemm_efficiency_max_fp8": ("gemm_efficiency_max_fp8", 1.0),
 }
 _INT_KEYS = {"devices_per_node", "devices_per_package"}
-_TEXT_KEYS = {"name", "vendor", "source", "date", "notes", "mfu_source", "fp8_mfu_source", "fp4_mfu_source", "price_source"}
-_OTHER_KEYS = {"aliases", "price_usd_per_gpu_hour"}
+_TEXT_KEYS = {"name", "vendor", "source", "date", "notes", "mfu_source", "fp8_mfu_source", "fp4_mfu_source", "price_source",
+              "gemm_source", "attention_source"}
+_OTHER_KEYS = {"aliases", "price_usd_per_gpu_hour", "attention_tflops_by_seq"}
 _ALLOWED = set(_NUMERIC_KEYS) | _INT_KEYS | _TEXT_KEYS | _OTHER_KEYS
 _REQUIRED = (
     "name",
@@ -96,9 +98,16 @@ class Accelerator:
     fp8_mfu_source: str = ""
     fp4_mfu: float | None = None
     fp4_mfu_source: str = ""
-    #: Measured fraction of peak that large GEMMs reach (e.g. from a cuBLAS benchmark).
-    #: Unset: the step-time model uses Calculon's A100 curve (0.95 for large GEMMs).
+    #: Measured fraction of peak that large GEMMs reach (e.g. from a cuBLAS benchmark), BF16
+    #: and FP8. Unset: the step-time model uses Calculon's A100 curve (0.95 for large GEMMs).
     gemm_efficiency_max: float | None = None
+    gemm_efficiency_max_fp8: float | None = None
+    gemm_source: str = ""
+    #: Measured causal flash-attention throughput (forward + backward, BF16, FLOPs counted
+    #: with the causal halving) at a few sequence lengths: ((seq, FLOP/s), ...). Unset: the
+    #: attention GEMMs are timed on the GEMM curve, which is optimistic for these kernels.
+    attention_flops_by_seq: tuple[tuple[float, float], ...] = ()
+    attention_source: str = ""
     price_usd_per_gpu_hour: tuple[float, float] | None = None
     price_source: str = ""
     origin: str = field(default="builtin", compare=False)
@@ -138,6 +147,27 @@ class Accelerator:
         """BF16 peak over HBM bandwidth: decode is memory-bound below this batch size."""
         return self.bf16_flops_per_s / self.hbm_bytes_per_s
 
+    def gemm_ceiling(self, precision: str = "bf16") -> float | None:
+        """Measured large-GEMM fraction of ``precision``'s peak (None: not measured)."""
+        return self.gemm_efficiency_max_fp8 if precision in ("fp8", "fp4") else self.gemm_efficiency_max
+
+    def attention_flops_per_s_at(self, seq: float) -> float | None:
+        """Measured causal flash-attention FLOP/s at sequence length ``seq``: interpolated in
+        log(seq) between the measured lengths, held flat outside them (None: not measured)."""
+        if not self.attention_flops_by_seq:
+            return None
+        import math
+
+        xs = [math.log(q) for q, _ in self.attention_flops_by_seq]
+        ys = [f for _, f in self.attention_flops_by_seq]
+        x = math.log(max(seq, 1.0))
+        if x <= xs[0]:
+            return ys[0]
+        for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:])):
+            if x <= x1:
+                return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+        return ys[-1]
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
@@ -159,7 +189,7 @@ def _convert(hw_id: str, raw: Mapping[str, Any], origin: str) -> dict[str, Any]:
         if key in _NUMERIC_KEYS:
             attr, factor = _NUMERIC_KEYS[key]
             kwargs[attr] = _positive(where, key, value) * factor
-            if key in ("default_mfu", "gemm_efficiency_max") and not value <= 1:
+            if key in ("default_mfu", "gemm_efficiency_max", "gemm_efficiency_max_fp8") and not value <= 1:
                 raise PlannerInputError(f"{where}: '{key}' must be in (0, 1], got {value}")
         elif key in _INT_KEYS:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -173,6 +203,13 @@ def _convert(hw_id: str, raw: Mapping[str, Any], origin: str) -> dict[str, Any]:
             if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
                 raise PlannerInputError(f"{where}: 'aliases' must be a list of strings")
             kwargs["aliases"] = tuple(a.lower() for a in value)
+        elif key == "attention_tflops_by_seq":
+            if not isinstance(value, list) or not value or not all(isinstance(pt, list) and len(pt) == 2 for pt in value):
+                raise PlannerInputError(f"{where}: 'attention_tflops_by_seq' must be a list of [sequence length, TFLOP/s] pairs")
+            pts = tuple((_positive(where, key, q), _positive(where, key, f) * 1e12) for q, f in value)
+            if any(b[0] <= a[0] for a, b in zip(pts, pts[1:])):
+                raise PlannerInputError(f"{where}: 'attention_tflops_by_seq' sequence lengths must increase")
+            kwargs["attention_flops_by_seq"] = pts
         elif key == "price_usd_per_gpu_hour":
             if not isinstance(value, list) or len(value) != 2:
                 raise PlannerInputError(f"{where}: 'price_usd_per_gpu_hour' must be [low, high]")

@@ -91,6 +91,10 @@ def assumptions(req: Request, ctx: Context, fp: FixedPoint, mfu_source: str, rec
         out.append(Assumption("layout memory", f"{DEFAULT_MEMORY_RESERVE_FRACTION:.0%} of HBM kept free (allocator, communication buffers); "
                               "flash attention; bf16 states with fp32 Adam",
                               "planner defaults (set memory_reserve_fraction with `plan layout --memory-reserve`)"))
+        out.append(Assumption("step-time model", "tensor-parallel traffic overlapped with the linear layers (Megatron's "
+                              "--tp-comm-overlap, with sequence parallelism; exported); kernel ceilings measured per accelerator",
+                              "planner default; ceilings and fitted constants: planner/data/hardware.toml, calibration.toml "
+                              "(`plan validate` shows the checks)"))
     return tuple(out)
 
 

@@ -217,7 +217,7 @@ def render_validation(summary: Iterable[Any], rows: Iterable[Any] = ()) -> Group
     """``plan validate``: mean and worst |error| per source, beside the constant baseline."""
     t = Table(title="Step-time model against measured runs", title_justify="left",
               caption="sample in: the constants were fitted on these rows; out: nothing was. const. HFU: the mean |error| "
-                      "of one constant hardware-FLOP utilisation (geometric mean of the published A100 runs)",
+                      "of one constant hardware-FLOP utilisation of its precision's peak, fitted on the same calibration rows as the model",
               caption_justify="left")
     for col in ("source", "rows", "sample", "mean |err|", "worst", "const. HFU"):
         t.add_column(col, justify="left" if col == "source" else "right", no_wrap=col != "source", ratio=3 if col == "source" else None)

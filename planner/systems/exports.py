@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from planner.defaults import DEFAULT_TP_COMM_OVERLAP
 from planner.systems.shape import ModelShape, pipeline_layout, pipeline_split
 
 __all__ = ["megatron_args", "nemo_yaml"]
 
-def megatron_args(search_or_result: Any, shape: ModelShape, global_batch: int, *, lr: float | None = None, train_iters: int | None = None) -> str:
+def megatron_args(search_or_result: Any, shape: ModelShape, global_batch: int, *, lr: float | None = None, train_iters: int | None = None,
+                  tp_overlap: bool = DEFAULT_TP_COMM_OVERLAP) -> str:
     """Megatron-LM command-line arguments for the layout and shape."""
     lay = search_or_result.layout if hasattr(search_or_result, "layout") else search_or_result
     args = [
@@ -35,6 +37,8 @@ def megatron_args(search_or_result: Any, shape: ModelShape, global_batch: int, *
         args.append("--swiglu")
     if lay.sp:
         args.append("--sequence-parallel")
+        if tp_overlap:  # the step-time model assumed it (planner default, needs SP)
+            args.append("--tp-comm-overlap")
     if lay.recompute == "full":
         args += ["--recompute-granularity full", "--recompute-method uniform", "--recompute-num-layers 1"]
     elif lay.recompute == "selective":
@@ -54,7 +58,8 @@ def megatron_args(search_or_result: Any, shape: ModelShape, global_batch: int, *
     return text
 
 
-def nemo_yaml(search_or_result: Any, shape: ModelShape, global_batch: int, n_gpus: int, devices_per_node: int, *, lr: float | None = None) -> str:
+def nemo_yaml(search_or_result: Any, shape: ModelShape, global_batch: int, n_gpus: int, devices_per_node: int, *, lr: float | None = None,
+              tp_overlap: bool = DEFAULT_TP_COMM_OVERLAP) -> str:
     """A NeMo-style YAML block (trainer + model parallelism and shape)."""
     lay = search_or_result.layout if hasattr(search_or_result, "layout") else search_or_result
     nodes = max(1, n_gpus // devices_per_node)
@@ -69,6 +74,7 @@ def nemo_yaml(search_or_result: Any, shape: ModelShape, global_batch: int, n_gpu
         f"  virtual_pipeline_model_parallel_size: {lay.v if lay.v > 1 else 'null'}",
         f"  context_parallel_size: {lay.c}",
         f"  sequence_parallel: {str(lay.sp).lower()}",
+        f"  ub_tp_comm_overlap: {str(bool(lay.sp and tp_overlap)).lower()}",
         f"  micro_batch_size: {lay.b}",
         f"  global_batch_size: {global_batch}",
         f"  encoder_seq_length: {shape.seq}",

@@ -17,7 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION, DEFAULT_TOP_LAYOUTS
+from planner.defaults import (
+    DEFAULT_MEMORY_RESERVE_FRACTION,
+    DEFAULT_TOP_LAYOUTS,
+    DEFAULT_TP_COMM_OVERLAP,
+)
 from planner.errors import PlannerInputError
 from planner.hardware.registry import Accelerator
 from planner.systems.perf import (
@@ -263,6 +267,7 @@ def search_layouts(
     precision: str = "bf16",
     memory_reserve_fraction: float = DEFAULT_MEMORY_RESERVE_FRACTION,
     flash_attention: bool = True,
+    tp_overlap: bool = DEFAULT_TP_COMM_OVERLAP,
 ) -> LayoutSearch:
     """Best layouts by time per sequence (step time at a given batch) among those that fit.
     ``fixed`` holds the given fields; a :class:`BatchTarget` lets each layout round the batch."""
@@ -280,7 +285,7 @@ def search_layouts(
         return memory_per_gpu(shape, accel, c["B"], c, **kw)["fits"]
 
     def step_time(c: dict[str, np.ndarray]) -> np.ndarray:  # per sequence: batches may differ
-        return evaluate(shape, accel, n_gpus, c["B"], c, cal, precision=precision, **kw)["step_time_s"] / c["B"]
+        return evaluate(shape, accel, n_gpus, c["B"], c, cal, precision=precision, tp_overlap=tp_overlap, **kw)["step_time_s"] / c["B"]
 
     if method == "exhaustive":
         found = exhaustive(cands, feasible, step_time)
@@ -301,7 +306,7 @@ def search_layouts(
         )
     pick = found.order[:top_k]
     sub = {k: v[pick] for k, v in cands.items()}
-    res = evaluate(shape, accel, n_gpus, sub["B"], sub, cal, precision=precision, **kw)
+    res = evaluate(shape, accel, n_gpus, sub["B"], sub, cal, precision=precision, tp_overlap=tp_overlap, **kw)
     usable = accel.hbm_bytes * (1 - memory_reserve_fraction)
     top = tuple(_result(res, j, sub, usable) for j in range(len(pick)))
     return LayoutSearch(best=top[0], top=top, method=found.method, evaluated=found.evaluated, space_size=found.space_size,
@@ -312,6 +317,7 @@ def search_layouts(
 def evaluate_layout(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch: int, layout: Layout, **kw: Any) -> LayoutResult:
     """Memory and step time of one fully specified layout (fits or not)."""
     cal = kw.pop("calibration", None) or load_calibration(accel)
+    kw.setdefault("tp_overlap", DEFAULT_TP_COMM_OVERLAP)
     arr = {"t": layout.t, "p": layout.p, "d": layout.d, "c": layout.c, "v": layout.v, "b": layout.b,
            "recompute": RECOMPUTE.index(layout.recompute), "sp": int(layout.sp), "zero": layout.zero}
     arr = {k: np.array([v]) for k, v in arr.items()}
@@ -326,7 +332,10 @@ def calibration_warnings(accel: Accelerator, cal: Calibration) -> list[str]:
     out = []
     if cal.family != accel.vendor.lower():
         out.append(f"the step-time model is calibrated on {cal.family} A100 runs only; {accel.id} ({accel.vendor}) uses that calibration unmeasured")
-    if accel.gemm_efficiency_max is None and accel.id not in ("a100-sxm-80gb", "a100-sxm-40gb"):
-        out.append(f"no measured GEMM efficiency for {accel.id}: large GEMMs are assumed to reach 95 % of peak as on A100 "
-                   "(Calculon); newer parts usually reach less, so MFU may be optimistic. Set gemm_efficiency_max in a hardware file")
+    if accel.gemm_efficiency_max is None:
+        out.append(f"no measured GEMM efficiency for {accel.id}: large GEMMs are assumed to reach 95 % of peak (Calculon's "
+                   "A100 table); measured parts reach 51-87 %, so MFU may be optimistic. Set gemm_efficiency_max in a hardware file")
+    if not accel.attention_flops_by_seq:
+        out.append(f"no measured flash-attention throughput for {accel.id}: attention is timed on the GEMM curve, which "
+                   "is optimistic for these kernels. Set attention_tflops_by_seq in a hardware file")
     return out

@@ -39,6 +39,12 @@ import numpy as np
 from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
 from planner.hardware.registry import Accelerator
 from planner.io.toml import load_packaged_toml
+from planner.systems.memory import (
+    MAIN_GRAD_BYTES,
+    activation_bytes_per_layer,
+    memory_per_gpu,
+    state_bytes_per_param,
+)
 from planner.systems.shape import ModelShape
 
 __all__ = ["DTYPE_BYTES", "MAIN_GRAD_BYTES", "RECOMPUTE", "Calibration", "activation_bytes_per_layer", "evaluate", "gemm_efficiency", "host_overlap", "load_calibration", "memory_per_gpu", "state_bytes_per_param"]
@@ -77,7 +83,32 @@ class Calibration:
     layer_dispatch_s: float  # host time to launch one layer's forward kernels (backward: 2x)
     overlap_exponent: float  # smooth-maximum exponent joining host and GPU time (1: they add)
     source: str
+    #: Per accelerator id: the fraction of its measured matmul and attention kernel throughput
+    #: a training step sustains (clocks under sustained load, kernels sharing SMs with
+    #: overlapped communication), fitted on that accelerator's calibration runs. An
+    #: accelerator without calibration runs gets 1 (the kernel benchmarks as measured).
+    compute_efficiency: tuple[tuple[str, float], ...] = ()
+
+    def compute_efficiency_of(self, accel_id: str, precision: str = "bf16") -> float:
+        """The fitted value for ``accel_id`` at ``precision`` (key ``id/precision``: FP8 and
+        FP4 runs stress clocks and kernels differently), for FP4 else the FP8 one (NVFP4
+        recipes keep part of the model in FP8/BF16), else the BF16 one, else 1."""
+        table = dict(self.compute_efficiency)
+        for key in (f"{accel_id}/{precision}", f"{accel_id}/fp8" if precision == "fp4" else None, accel_id):
+            if key in table:
+                return table[key]
+        return 1.0
     mean_abs_error: float = float("nan")
+
+
+def _with_siblings(fitted: dict, same_as: dict) -> tuple[tuple[str, float], ...]:
+    """Fitted efficiencies, plus each sibling's (``id`` -> sibling id) under its own keys."""
+    out = {str(k): float(v) for k, v in fitted.items()}
+    for sibling, source in same_as.items():
+        for key, value in list(out.items()):
+            if key == source or key.startswith(f"{source}/"):
+                out.setdefault(str(sibling) + key[len(source):], value)
+    return tuple(sorted(out.items()))
 
 
 def load_calibration(accel: Accelerator) -> Calibration:
@@ -95,6 +126,7 @@ def load_calibration(accel: Accelerator) -> Calibration:
         layer_dispatch_s=float(c["layer_dispatch_s"]),
         overlap_exponent=float(c["overlap_exponent"]),
         source=str(c["source"]),
+        compute_efficiency=_with_siblings(c.get("compute_efficiency", {}), c.get("compute_efficiency_same_as", {})),
         mean_abs_error=float(c.get("mean_abs_error", float("nan"))),
     )
 
@@ -153,83 +185,6 @@ def host_overlap(host_s: np.ndarray, gpu_s: np.ndarray, exponent: float) -> np.n
     return top * ((host_s / top) ** exponent + (gpu_s / top) ** exponent) ** (1.0 / exponent)
 
 
-#: Bytes of the main (accumulated, all-reduced) gradient per parameter. Megatron-LM trains bf16
-#: with fp32 main gradients by default: 18 bytes per parameter without the distributed optimizer,
-#: 6 + 12/d with it (Megatron-core developer guide, "Distributed Optimizer"). The ZeRO paper's
-#: worked example (Rajbhandari et al. 2020) keeps them in fp16: 2.
-MAIN_GRAD_BYTES = 4
-
-
-def state_bytes_per_param(zero: np.ndarray, d: np.ndarray, main_grad_bytes: float = MAIN_GRAD_BYTES) -> np.ndarray:
-    """Model-state bytes per parameter held with mixed-precision Adam: 2 (bf16 weights) +
-    ``main_grad_bytes`` + 12 (fp32 master weights and two moments), the ZeRO stage sharding
-    the optimizer state (1), then the gradients (2), then the weights (3) over ``d`` ranks.
-    With fp16 gradients this is the ZeRO paper's 16, 4 + 12/d, 2 + 14/d, 16/d; with
-    Megatron's fp32 main gradients 18, 6 + 12/d, 2 + 16/d, 18/d."""
-    zero = np.asarray(zero)
-    d = np.asarray(d, dtype=float)
-    g = float(main_grad_bytes)
-    return np.select([zero == 0, zero == 1, zero == 2], [2 + g + 12, 2 + g + 12 / d, 2 + (g + 12) / d], (2 + g + 12) / d)
-
-
-def activation_bytes_per_layer(
-    shape: ModelShape, t: np.ndarray, sp: np.ndarray, recompute: np.ndarray, tokens: np.ndarray, flash_attention: bool
-) -> np.ndarray:
-    """Activation bytes one layer keeps for one micro-batch of ``tokens`` tokens per GPU
-    (Korthikanti et al. 2022, Table 2; K = 18 + 4 f/h generalises their 34 to MLP width f)."""
-    t = np.asarray(t, dtype=float)
-    sp = np.asarray(sp, dtype=bool) & (t > 1)
-    rc = np.asarray(recompute)
-    h, a, f, s = float(shape.hidden), float(shape.heads), float(shape.ffn), float(shape.seq)
-    k_act = 18.0 + 4.0 * f / h
-    score = 0.0 if flash_attention else 5.0 * a * s / h
-    keep = np.where(sp, (k_act + score) / t, 10.0 + (k_act - 10.0) / t + score / t) * tokens * h
-    return np.select([rc == 2, rc == 1], [2 * tokens * h / np.where(sp, t, 1.0), keep - score / t * tokens * h], keep)
-
-
-def memory_per_gpu(
-    shape: ModelShape,
-    accel: Accelerator,
-    global_batch: int,
-    layout: dict[str, np.ndarray],
-    *,
-    flash_attention: bool = True,
-    memory_reserve_fraction: float = DEFAULT_MEMORY_RESERVE_FRACTION,
-) -> dict[str, np.ndarray]:
-    """Peak memory per GPU of each layout: model states (ZeRO), activations, logits."""
-    t, p, d, c, v, b = (np.asarray(layout[k], dtype=float) for k in ("t", "p", "d", "c", "v", "b"))
-    rc = np.asarray(layout["recompute"], dtype=int)
-    sp = np.asarray(layout["sp"], dtype=bool) & (t > 1)
-    zero = np.asarray(layout["zero"], dtype=int)
-    h, l, V, s = (float(x) for x in (shape.hidden, shape.layers, shape.vocab, shape.seq))
-    m = global_batch / (b * d)
-    tokens = b * s / c
-    layers_stage = np.ceil(l / p)  # the longest stage (uneven splits: shape.pipeline_split)
-    psi = (layers_stage * shape.params_per_layer + shape.vocab * shape.hidden) / t
-    states = psi * state_bytes_per_param(zero, d)
-    act_layer = activation_bytes_per_layer(shape, t, sp, rc, tokens, flash_attention)
-    act_full = activation_bytes_per_layer(shape, t, sp, np.zeros_like(rc), tokens, flash_attention)
-    in_flight = np.minimum(m, p) / p * np.where(v > 1, 1 + (p - 1) / (p * v), 1.0)
-    recompute_peak = np.where(rc == 2, act_full, 0.0)  # one layer rematerialised at a time
-    # 1F1B keeps p micro-batches on stage 0, p - 1 on stage 1, ...: l layers' worth for an even
-    # split; for Megatron's uneven one (first and last stages shorter) the larger of stage 0's
-    # and stage 1's share.
-    first = np.floor((l - (p - 2) * layers_stage) / 2)
-    front = np.where((l % p == 0) | (p < 3), layers_stage * p, np.maximum(first * p, layers_stage * (p - 1)))
-    first_stage = states + front * act_layer * in_flight + recompute_peak
-    logits_mem = 4 * tokens * h * (1 + V / h) / t
-    last_stage = states + layers_stage * act_layer + logits_mem + recompute_peak
-    memory = np.maximum(first_stage, last_stage)
-    usable = accel.hbm_bytes * (1 - memory_reserve_fraction)
-    return {
-        "memory_per_gpu_bytes": memory,
-        "model_state_bytes": states,
-        "activation_bytes": memory - states,
-        "usable_bytes": np.full_like(memory, usable),
-        "fits": memory <= usable,
-    }
-
-
 def evaluate(
     shape: ModelShape,
     accel: Accelerator,
@@ -242,6 +197,7 @@ def evaluate(
     overlap_grad_reduce: bool = True,
     memory_reserve_fraction: float = DEFAULT_MEMORY_RESERVE_FRACTION,
     precision: str = "bf16",
+    tp_overlap: bool = False,
 ) -> dict[str, np.ndarray]:
     """Memory and step time of each layout in ``layout`` (arrays t, p, d, c, v, b,
     recompute (index into RECOMPUTE), sp (0/1), zero (0..3)).
@@ -257,49 +213,74 @@ def evaluate(
     zero = np.asarray(layout["zero"], dtype=int)
     peak = accel.peak_flops_per_s(precision)
     hbm_bw = accel.hbm_bytes_per_s
+    eta_c = cal.compute_efficiency_of(accel.id, precision)
 
     h, a, g, dh, f, l, V, s = (float(x) for x in (shape.hidden, shape.heads, shape.kv_heads, shape.d_head, shape.ffn, shape.layers, shape.vocab, shape.seq))
     m = global_batch / (b * d)  # micro-batches per step
     tokens = b * s / c  # tokens per micro-batch on one GPU (before the TP split)
 
-    # ---- compute per layer per micro-batch (forward)
+    # ---- compute per layer per micro-batch (forward). Linear layers run at the training
+    # precision's peak and that precision's measured large-GEMM ceiling; attention, the
+    # logits and the elementwise work stay in BF16 (Transformer Engine's FP8 recipe).
+    bf16_peak = accel.peak_flops_per_s("bf16")
+    bf16_ceiling = accel.gemm_ceiling("bf16")
+    lin_ceiling = accel.gemm_ceiling(precision) or bf16_ceiling
     per_tok = shape.layer_forward_flops_per_token()
-    gemm_f = np.zeros_like(t)
-    attn_f = np.zeros_like(t)
+    lin_f = np.zeros_like(t)
     for name, flops_tok in per_tok.items():
-        fl = flops_tok * tokens / t
-        dur = fl / (peak * gemm_efficiency(fl, peak, accel.gemm_efficiency_max))
-        gemm_f = gemm_f + dur
-        if name == "attention":
-            attn_f = dur
+        if name != "attention":
+            fl = flops_tok * tokens / t
+            lin_f = lin_f + fl / (eta_c * peak * gemm_efficiency(fl, peak, lin_ceiling))
+    attn_fl = per_tok["attention"] * tokens / t  # Megatron's count: the full s x s product
+    measured_attn = accel.attention_flops_per_s_at(s) if flash_attention else None
+    if measured_attn is not None:
+        # A causal flash kernel executes half the product; its measured FLOP/s count the
+        # forward and backward (2.5 x the forward) with that halving (FlashAttention-2's benchmark).
+        attn_f = 0.5 * attn_fl / (eta_c * measured_attn)
+        attn_b = 2.5 * attn_f
+    else:
+        attn_f = attn_fl / (eta_c * bf16_peak * gemm_efficiency(attn_fl, bf16_peak, bf16_ceiling))
+        attn_b = 2.0 * attn_f
+    gemm_f = lin_f + attn_f
     k_act = 18.0 + 4.0 * f / h  # Korthikanti's 34 for f = 4h
     score = 0.0 if flash_attention else 5.0 * a * s / h
     rest_bytes = np.where(sp, k_act / t, 10.0 + (k_act - 10.0) / t) * tokens * h
     score_bytes = score / t * tokens * h  # attention scores, softmax, dropout (no flash attention)
     score_f = cal.score_traffic * score_bytes / hbm_bw
     mem_f = cal.memory_traffic * rest_bytes / hbm_bw + score_f
+    if precision != "bf16":
+        # Each linear layer's input is cast to FP8 before its GEMM (read 2 bytes, write 1),
+        # in the forward and for the two backward GEMMs' inputs.
+        mem_f = mem_f + 3.0 * (2 * h + a * dh + f) * tokens / t / hbm_bw
     layer_f = gemm_f + mem_f
     recompute_extra = np.select([rc == 2, rc == 1], [layer_f, attn_f + score_f], 0.0)
 
     # ---- tensor- and context-parallel communication per layer per micro-batch
     tp_one = _collective_s("allreduce", t, t, tokens * h * DTYPE_BYTES, accel, cal)
     tp_f, tp_b = 2 * tp_one, 2 * tp_one + np.where(rc == 2, 2 * tp_one, 0.0)
+    if tp_overlap:
+        # Megatron's --tp-comm-overlap (which needs sequence parallelism) splits the all-gathers
+        # and reduce-scatters into chunks pipelined with the linear layers they feed: only what
+        # outlasts those GEMMs shows.
+        tp_f = np.where(sp, np.maximum(0.0, tp_f - lin_f), tp_f)
+        tp_b = np.where(sp, np.maximum(0.0, tp_b - 2 * lin_f - np.where(rc == 2, lin_f, 0.0)), tp_b)
     kv_bytes = tokens * 2 * g * dh * DTYPE_BYTES / np.minimum(t, g)
     cp_one = _collective_s("gather", c, t * c, c * kv_bytes, accel, cal)
 
     layers_stage = np.ceil(l / p)  # the longest stage sets the pace
     logits_fl = shape.logits_forward_flops_per_token() * tokens / t
-    logits_f = logits_fl / (peak * gemm_efficiency(logits_fl, peak, accel.gemm_efficiency_max)) + cal.memory_traffic * 4 * tokens * (h + V) / t / hbm_bw
+    logits_f = logits_fl / (eta_c * bf16_peak * gemm_efficiency(logits_fl, bf16_peak, bf16_ceiling)) + cal.memory_traffic * 4 * tokens * (h + V) / t / hbm_bw
     # The host enqueues a layer's kernels while the GPU runs earlier ones: a layer pass takes
     # the longer of its dispatch time and its GPU time, the two combined as a smooth maximum.
+    bwd_f = 2 * (lin_f + mem_f) + attn_b
     gpu_fwd = layer_f + tp_f + cp_one
-    gpu_bwd = 2 * layer_f + recompute_extra + tp_b + cp_one
+    gpu_bwd = bwd_f + recompute_extra + tp_b + cp_one
     layer_fwd = host_overlap(cal.layer_dispatch_s, gpu_fwd, cal.overlap_exponent)
     layer_bwd = host_overlap(cal.layer_dispatch_s * np.where(rc == 2, 3.0, 2.0), gpu_bwd, cal.overlap_exponent)
     dispatch_exposed = layers_stage * (layer_fwd - gpu_fwd + layer_bwd - gpu_bwd)
     stage_f = layers_stage * layer_fwd + logits_f
     stage_b = layers_stage * layer_bwd + 2 * logits_f
-    compute_only = layers_stage * (3 * gemm_f + 3 * mem_f + recompute_extra) + 3 * logits_f
+    compute_only = layers_stage * (layer_f + bwd_f + recompute_extra) + 3 * logits_f
 
     # ---- pipeline
     pp_bytes = tokens * h * DTYPE_BYTES / np.where(sp, t, 1.0)

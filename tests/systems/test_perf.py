@@ -12,6 +12,7 @@ from planner.io import measured_data_dir
 from planner.systems.calibration import (
     llama3_errors,
     load_cases,
+    load_check_cases,
     predict,
     relative_errors,
 )
@@ -143,6 +144,16 @@ def test_host_overlap_between_sum_and_max():
 
 
 def test_llama3_405b_on_h100_out_of_sample():
-    errors = llama3_errors(load_calibration(REG.get("h100")))
+    # Meta's published layouts, timed as published (plan validate's rule).
+    errors = relative_errors(load_check_cases()["llama3_405b"], load_calibration(REG.get("h100")))
     print(report("Llama 3 405B on H100 (out of sample)", errors))
-    assert errors.size == 3 and np.max(np.abs(errors)) <= 0.20
+    assert errors.size == 3 and np.max(np.abs(errors)) <= 0.10
+
+
+def test_llama3_405b_as_the_planner_would_search_it():
+    # The same runs searched with Meta's TP, CP and PP held and the planner's memory check:
+    # the memory model refuses Meta's layout without recompute (it is conservative, see the
+    # README), so the planner's pick is slower than what Meta ran; this bounds that gap.
+    errors = llama3_errors(load_calibration(REG.get("h100")))
+    print(report("Llama 3 405B, planner search (memory checked)", errors))
+    assert errors.size == 3 and np.all(errors < 0) and np.max(np.abs(errors)) <= 0.30

@@ -1,5 +1,6 @@
 """``plan validate``: every shipped run, predicted and measured, in and out of sample, beside
-a constant-utilisation baseline fitted on calibration rows only."""
+a constant-utilisation baseline fitted on calibration rows only -- and the issue-12 targets
+the step-time model is held to on runs nobody fitted."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ import numpy as np
 import pytest
 
 from planner.hardware.registry import load_registry
-from planner.systems.calibration import load_cases
-from planner.systems.validation import _measured_hfu, summarise, validate
+from planner.systems.calibration import load_cases, load_check_cases
+from planner.systems.layout import Layout, evaluate_layout, search_layouts
+from planner.systems.shape import ModelShape, shape_for_params
+from planner.systems.validation import baseline_hfu, summarise, validate
+
+REG = load_registry(user_config=False)
+H100 = REG.get("h100-sxm")
 
 
 @pytest.fixture(scope="module")
@@ -20,33 +26,45 @@ def rows():
 
 
 def test_every_shipped_run_is_listed_once_and_labelled(rows):
-    cases = load_cases()
-    fitted = sum(len(g) for g in cases.values())
+    fitted = sum(len(g) for g in load_cases().values())
+    checks = load_check_cases()
     assert sum(r.in_sample for r in rows) == fitted
-    out = [r for r in rows if not r.in_sample]
-    assert {r.source for r in out} == {"Dubey et al. 2024, Llama 3 405B (H100)", "Megatron-Bridge (FP8/FP4; H100, B200, GB200)"}
-    assert len(out) == 3 + 11  # 12 Megatron-Bridge rows, less GB300 (no registry entry)
+    assert sum(not r.in_sample for r in rows) == sum(len(g) for g in checks.values()) == 6 + 6 + 3
+    # No run is both fitted and checked.
+    assert not {r.run for r in rows if r.in_sample} & {r.run for r in rows if not r.in_sample}
     assert all(math.isfinite(r.predicted) and r.predicted > 0 and r.measured > 0 for r in rows)
 
 
 def test_the_baseline_constant_comes_from_calibration_rows_only(rows):
-    a100 = load_registry(user_config=False).get("a100-sxm-80gb")
-    published = load_cases()["published"]
-    hfu = float(np.exp(np.mean([np.log(_measured_hfu(c, a100.bf16_flops_per_s)) for c in published])))
-    h100 = load_registry(user_config=False).get("h100-sxm")
+    hfu = baseline_hfu(load_cases())
+    assert 0.2 < hfu < 0.7
+    # Meta's runs state no recompute and report model TFLOP/s: the baseline is HFU x BF16 peak.
     llama = [r for r in rows if r.source.startswith("Dubey")]
-    assert all(r.baseline == pytest.approx(hfu * h100.bf16_flops_per_s / 1e12) for r in llama)
+    assert llama and all(r.baseline == pytest.approx(hfu * H100.bf16_flops_per_s / 1e12) for r in llama)
+    # Adding a checking group to the calibration groups would move the constant: it is not in there.
+    assert baseline_hfu({**load_cases(), **load_check_cases()}) != pytest.approx(hfu, rel=1e-9)
 
 
-def test_summary_matches_the_shipped_calibration_claims(rows):
-    by = {s.source: s for s in summarise(rows)}
-    # calibration.toml: published 5.1 %, vTrain multi-node 8.2 %, single-node 7.5 %
-    assert by["Narayanan et al. 2021 (A100)"].mean_abs_error <= 0.06
-    assert by["vTrain multi-node (A100)"].mean_abs_error <= 0.09
-    assert by["vTrain single-node (A100)"].mean_abs_error <= 0.08
-    # Out of sample the model beats the constant on Llama 3 405B (it does not yet on Megatron-Bridge's FP8 runs).
-    llama = by["Dubey et al. 2024, Llama 3 405B (H100)"]
-    assert not llama.in_sample and llama.mean_abs_error < llama.baseline_mean_abs_error
+def test_out_of_sample_error_is_at_most_half_the_constant_baselines(rows):
+    out = [r for r in rows if not r.in_sample]
+    err = np.abs([r.error for r in out])
+    base = np.abs([r.baseline_error for r in out])
+    print("\nout of sample: model %.1f %%, constant HFU %.1f %%, worst %.1f %%" % (100 * err.mean(), 100 * base.mean(), 100 * err.max()))
+    assert err.mean() <= base.mean() / 2
+    assert err.max() <= 0.25
+    for s in summarise(rows):
+        if not s.in_sample:
+            assert s.mean_abs_error < s.baseline_mean_abs_error, s.source
+
+
+def test_in_sample_errors_stay_low(rows):
+    by = {(s.source, s.in_sample): s for s in summarise(rows)}
+    for source in ("Narayanan et al. 2021 (A100)", "Korthikanti et al. 2022 (A100)",
+                   "Megatron-LM r0.8 weak scaling (H100, BF16)", "Megatron-Bridge (FP8; H100, B200, GB200)"):
+        assert by[(source, True)].mean_abs_error <= 0.06, source
+    # vTrain's 1,549 mostly launch-bound small-model runs: as shipped before the H100 terms.
+    assert by[("vTrain multi-node (A100)", True)].mean_abs_error <= 0.09
+    assert by[("vTrain single-node (A100)", True)].mean_abs_error <= 0.08
 
 
 def test_validate_json_is_one_valid_document(cli):
@@ -55,20 +73,42 @@ def test_validate_json_is_one_valid_document(cli):
     doc = json.loads(out)
     assert {s["source"] for s in doc["summary"]} >= {"Narayanan et al. 2021 (A100)", "vTrain single-node (A100)"}
     assert all("error" in r and "in_sample" in r for r in doc["rows"])
+    assert any(not r["in_sample"] for r in doc["rows"])
     code, out, _ = cli("validate", "--rows")
     assert code == 0 and "Out-of-sample runs" in out
 
 
-def test_zero3_at_a_fixed_batch_is_communication_bound_when_gpus_double():
-    # Issue 12: with the global batch fixed, doubling the GPUs of a ZeRO-3 / FSDP run halves
-    # each GPU's work but not the parameter traffic through its port: per-GPU throughput falls.
-    from planner.systems.layout import Layout, evaluate_layout
-    from planner.systems.shape import shape_for_params
+@pytest.mark.parametrize(("params", "gpus", "batch"), [(2e9, 8, 512), (8e9, 8, 512), (7e9, 64, 512), (16e9, 128, 512), (13e9, 192, 768)])
+def test_h100_dense_small_models_predict_published_mfu(params, gpus, batch):
+    # Published H100 runs of 2B-16B reach roughly 40-50 % MFU (Megatron-LM's table: 41-49 %);
+    # the free layout search must land in 40-55 %, not the 57-83 % of A100 physics.
+    found = search_layouts(shape_for_params(params, seq=4096), H100, gpus, batch)
+    assert 0.40 <= found.best.mfu <= 0.55
 
-    h100 = load_registry(user_config=False).get("h100-sxm")
+
+def test_zero3_at_a_fixed_batch_is_communication_bound_when_gpus_double():
+    # With the global batch fixed, doubling the GPUs of a ZeRO-3 / FSDP run halves each GPU's
+    # work but not the parameter traffic through its port: per-GPU throughput falls by >= 1/3.
     shape = shape_for_params(7e9, seq=4096)
     per_gpu = []
     for gpus, micro in ((128, 4), (256, 2), (512, 1)):
-        r = evaluate_layout(shape, h100, gpus, 512, Layout(t=1, p=1, d=gpus, c=1, v=1, b=micro, recompute="none", sp=False, zero=3))
+        r = evaluate_layout(shape, H100, gpus, 512, Layout(t=1, p=1, d=gpus, c=1, v=1, b=micro, recompute="none", sp=False, zero=3))
         per_gpu.append(r.tokens_per_s / gpus)
     assert per_gpu[1] <= per_gpu[0] * 2 / 3 and per_gpu[2] <= per_gpu[1] * 2 / 3
+
+
+def test_llama3_405b_free_search_is_within_ten_percent_of_metas_held_layout():
+    shape = ModelShape(layers=126, hidden=16384, heads=128, kv_heads=8, ffn=53248, vocab=128256, seq=8192, mlp="swiglu")
+    free = search_layouts(shape, H100, 16384, 2048)
+    held = search_layouts(shape, H100, 16384, 2048, fixed={"t": 8, "p": 16, "c": 1})
+    assert free.best.tokens_per_s >= 0.9 * held.best.tokens_per_s
+    assert held.best.layout.p == 16  # 126 layers over 16 stages: Megatron's uneven split is searchable
+
+
+def test_tp_overlap_hides_tensor_parallel_traffic_behind_the_linear_layers():
+    shape = shape_for_params(30e9, seq=4096)
+    lay = Layout(t=8, p=1, d=4, c=1, v=1, b=1, recompute="none", sp=True, zero=1)
+    plain = evaluate_layout(shape, H100, 32, 256, lay, tp_overlap=False)
+    hidden = evaluate_layout(shape, H100, 32, 256, lay, tp_overlap=True)
+    assert hidden.breakdown["tp_comm"] < plain.breakdown["tp_comm"]
+    assert hidden.step_time_s < plain.step_time_s
