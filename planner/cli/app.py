@@ -28,8 +28,10 @@ from planner.cli.options import (
     EXIT_INTERNAL,
     EXIT_OK,
     EXIT_USAGE,
+    EXPORT_CHOICES,
     QUANTITY,
     echo_json,
+    emit_export,
     hardware_option,
 )
 from planner.cli.serving import fit_samples_command, qat_command
@@ -134,14 +136,15 @@ _SCENARIO_INFO = {"title", "description"}
 @click.option("--serving-cost", type=click.Choice(list(SERVING_COSTS)), help=f"Price serving as 2N FLOPs per generated token (flops) or as Kinetics eFLOPs on --serve-gpu (roofline); default {DEFAULT_SERVING_COST}, whatever other flags are given.")
 @click.option("--goodput", type=QUANTITY, default=DEFAULT_GOODPUT, show_default=True, help="Share of wall clock that is productive training (Llama 3: >90 %).")
 @click.option("--layout/--no-layout", "choose_layout", default=True, show_default=True, help="Choose the cluster and parallel layout and use the layout's predicted MFU.")
-@click.option("--export", "export", type=click.Choice(["megatron", "nemo"]), help="Print the chosen layout as Megatron-LM arguments or NeMo YAML.")
+@click.option("--export", "export", type=click.Choice(EXPORT_CHOICES), help="The plan as Megatron-LM arguments or a Megatron-Bridge config (nemo: an alias); with --json, as data.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the --export to this file.")
 @click.option("--scenario", type=click.Path(dir_okay=False), help="TOML scenario file with the same keys as these flags; flags override it.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout instead of the report.")
 @hardware_option
 @click.version_option(package_name="compute-planner")
 @click.pass_context
 def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files: tuple[str, ...], export: str | None,
-        **flags: Any) -> None:
+        output: str | None, **flags: Any) -> None:
     """Plan model size and training tokens for a compute budget and an inference demand.
 
     \b
@@ -155,10 +158,10 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         return
     if scenario:
         flags = _apply_scenario(ctx, scenario, flags)
-    if export and as_json:
+    if output and not export:
         from planner.errors import PlannerInputError
 
-        raise PlannerInputError("--export prints launcher text and --json one JSON document: give one of them")
+        raise PlannerInputError("-o writes an --export: give --export FORMAT")
     if export and not flags["choose_layout"]:
         from planner.errors import PlannerInputError
 
@@ -221,18 +224,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
     for w in result.warnings:
         click.echo(f"plan: warning: {w}", err=True)
     if export:
-        from planner.errors import InfeasiblePlanError
-        from planner.systems.exports import megatron_args, nemo_yaml
-
-        ls = result.layout
-        if ls is None:
-            raise InfeasiblePlanError("no layout fits the planned model (see the layout warning)",
-                                      "use more GPUs or pass --max-params")
-        rc = result.recipe
-        if export == "megatron":
-            click.echo(megatron_args(ls.best, ls.shape, ls.global_batch, lr=rc.learning_rate, train_iters=rc.steps))
-        else:
-            click.echo(nemo_yaml(ls.best, ls.shape, ls.global_batch, ls.n_gpus, result.accelerator.devices_per_node, lr=rc.learning_rate))
+        emit_export(result.export(export), output, as_json)
         return
     if as_json:
         click.echo(result.to_json())

@@ -6,12 +6,19 @@ from typing import Any
 
 import click
 
-from planner.cli.options import QUANTITY, echo_json, hardware_option
+from planner.cli.options import (
+    EXPORT_CHOICES,
+    QUANTITY,
+    echo_json,
+    emit_export,
+    hardware_option,
+)
 from planner.defaults import (
     DEFAULT_MEMORY_RESERVE_FRACTION,
     DEFAULT_SEQ_LEN,
     DEFAULT_TOP_LAYOUTS,
 )
+from planner.errors import PlannerInputError
 
 __all__ = ["layout_command"]
 
@@ -64,12 +71,13 @@ def _layout_options(f: Any) -> Any:
 @click.option("--flash-attention/--no-flash-attention", default=True, show_default=True)
 @click.option("--memory-reserve", type=QUANTITY, default=DEFAULT_MEMORY_RESERVE_FRACTION, show_default=True, help="Share of HBM kept free (allocator, buffers): a planner default.")
 @click.option("--precision", type=click.Choice(["bf16", "fp8", "fp4"]), default="bf16", show_default=True)
-@click.option("--export", "export", type=click.Choice(["megatron", "nemo"]), help="Print the best layout as Megatron-LM arguments or NeMo YAML.")
+@click.option("--export", "export", type=click.Choice(EXPORT_CHOICES), help="The best layout (and, with --tokens, its recipe) as Megatron-LM arguments or a Megatron-Bridge config (nemo: an alias).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the --export to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
 @hardware_option
 def layout_command(gpu: str, gpus: int, global_batch: int | None, tokens: float | None, method: str, trials: int | None,
                    seed: int, top_k: int, flash_attention: bool, memory_reserve: float, precision: str, export: str | None,
-                   as_json: bool, hardware_files: tuple[str, ...], **flags: Any) -> None:
+                   output: str | None, as_json: bool, hardware_files: tuple[str, ...], **flags: Any) -> None:
     """Evaluate or search parallel layouts: flags you give are held, the rest searched."""
     from planner.systems.layout_request import run_layout
 
@@ -80,10 +88,12 @@ def layout_command(gpu: str, gpus: int, global_batch: int | None, tokens: float 
     )
     for w in warnings:
         click.echo(f"plan: warning: {w}", err=True)
-    if as_json:
+    if output and exported is None:
+        raise PlannerInputError("-o writes an --export: give --export FORMAT")
+    if exported is not None:
+        emit_export(exported, output, as_json)
+    elif as_json:
         echo_json(doc)
-    elif exported is not None:
-        click.echo(exported)
     else:
         from rich.console import Console
 

@@ -8,7 +8,11 @@ from typing import Any
 
 import click
 
-__all__ = ["EXIT_INFEASIBLE", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "QUANTITY", "Quantity", "echo_json", "hardware_option", "registry"]
+__all__ = ["EXIT_INFEASIBLE", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "EXPORT_CHOICES", "QUANTITY", "Quantity", "echo_json", "emit_export",
+           "hardware_option", "registry"]
+
+#: ``--export`` choices: the formats and their aliases (planner.systems.exports).
+EXPORT_CHOICES = ("megatron", "megatron-bridge", "nemo")
 
 #: Exit codes: 0 ok, 1 infeasible (or a solver that could not certify a feasible problem),
 #: 2 usage error, 3 internal error (a bug in the planner: nothing is said about feasibility).
@@ -57,3 +61,21 @@ def echo_json(doc: Any) -> None:
     from planner._codec import to_data
 
     click.echo(json.dumps(to_data(doc), indent=2, allow_nan=False))
+
+
+def emit_export(config: Any, output: str | None, as_json: bool) -> None:
+    """Print a launcher export (text, or one JSON document under ``--json``), or write it to
+    ``output`` and say where."""
+    if output:
+        from planner.io.store import write_text
+
+        text = json.dumps(config.to_dict(), indent=2) + "\n" if as_json else config.to_text() + "\n"
+        path = write_text(output, text)
+        if as_json:
+            echo_json({"written": str(path), "format": config.format})
+        else:
+            click.echo(f"wrote {config.framework} config to {path}")
+    elif as_json:
+        echo_json({"export": config.to_dict()})
+    else:
+        click.echo(config.to_text())

@@ -20,6 +20,7 @@ _WHERE = {
     "save_task_table": "store",
     "save_table": "store",
     "to_toml": "store",
+    "write_text": "store",
     "RunTable": "runs",
     "read_runs": "runs",
 }
@@ -41,5 +42,6 @@ __all__ = [
     "user_hardware_file",
     "user_law_dir",
     "user_task_dir",
+    "write_text",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -21,7 +21,8 @@ from typing import Any
 from planner.errors import PlannerInputError
 from planner.io.config import user_config_dir
 
-__all__ = ["save_law_table", "save_table", "save_task_table", "saved_law_files", "saved_task_files", "to_toml", "user_law_dir", "user_task_dir"]
+__all__ = ["save_law_table", "save_table", "save_task_table", "saved_law_files", "saved_task_files", "to_toml", "user_law_dir", "user_task_dir",
+           "write_text"]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
@@ -73,6 +74,19 @@ def save_table(folder: Path, kind: str, name: str, table: Mapping[str, Any], *, 
         raise PlannerInputError(f"could not save the {kind} '{name}' to {path}: {exc.strerror or exc}; nothing was changed") from None
     if name not in tomllib.loads(path.read_text(encoding="utf-8")):
         raise PlannerInputError(f"the saved {kind} '{name}' at {path} does not read back")
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` in one step (temporary file, fsync, rename): a reader sees
+    the old file or the new one, never half of it. Replaces an existing file."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise PlannerInputError(f"cannot write {path}: folder {path.parent} does not exist")
+    try:
+        _write_atomically(path, text, overwrite=True)
+    except OSError as exc:
+        raise PlannerInputError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 

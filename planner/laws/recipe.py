@@ -33,6 +33,10 @@ LR_RULES = {
     "deepseek": "DeepSeek LLM (2024): lr = 0.3118 C^-0.125, B = 0.2920 C^0.3271 tokens",
 }
 WSD_DECAY_FRACTION = 0.10  # MiniCPM's WSD schedule, ~10 % of tokens in the decay (laws.md sec. 4)
+#: Shape of the decay: 1 - sqrt, which Hagele et al. 2024 (Scaling Laws and Compute-Optimal
+#: Training Beyond Fixed Training Durations, sec. 3) found to beat linear and cosine cooldowns;
+#: MiniCPM decayed exponentially. A recipe choice, not a law.
+WSD_DECAY_SHAPE = "1-sqrt"
 #: Where the decay ends, as a share of the peak rate: Llama 3 405B decayed from 8e-5 to 8e-7
 #: (Dubey et al. 2024, sec. 3.4.1). A published recipe's choice, not a law; the report says so.
 MIN_LR_FRACTION = 0.01
@@ -53,6 +57,12 @@ class TrainingRecipe:
     stable_steps: int
     decay_steps: int
     notes: tuple[str, ...] = ()
+    decay_shape: str = WSD_DECAY_SHAPE
+
+    @property
+    def decay_style(self) -> str:
+        """The decay shape in Megatron's ``--lr-wsd-decay-style`` names."""
+        return {"1-sqrt": "minus_sqrt"}.get(self.decay_shape, self.decay_shape)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -112,6 +122,7 @@ def training_recipe(
     if rule == "steplaw" and params_include_embeddings:
         notes.append("Step Law expects non-embedding N; the law's N counts embeddings, so lr is slightly low for small models")
     notes.append(f"decay to {MIN_LR_FRACTION:.0%} of the peak rate, as Llama 3 405B did (Dubey et al. 2024): a recipe choice, not a law")
+    notes.append(f"decay shape {WSD_DECAY_SHAPE} (Hagele et al. 2024's best cooldown): a recipe choice, not a law")
     if warmup_fraction == DEFAULT_WARMUP_FRACTION:
         notes.append(f"warmup {DEFAULT_WARMUP_FRACTION:.0%} of steps is a planner default, not a published law")
     return TrainingRecipe(

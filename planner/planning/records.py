@@ -345,6 +345,13 @@ class Plan:
             "accelerator": to_data(self.accelerator),
         }
 
+    def export(self, fmt: str) -> Any:
+        """The plan as launcher data: ``"megatron"`` (arguments) or ``"megatron-bridge"`` (a
+        nested dict); ``.to_text()`` renders it. See :mod:`planner.systems.exports`."""
+        from planner.planning.launch import export_plan
+
+        return export_plan(self, fmt)
+
     def decision(self) -> dict[str, Any]:
         """Every choice the plan made, flat (the report's first five lines, as data)."""
         r, s, rc = self.result, self.result.serving, self.recipe

@@ -7,7 +7,9 @@ from typing import Any
 from planner.defaults import LIMITS
 from planner.errors import PlannerInputError
 from planner.hardware.registry import load_registry
-from planner.systems.exports import megatron_args, nemo_yaml
+from planner.laws.recipe import training_recipe
+from planner.systems.exports import LaunchConfig, LaunchSpec
+from planner.systems.exports import export as export_config
 from planner.systems.layout import (
     Layout,
     LayoutSearch,
@@ -46,8 +48,6 @@ def shape_from_flags(params: float | None, seq: int, flags: dict[str, Any]) -> M
 
 def default_global_batch(shape: ModelShape, tokens: float | None, gpus: int) -> tuple[int, str]:
     """Step Law batch at ``tokens`` (default 20 tokens/parameter), in sequences, a multiple of gpus."""
-    from planner.laws.recipe import training_recipe
-
     d = tokens or 20.0 * shape.params
     r = training_recipe(shape.params, d, seq_len=shape.seq, batch_multiple=gpus)
     why = f"Step Law batch for {d:.3g} tokens{' (20 tokens/parameter)' if tokens is None else ''}, rounded to a multiple of {gpus}"
@@ -56,9 +56,9 @@ def default_global_batch(shape: ModelShape, tokens: float | None, gpus: int) -> 
 
 def run_layout(*, gpu: str, gpus: int, global_batch: int | None, tokens: float | None, method: str, trials: int | None,
                seed: int, top_k: int, flash_attention: bool, memory_reserve: float, precision: str, export: str | None,
-               hardware_files: tuple[str, ...], flags: dict[str, Any]) -> tuple[LayoutSearch, tuple[str, ...], dict[str, Any], str | None]:
+               hardware_files: tuple[str, ...], flags: dict[str, Any]) -> tuple[LayoutSearch, tuple[str, ...], dict[str, Any], LaunchConfig | None]:
     """The ``plan layout`` answer for these options: the search (or the one evaluation) as a
-    record, its warnings, its JSON document, and the export text when asked."""
+    record, its warnings, its JSON document, and the launcher export when asked."""
     if not 0 <= memory_reserve < 1:
         raise PlannerInputError(f"--memory-reserve must be in [0, 1), got {memory_reserve}")
     check_int("--gpus", gpus, maximum=LIMITS["gpus"])
@@ -97,8 +97,11 @@ def run_layout(*, gpu: str, gpus: int, global_batch: int | None, tokens: float |
                                seed=seed, calibration=cal, **kw)
     doc = {"schema_version": "1.0", "gpu": accel.id, **found.to_dict(record=False), "warnings": warnings}
     exported = None
-    if export == "megatron":
-        exported = megatron_args(found.best, shape, global_batch)
-    elif export == "nemo":
-        exported = nemo_yaml(found.best, shape, global_batch, gpus, accel.devices_per_node)
+    if export is not None:
+        # The recipe travels with the layout when the tokens are known: its batch is the layout's.
+        recipe = (training_recipe(shape.params, tokens, seq_len=shape.seq, batch_sequences=found.global_batch,
+                                  batch_note=f"batch {found.global_batch} sequences, as given to the layout")
+                  if tokens is not None else None)
+        exported = export_config(export, LaunchSpec(shape=shape, layout=found.best.layout, global_batch=found.global_batch, n_gpus=gpus,
+                                                    devices_per_node=accel.devices_per_node, precision=precision, recipe=recipe))
     return found, tuple(warnings), doc, exported

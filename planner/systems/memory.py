@@ -9,7 +9,7 @@ from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
 from planner.hardware.registry import Accelerator
 from planner.systems.shape import ModelShape
 
-__all__ = ["MAIN_GRAD_BYTES", "activation_bytes_per_layer", "memory_per_gpu", "state_bytes_per_param"]
+__all__ = ["MAIN_GRAD_BYTES", "activation_bytes_per_layer", "memory_per_gpu", "stage_embedding_params", "state_bytes_per_param"]
 
 
 #: Bytes of the main (accumulated, all-reduced) gradient per parameter. Megatron-LM trains bf16
@@ -46,6 +46,14 @@ def activation_bytes_per_layer(
     return np.select([rc == 2, rc == 1], [2 * tokens * h / np.where(sp, t, 1.0), keep - score / t * tokens * h], keep)
 
 
+def stage_embedding_params(shape: ModelShape, p: np.ndarray) -> np.ndarray:
+    """Embedding parameters on the most loaded pipeline stage: the input embedding, plus the
+    untied output layer when one stage holds both ends (Megatron-LM's
+    ``compute_weight_and_optimizer_memory``)."""
+    one = float(shape.vocab * shape.hidden)
+    return np.where((np.asarray(p) == 1) & (not shape.tied_embeddings), 2 * one, one)
+
+
 def memory_per_gpu(
     shape: ModelShape,
     accel: Accelerator,
@@ -64,7 +72,7 @@ def memory_per_gpu(
     m = global_batch / (b * d)
     tokens = b * s / c
     layers_stage = np.ceil(l / p)  # the longest stage (uneven splits: shape.pipeline_split)
-    psi = (layers_stage * shape.params_per_layer + shape.vocab * shape.hidden) / t
+    psi = (layers_stage * shape.params_per_layer + stage_embedding_params(shape, p)) / t
     states = psi * state_bytes_per_param(zero, d)
     act_layer = activation_bytes_per_layer(shape, t, sp, rc, tokens, flash_attention)
     act_full = activation_bytes_per_layer(shape, t, sp, np.zeros_like(rc), tokens, flash_attention)
@@ -75,7 +83,10 @@ def memory_per_gpu(
     # and stage 1's share.
     first = np.floor((l - (p - 2) * layers_stage) / 2)
     front = np.where((l % p == 0) | (p < 3), layers_stage * p, np.maximum(first * p, layers_stage * (p - 1)))
-    first_stage = states + front * act_layer * in_flight + recompute_peak
+    # The embedding's input ids (8 bytes a token) and its output, for the micro-batches in
+    # flight (Megatron-LM's theoretical_memory_usage counts both on the first stage).
+    embed_act = (8 + h) * tokens * p * in_flight / t
+    first_stage = states + front * act_layer * in_flight + embed_act + recompute_peak
     logits_mem = 4 * tokens * h * (1 + V / h) / t
     last_stage = states + layers_stage * act_layer + logits_mem + recompute_peak
     memory = np.maximum(first_stage, last_stage)

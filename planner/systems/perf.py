@@ -43,6 +43,7 @@ from planner.systems.memory import (
     MAIN_GRAD_BYTES,
     activation_bytes_per_layer,
     memory_per_gpu,
+    stage_embedding_params,
     state_bytes_per_param,
 )
 from planner.systems.shape import ModelShape
@@ -259,11 +260,13 @@ def evaluate(
     tp_one = _collective_s("allreduce", t, t, tokens * h * DTYPE_BYTES, accel, cal)
     tp_f, tp_b = 2 * tp_one, 2 * tp_one + np.where(rc == 2, 2 * tp_one, 0.0)
     if tp_overlap:
-        # Megatron's --tp-comm-overlap (which needs sequence parallelism) splits the all-gathers
-        # and reduce-scatters into chunks pipelined with the linear layers they feed: only what
-        # outlasts those GEMMs shows.
-        tp_f = np.where(sp, np.maximum(0.0, tp_f - lin_f), tp_f)
-        tp_b = np.where(sp, np.maximum(0.0, tp_b - 2 * lin_f - np.where(rc == 2, lin_f, 0.0)), tp_b)
+        # Megatron's --tp-comm-overlap splits the all-gathers and reduce-scatters into chunks
+        # pipelined with the linear layers they feed: only what outlasts those GEMMs shows. It
+        # needs sequence parallelism, and Megatron-FSDP (ZeRO-2/3 here) needs
+        # CUDA_DEVICE_MAX_CONNECTIONS unset, which the overlap's ordering relies on: not both.
+        ov = sp & (zero < 2)
+        tp_f = np.where(ov, np.maximum(0.0, tp_f - lin_f), tp_f)
+        tp_b = np.where(ov, np.maximum(0.0, tp_b - 2 * lin_f - np.where(rc == 2, lin_f, 0.0)), tp_b)
     kv_bytes = tokens * 2 * g * dh * DTYPE_BYTES / np.minimum(t, g)
     cp_one = _collective_s("gather", c, t * c, c * kv_bytes, accel, cal)
 
@@ -291,7 +294,7 @@ def evaluate(
     pipe = m * per_micro + bubble + pp_comm
 
     # ---- data parallelism / ZeRO
-    stage_params = layers_stage * shape.params_per_layer + shape.vocab * shape.hidden
+    stage_params = layers_stage * shape.params_per_layer + stage_embedding_params(shape, p)
     psi = stage_params / t  # parameters held (unsharded) per GPU
     grad_bytes = psi * DTYPE_BYTES
     reduce_t = _collective_s("allreduce", d, t * c * d, grad_bytes, accel, cal)

@@ -10,7 +10,7 @@ import pytest
       "--max-samples", "100000000"], "max-samples 100000000 is above the planner's limit"),
     (["--budget", "1e22", "--gpus", "1" + "0" * 29], "gpus 1" + "0" * 29 + " is above"),
     (["--budget", "1e22", "--max-gpus", "4194304"], "max-gpus 4194304 is above"),
-    (["--budget", "1e22", "--export", "megatron", "--json"], "give one of them"),
+    (["--budget", "1e22", "-o", "x.txt"], "give --export FORMAT"),
     (["layout", "--layers", "1000000000", "--hidden", "4096", "--gpus", "8"], "--layers 1000000000 is above"),
     (["layout", "--params", "7B", "--gpus", "8", "--method", "bayesian", "--trials", "100000"], "--trials 100000 is above"),
 ])

@@ -13,10 +13,9 @@ from planner.hardware.registry import load_registry
 from planner.systems import (
     Layout,
     evaluate_layout,
-    megatron_args,
-    nemo_yaml,
     search_layouts,
 )
+from planner.systems.exports import LaunchSpec, export
 from planner.systems.shape import ModelShape, shape_for_params
 
 REG = load_registry(user_config=False)
@@ -80,12 +79,13 @@ def test_mi250x_tensor_parallel_inside_a_package_is_cheaper():
 
 
 def test_exports_name_the_layout(gpt3_search):
-    args = megatron_args(gpt3_search.best, GPT3, 1536, lr=1e-4, train_iters=1000)
     lay = gpt3_search.best.layout
+    spec = LaunchSpec(shape=GPT3, layout=lay, global_batch=1536, n_gpus=1024)
+    args = export("megatron", spec).to_text()
     assert f"--tensor-model-parallel-size {lay.t}" in args and f"--pipeline-model-parallel-size {lay.p}" in args
-    assert "--global-batch-size 1536" in args and "--train-iters 1000" in args
-    yaml = nemo_yaml(gpt3_search.best, GPT3, 1536, 1024, 8)
-    assert f"tensor_model_parallel_size: {lay.t}" in yaml and "num_nodes: 128" in yaml
+    assert "--global-batch-size 1536" in args and "--nnodes 128" in args
+    bridge = export("nemo", spec)  # NeMo Framework containers run Megatron-Bridge
+    assert bridge.format == "megatron-bridge" and bridge.fields["model"]["tensor_model_parallel_size"] == lay.t
 
 
 def test_layout_cli_search_and_evaluation(cli):
@@ -143,7 +143,7 @@ def test_plan_export_cli(cli):
     code, out, _ = cli("--budget", "1e23", "--gpus", "256", "--export", "megatron")
     assert code == 0 and "--micro-batch-size" in out and "--lr" in out
     code, out, _ = cli("--budget", "1e23", "--export", "nemo")  # on the recommended cluster
-    assert code == 0 and "tensor_model_parallel_size" in out
+    assert code == 0 and "tensor_model_parallel_size" in out and "Megatron-Bridge 0.7.0" in out
     code, _, err = cli("--budget", "1e23", "--no-layout", "--export", "nemo")
     assert code == 2 and "--no-layout" in err
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.hardware.registry import load_registry
-from planner.systems.exports import megatron_args, nemo_yaml
+from planner.systems.exports import LaunchSpec, export
 from planner.systems.layout import Layout, candidates, search_layouts
 from planner.systems.shape import ModelShape, pipeline_layout, pipeline_split
 
@@ -44,9 +44,10 @@ def test_the_search_considers_pp16_for_126_layers_and_finds_meta_or_better():
 
 def test_uneven_exports_name_the_split():
     lay = Layout(t=8, p=16, d=128, c=1, v=1, b=1, recompute="none", sp=True, zero=1)
-    args = megatron_args(lay, LLAMA_405B, 2048)
+    args = export("megatron", LaunchSpec(shape=LLAMA_405B, layout=lay, global_batch=2048, n_gpus=16384)).to_text()
     assert "--decoder-first-pipeline-num-layers 7" in args and "--decoder-last-pipeline-num-layers 7" in args
     interleaved = Layout(t=8, p=16, d=128, c=1, v=4, b=1, recompute="none", sp=True, zero=1)
-    args = megatron_args(interleaved, LLAMA_405B, 2048)
+    args = export("megatron", LaunchSpec(shape=LLAMA_405B, layout=interleaved, global_batch=2048, n_gpus=16384)).to_text()
     assert "--pipeline-model-parallel-layout 'Et|" in args and "virtual-pipeline-stage" not in args
-    assert "num_layers_in_first_pipeline_stage: 7" in nemo_yaml(lay, LLAMA_405B, 2048, 16384, 8)
+    bridge = export("megatron-bridge", LaunchSpec(shape=LLAMA_405B, layout=lay, global_batch=2048, n_gpus=16384))
+    assert bridge.fields["model"]["num_layers_in_first_pipeline_stage"] == 7
