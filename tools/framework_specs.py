@@ -2,7 +2,7 @@
 in CI): every Megatron-LM command-line option with what it accepts, and the fields of the
 Megatron-Bridge ``ConfigContainer`` sections the planner writes.
 
-    python tools/framework_specs.py MEGATRON_LM_SRC MEGATRON_BRIDGE_SRC OUT_DIR
+    python tools/framework_specs.py MEGATRON_LM_SRC MEGATRON_BRIDGE_SRC OUT_DIR [--nemo NEMO_SRC]
 
 ``MEGATRON_LM_SRC`` is a checkout of NVIDIA/Megatron-LM (the folder holding ``megatron/``),
 ``MEGATRON_BRIDGE_SRC`` one of NVIDIA-NeMo/Megatron-Bridge (the folder holding ``src/``). It
@@ -11,7 +11,10 @@ main branch wants Python 3.12's ``typing.override``). Megatron-LM's options come
 parser (``add_megatron_arguments``), so options generated from its config dataclasses are
 included exactly. Megatron-Bridge's config classes import Transformer Engine, which needs a
 GPU build, so their fields are read from the source with ``ast`` and the Megatron-Core and
-Megatron-Training bases they extend are read with ``dataclasses.fields``.
+Megatron-Training bases they extend are read with ``dataclasses.fields``. NeMo 2 (``--nemo``, a
+checkout of NVIDIA/NeMo): the ``__init__`` parameters of the classes a recipe is built from
+(MegatronStrategy, PreTrainingDataModule, WarmupHoldAnnealScheduler, MegatronCommOverlapCallback),
+the fields of ``Llama3Config``, Lightning's ``Trainer`` parameters and the precision recipes.
 """
 
 from __future__ import annotations
@@ -122,6 +125,75 @@ def bridge_fields(bridge_src: Path, rel: str, name: str) -> set[str]:
     return fields
 
 
+#: NeMo 2 recipe attribute -> (NeMo module, class, "init" parameters or dataclass "fields").
+NEMO2_SECTIONS = {
+    "model.config": ("nemo/collections/llm/gpt/model/llama.py", "Llama3Config", "fields"),
+    "trainer.strategy": ("nemo/lightning/pytorch/strategies/megatron_strategy.py", "MegatronStrategy", "init"),
+    "data": ("nemo/collections/llm/gpt/data/pre_training.py", "PreTrainingDataModule", "init"),
+    "optim.lr_scheduler": ("nemo/lightning/pytorch/optim/lr_scheduler.py", "WarmupHoldAnnealScheduler", "init"),
+    "trainer.callbacks.MegatronCommOverlapCallback": ("nemo/lightning/pytorch/callbacks/megatron_comm_overlap.py",
+                                                      "MegatronCommOverlapCallback", "init"),
+}
+
+
+def _init_params(path: Path, name: str) -> set[str]:
+    _, node = _class_node(path, name)
+    for stmt in node.body:
+        if isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__":
+            args = stmt.args
+            return {a.arg for a in args.args + args.kwonlyargs if a.arg != "self"}
+    raise LookupError(f"{name}.__init__ not in {path}")
+
+
+def _nemo_fields(nemo_src: Path, rel: str, name: str) -> set[str]:
+    """Dataclass fields of a NeMo class and its bases (NeMo by ``ast``, Megatron-Core imported)."""
+    path = nemo_src / rel
+    tree, node = _class_node(path, name)
+    fields = set(_own_fields(node))
+    for base in node.bases:
+        base_name = ast.unparse(base).split("[")[0]
+        origin = _imported_from(tree, base_name)
+        if origin is None:
+            try:
+                fields |= _nemo_fields(nemo_src, rel, base_name)
+            except LookupError:
+                pass
+        elif origin[0].startswith("nemo."):
+            fields |= _nemo_fields(nemo_src, origin[0].replace(".", "/") + ".py", origin[1])
+        elif origin[0].startswith("megatron."):
+            cls = getattr(importlib.import_module(origin[0]), origin[1])
+            fields |= {f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")}
+    return fields
+
+
+def nemo2_spec(nemo_src: Path) -> dict:
+    import inspect
+
+    from lightning.pytorch import Trainer
+    from megatron.core.distributed import DistributedDataParallelConfig
+    from megatron.core.optimizer import OptimizerConfig
+
+    sections: dict[str, list[str]] = {}
+    for key, (rel, name, kind) in NEMO2_SECTIONS.items():
+        names = _init_params(nemo_src / rel, name) if kind == "init" else _nemo_fields(nemo_src, rel, name)
+        sections[key] = sorted(names)
+    sections["trainer"] = sorted(p for p in inspect.signature(Trainer.__init__).parameters if p != "self")
+    sections["trainer.strategy.ddp"] = sorted(f.name for f in dataclasses.fields(DistributedDataParallelConfig))
+    sections["optim.config"] = sorted(f.name for f in dataclasses.fields(OptimizerConfig))
+    tree = ast.parse((nemo_src / "nemo/collections/llm/recipes/precision/mixed_precision.py").read_text())
+    info = ast.parse((nemo_src / "nemo/package_info.py").read_text())
+    parts = {t.targets[0].id: t.value.value for t in info.body if isinstance(t, ast.Assign) and isinstance(t.value, ast.Constant)
+             and isinstance(t.targets[0], ast.Name)}
+    import lightning
+
+    return {"framework": "NeMo", "version": f"{parts.get('MAJOR')}.{parts.get('MINOR')}.{parts.get('PATCH')}{parts.get('PRE_RELEASE', '')}",
+            "commit": _git(nemo_src, "rev-parse", "HEAD") or "unknown",
+            "source": "NeMo 2 recipe classes' __init__ parameters and Llama3Config's fields (ast; the Megatron-Core bases "
+                      f"imported), Lightning {lightning.__version__}'s Trainer, read by tools/framework_specs.py",
+            "sections": sections,
+            "precision_recipes": sorted(n.name for n in tree.body if isinstance(n, ast.FunctionDef))}
+
+
 def mixed_precision_recipes(bridge_src: Path) -> list[str]:
     """Names ``mixed_precision = "..."`` accepts: the functions registered with ``@register``."""
     tree = ast.parse((bridge_src / "src/megatron/bridge/training/mixed_precision.py").read_text())
@@ -134,6 +206,7 @@ def main() -> None:
     ap.add_argument("megatron_lm", type=Path)
     ap.add_argument("megatron_bridge", type=Path)
     ap.add_argument("out", type=Path)
+    ap.add_argument("--nemo", type=Path, help="a checkout of NVIDIA/NeMo (NeMo 2) to read as well")
     a = ap.parse_args()
     mlm_commit = _git(a.megatron_lm, "rev-parse", "HEAD") or "unknown"
     bridge_commit = _git(a.megatron_bridge, "rev-parse", "HEAD") or "unknown"
@@ -157,6 +230,10 @@ def main() -> None:
                   "Megatron-Core classes they extend), read by tools/framework_specs.py",
         "sections": sections, "mixed_precision_recipes": mixed_precision_recipes(a.megatron_bridge)}, indent=1) + "\n")
     print(f"{len(options)} Megatron-LM options; Bridge sections: " + ", ".join(f"{k} {len(v)}" for k, v in sections.items()))
+    if a.nemo:
+        spec = nemo2_spec(a.nemo)
+        (a.out / "nemo2_fields.json").write_text(json.dumps(spec, indent=1) + "\n")
+        print(f"NeMo {spec['version']}: " + ", ".join(f"{k} {len(v)}" for k, v in spec["sections"].items()))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ __all__ = ["EXIT_INFEASIBLE", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "EXPORT_
            "hardware_option", "registry"]
 
 #: ``--export`` choices: the formats and their aliases (planner.systems.exports).
-EXPORT_CHOICES = ("megatron", "megatron-bridge", "nemo")
+EXPORT_CHOICES = ("megatron", "megatron-bridge", "nemo2", "nemo")
 
 #: Exit codes: 0 ok, 1 infeasible (or a solver that could not certify a feasible problem),
 #: 2 usage error, 3 internal error (a bug in the planner: nothing is said about feasibility).

@@ -11,6 +11,10 @@ the names of a named framework version.
   ``checkpoint``, ``comm_overlap``, ``mixed_precision``), checked against its dataclass fields.
   NVIDIA's NeMo Framework containers run Megatron-Bridge from release 25.09 on, so ``nemo``
   is an alias; the NeMo 1 YAML schema is no longer written.
+* ``nemo2``: where NeMo 2 (2.6.0rc0, ``nemo.collections.llm``) differs -- its settings live on a
+  NeMo-Run recipe (``recipe.trainer.strategy``, ``recipe.data``, ``recipe.optim``), its WSD
+  schedule is ``WarmupHoldAnnealScheduler`` with ratios, TP overlap is a callback, and it has
+  no NVFP4 recipe (refused). Checked against those classes' parameters.
 
 ZeRO maps to what Megatron offers: 1 is the distributed optimizer; 2 and 3 are Megatron-FSDP
 with the ``optim_grads`` and ``optim_grads_params`` sharding strategies (which need the
@@ -37,9 +41,10 @@ __all__ = ["FORMATS", "FRAMEWORKS", "LLAMA3_ROPE_BASE", "LaunchConfig", "LaunchS
 FRAMEWORKS = {
     "megatron": ("Megatron-LM", "main at commit d98e8a6 (megatron-core 0.20.0, August 2026)"),
     "megatron-bridge": ("Megatron-Bridge", "0.7.0 at commit 067f987 (August 2026; NeMo Framework containers from 25.09)"),
+    "nemo2": ("NeMo", "2.6.0rc0 at commit 8cfedd7 (September 2025; NeMo 2 recipes, nemo.collections.llm)"),
 }
 FORMATS = tuple(FRAMEWORKS)
-_ALIASES = {"nemo": "megatron-bridge", "bridge": "megatron-bridge", "megatron-lm": "megatron"}
+_ALIASES = {"nemo": "megatron-bridge", "bridge": "megatron-bridge", "megatron-lm": "megatron", "nemo-2": "nemo2"}
 #: RoPE base frequency of the Llama 3 architecture the shape rule follows (Dubey et al. 2024, Table 3).
 LLAMA3_ROPE_BASE = 500_000
 _TOKENIZER = "<FILL IN: tokenizer (Hugging Face name or path) with the planned vocabulary>"
@@ -53,7 +58,7 @@ def resolve_format(name: str) -> str:
     """The canonical format for ``name`` (aliases included), or a one-line error."""
     key = _ALIASES.get(name.lower(), name.lower())
     if key not in FRAMEWORKS:
-        raise PlannerInputError(f"unknown export format '{name}'; choose {', '.join(FORMATS)} (or nemo, an alias of megatron-bridge)")
+        raise PlannerInputError(f"unknown export format '{name}'; choose {', '.join(FORMATS)} (nemo is an alias of megatron-bridge)")
     return key
 
 
@@ -102,7 +107,30 @@ class LaunchConfig:
                     lines.append(tok)
                     i += 1
             return "\n".join(head) + "\n" + " \\\n  ".join(lines)
+        if self.format == "nemo2":
+            return "\n".join(head) + "\n" + _recipe_lines(self.fields)
         return "\n".join(head) + "\n" + _yaml(self.fields)
+
+
+def _recipe_lines(fields: Mapping[str, Any]) -> str:
+    """NeMo 2 settings as assignments on a NeMo-Run recipe object named ``recipe``."""
+    out = []
+    for section, values in fields.items():
+        if section == "trainer.plugins":
+            out.append(f"recipe.trainer.plugins = {values}()  # nemo.collections.llm.recipes.precision.mixed_precision")
+        elif section == "optim.lr_scheduler":
+            kw = ", ".join(f"{k}={_py(v)}" for k, v in values.items())
+            out.append(f"recipe.optim.lr_scheduler = run.Config(WarmupHoldAnnealScheduler, {kw})  # nemo.lightning.pytorch.optim")
+        elif section.startswith("trainer.callbacks."):
+            kw = ", ".join(f"{k}={_py(v)}" for k, v in values.items())
+            out.append(f"recipe.trainer.callbacks.append(run.Config({section.rsplit('.', 1)[1]}, {kw}))  # nemo.lightning.pytorch.callbacks")
+        else:
+            out += [f"recipe.{section}.{k} = {_py(v)}" for k, v in values.items()]
+    return "\n".join(out)
+
+
+def _py(value: Any) -> str:
+    return _scalar(value) if isinstance(value, float) else repr(value)
 
 
 def _shell(value: str) -> str:
@@ -266,8 +294,42 @@ def _bridge(spec: LaunchSpec) -> LaunchConfig:
                         fields=fields, fill_in=("tokenizer.tokenizer_model", "dataset.data_path"), notes=tuple(notes))
 
 
+def _nemo2(spec: LaunchSpec) -> LaunchConfig:
+    """NeMo 2's names for what :func:`_bridge` writes (its own Megatron-Core TransformerConfig
+    fields on ``recipe.model.config``; the rest on the strategy, data and optimizer modules)."""
+    if spec.precision == "fp4":
+        raise PlannerInputError("NeMo 2.6 has no NVFP4 precision recipe: export the fp4 plan with --export megatron-bridge or megatron")
+    bridge = _bridge(spec)
+    b, lay, r = bridge.fields, spec.layout, spec.recipe
+    strategy = {k: b["model"][k] for k in ("tensor_model_parallel_size", "pipeline_model_parallel_size", "context_parallel_size",
+                                           "virtual_pipeline_model_parallel_size", "sequence_parallel")}
+    for k in ("num_layers_in_first_pipeline_stage", "num_layers_in_last_pipeline_stage", "pipeline_model_parallel_layout"):
+        if k in b["model"]:
+            strategy[k] = b["model"][k]
+    strategy["fsdp"] = "megatron" if lay.zero >= 2 else None
+    model = {k: v for k, v in b["model"].items() if k not in strategy and not k.startswith("num_layers_in_")}
+    nodes = max(1, -(-spec.n_gpus // spec.devices_per_node))
+    trainer: dict[str, Any] = {"num_nodes": nodes, "devices": min(spec.n_gpus, spec.devices_per_node)}
+    fields: dict[str, Any] = {"model.config": model, "trainer": trainer, "trainer.strategy": strategy,
+                              "trainer.strategy.ddp": b["ddp"], "trainer.plugins": b["mixed_precision"],
+                              "data": {"seq_length": spec.shape.seq, "global_batch_size": spec.global_batch, "micro_batch_size": lay.b,
+                                       "paths": _DATA},
+                              "optim.config": {k: v for k, v in b["optimizer"].items() if k != "min_lr"}}
+    if b["comm_overlap"]["tp_comm_overlap"]:
+        fields["trainer.callbacks.MegatronCommOverlapCallback"] = {"tp_comm_overlap": True}
+    if r is not None:
+        trainer["max_steps"] = r.steps
+        fields["optim.lr_scheduler"] = {"warmup_ratio": r.warmup_steps / r.steps, "hold_ratio": r.stable_steps / r.steps,
+                                        "max_steps": r.steps, "min_lr": float(f"{r.min_learning_rate:.4g}"),
+                                        "decay_schedule": {"1-sqrt": "one_minus_square_root"}.get(r.decay_shape, r.decay_shape)}
+    notes = [f"settings for a NeMo-Run pretraining recipe `recipe` (e.g. llm.llama3_8b.pretrain_recipe(...)); launch on {spec.n_gpus} GPUs",
+             "the tokenizer comes with the recipe's model (set one with the planned vocabulary)"]
+    return LaunchConfig(format="nemo2", framework=FRAMEWORKS["nemo2"][0], version=FRAMEWORKS["nemo2"][1], fields=fields,
+                        fill_in=("data.paths",), notes=tuple(notes))
+
+
 def export(fmt: str, spec: LaunchSpec) -> LaunchConfig:
     """The launcher configuration for ``spec`` in ``fmt`` (see :data:`FORMATS`)."""
     if spec.precision not in _BRIDGE_PRECISION:
         raise PlannerInputError(f"no export for precision '{spec.precision}'")
-    return _megatron(spec) if resolve_format(fmt) == "megatron" else _bridge(spec)
+    return {"megatron": _megatron, "megatron-bridge": _bridge, "nemo2": _nemo2}[resolve_format(fmt)](spec)

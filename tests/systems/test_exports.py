@@ -28,6 +28,7 @@ from planner.systems.shape import ModelShape, shape_for_params
 SPECS = Path(__file__).resolve().parents[1] / "data" / "frameworks"
 MLM = json.loads((SPECS / "megatron_lm_options.json").read_text())
 BRIDGE = json.loads((SPECS / "megatron_bridge_fields.json").read_text())
+NEMO2 = json.loads((SPECS / "nemo2_fields.json").read_text())
 H100 = load_registry(user_config=False).get("h100-sxm")
 LLAMA_405B = ModelShape(layers=126, hidden=16384, heads=128, kv_heads=8, ffn=53248, vocab=128256, seq=8192, mlp="swiglu")
 
@@ -141,9 +142,37 @@ def test_every_megatron_bridge_field_exists_and_carries_the_plan(name):
     assert cfg.fields["mixed_precision"] == {"bf16": "bf16_mixed", "fp8": "bf16_with_fp8_current_scaling_mixed", "fp4": "bf16_with_nvfp4_mixed"}[spec.precision]
 
 
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_nemo2_setting_exists_and_carries_the_plan(name):
+    spec = CASES[name]
+    if spec.precision == "fp4":
+        with pytest.raises(planner.PlannerInputError, match="no NVFP4"):
+            export("nemo2", spec)
+        return
+    cfg = export("nemo2", spec)
+    for section, values in cfg.fields.items():
+        if section == "trainer.plugins":
+            assert values in NEMO2["precision_recipes"]
+            continue
+        unknown = set(values) - set(NEMO2["sections"][section])
+        assert not unknown, f"{section}: NeMo {NEMO2['version']} has no {unknown}"
+    f, lay, s, r = cfg.fields, spec.layout, spec.shape, spec.recipe
+    st = f["trainer.strategy"]
+    assert (st["tensor_model_parallel_size"], st["pipeline_model_parallel_size"], st["context_parallel_size"]) == (lay.t, lay.p, lay.c)
+    assert f["trainer"]["num_nodes"] * f["trainer"]["devices"] == spec.n_gpus and f["trainer"]["max_steps"] == r.steps
+    assert (f["data"]["global_batch_size"], f["data"]["micro_batch_size"], f["data"]["seq_length"]) == (spec.global_batch, lay.b, s.seq)
+    assert (f["model.config"]["num_layers"], f["model.config"]["hidden_size"], f["model.config"]["num_query_groups"]) == (s.layers, s.hidden, s.kv_heads)
+    sched = f["optim.lr_scheduler"]
+    assert sched["decay_schedule"] == "one_minus_square_root"
+    assert round(sched["warmup_ratio"] * r.steps) == r.warmup_steps and round((1 - sched["warmup_ratio"] - sched["hold_ratio"]) * r.steps) == r.decay_steps
+    assert (st["fsdp"] == "megatron") == (lay.zero >= 2)
+    assert "recipe.optim.lr_scheduler = run.Config(WarmupHoldAnnealScheduler" in cfg.to_text()
+
+
 def test_exports_name_the_framework_version_they_were_checked_against():
     assert MLM["commit"].startswith("d98e8a6") and "0.20.0" in MLM["version"]
     assert BRIDGE["version"] == "0.7.0" and BRIDGE["commit"].startswith("067f987")
+    assert NEMO2["version"] == "2.6.0rc0" and NEMO2["commit"].startswith("8cfedd7") and "8cfedd7" in FRAMEWORKS["nemo2"][1]
     assert "d98e8a6" in FRAMEWORKS["megatron"][1] and "0.7.0" in FRAMEWORKS["megatron-bridge"][1]
     text = export("megatron", CASES["8B on 8 H100 (searched)"]).to_text()
     assert text.startswith("# Megatron-LM main at commit d98e8a6")
