@@ -39,16 +39,44 @@ def qat_command(params: float, tokens: float, bits: str, kv_bits: str, law: str 
 @click.option("--c-col", default="c", show_default=True, help="Correct samples per problem.")
 @click.option("--k", "ks", type=QUANTITY, multiple=True, help="k to predict pass@k at (repeatable; default 1, 10, 100, 1000, 10000).")
 @click.option("--where", multiple=True, help="Keep rows where COL=VALUE (also !=, <, <=, >, >=).")
-@click.option("--save", "save_name", help="Save the fitted task profile(s) for --task (NAME, or NAME-<group> per group).")
+@click.option("--sizes", "sizes_path", type=click.Path(dir_okay=False), help="CSV naming each group's loss, or its params and tokens: fit one task law across the sizes.")
+@click.option("--law", default=None, help="Scaling law that turns --sizes params and tokens into losses (default besiroglu2024).")
+@click.option("--bootstrap", "draws", type=click.IntRange(min=0, max=1000), default=100, show_default=True, help="Bootstrap draws over problems (with --sizes).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--save", "save_name", help="Save the task law for --task (needs --sizes).")
 @click.option("--overwrite", is_flag=True)
-@click.option("--json", "as_json", is_flag=True, help="Write a JSON list, one entry per group, to stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
 def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str, ks: tuple[float, ...], where: tuple[str, ...],
+                        sizes_path: str | None, law: str | None, draws: int, seed: int,
                         save_name: str | None, overwrite: bool, as_json: bool) -> None:
-    """Fit scaled-Beta difficulty distributions to per-problem correct-of-n counts; predict pass@k."""
+    """Fit difficulty distributions to per-problem correct-of-n counts and predict pass@k: one
+    per group, or (--sizes) one task law whose mean and tail move with the model's loss."""
+    from planner.errors import PlannerInputError
+
+    if sizes_path:
+        if not group_col:
+            raise PlannerInputError("--sizes needs --group-col: the column naming each model")
+        from planner.laws.catalog import DEFAULT_LAW
+        from planner.serving.task_fit import fit_task_file
+
+        report = fit_task_file(path, group_col=group_col, sizes_path=sizes_path, law=law or DEFAULT_LAW, n_col=n_col, c_col=c_col,
+                               ks=ks, where=where, draws=draws, seed=seed, save_name=save_name, overwrite=overwrite)
+        if report.get("saved_to"):
+            click.echo(f"plan: saved task law '{save_name}' to {report['saved_to']}", err=True)
+        if as_json:
+            echo_json(report)
+            return
+        from rich.console import Console
+
+        from planner.report.tables import render_task_law
+
+        Console().print(render_task_law(report))
+        return
+    if save_name:
+        raise PlannerInputError("--save needs --sizes: a plan uses a task law across model sizes, not one model's fit")
     from planner.serving.sample_fit import fit_sample_file
 
-    entries = fit_sample_file(path, group_col=group_col, n_col=n_col, c_col=c_col, ks=ks, where=where,
-                              save_name=save_name, overwrite=overwrite)
+    entries = fit_sample_file(path, group_col=group_col, n_col=n_col, c_col=c_col, ks=ks, where=where)
     for e in entries:
         for w in e["warnings"]:
             click.echo(f"plan: warning: {e['name']}: {w}", err=True)

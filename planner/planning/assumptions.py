@@ -66,7 +66,10 @@ def assumptions(req: Request, ctx: Context, fp: FixedPoint, mfu_source: str, rec
         out.append(Assumption("low-precision serving", f"QAT share exp(-{DREMOV_A} / ln S); loss via effective parameters "
                               f"(gamma_w {GAMMA_W}, gamma_kv {GAMMA_KV})", "Dremov et al. 2025; Kumar et al. 2024 (setup-specific constants)"))
     if ctx.task is not None:
-        out.append(Assumption("task profile", f"{ctx.task.name}: Beta tail exponent {ctx.task.alpha:.3g}", ctx.task.source))
+        t = ctx.task
+        out.append(Assumption("task law", f"{t.name}: pass@k = 1 - B(a, b+k)/B(a, b), mean and tail moving with the "
+                              f"{t.loss_law} loss, fitted on losses {t.loss_lo:.4g}-{t.loss_hi:.4g}; selection by an automatic "
+                              "verifier (pass@k)", t.source))
     if req.price_usd_per_gpu_hour is not None:
         out.append(Assumption("price", f"${req.price_usd_per_gpu_hour:,.2f} per GPU-hour", "user-set (--price)"))
     elif accel.price_usd_per_gpu_hour:
@@ -117,6 +120,7 @@ def warnings_for(req: Request, ctx: Context, result: Allocation, fp: FixedPoint,
         out.append("--gpus/--days is the whole lifetime budget here: serving is priced on the same cluster; "
                    "add --budget/--gpu-hours/--dollars to make it a training deadline")
     out += _support_warnings(req, ctx, params, tokens, binding)
+    out += _task_warnings(ctx, result)
     for name, label in _CAPS.items():
         if name in binding:
             out.append(f"{label} binds: the unconstrained optimum lies beyond it")
@@ -126,6 +130,23 @@ def warnings_for(req: Request, ctx: Context, result: Allocation, fp: FixedPoint,
     return tuple(out)
 
 
+def _task_warnings(ctx: Context, result: Allocation) -> list[str]:
+    """Where the plan's model sits against the losses the task law was fitted on."""
+    t = ctx.task
+    if t is None:
+        return []
+    from planner.serving.joint import served_coefficients
+
+    loss = float(served_coefficients(ctx.task_coeffs, result.qat_bits, ctx.spec.kv_bits).loss(result.params, result.train_tokens))
+    if loss < t.loss_lo:
+        return [f"extrapolation: the planned model's {t.loss_law} loss {loss:.4g} is below the task law {t.name}'s fitted range "
+                f"({t.loss_lo:.4g}-{t.loss_hi:.4g}, {', '.join(t.sizes[-1:]) or 'its best model'} at best): its pass@k is extrapolated"]
+    if loss > t.loss_hi:
+        return [f"EXTRAPOLATION: the planned model's {t.loss_law} loss {loss:.4g} is worse than any model the task law "
+                f"{t.name} was fitted on ({t.loss_hi:.4g}): its pass@k rests on extrapolation alone"]
+    return []
+
+
 def _support_warnings(req: Request, ctx: Context, params: float, tokens: float, binding: tuple[str, ...]) -> list[str]:
     """The law-support rule (README, 'Where a plan may go'), said where it acts."""
     law, out = ctx.law, []
@@ -133,7 +154,10 @@ def _support_warnings(req: Request, ctx: Context, params: float, tokens: float, 
     ratio = tokens / params
     r_lo, r_hi = law.fit_tokens_per_param_range or (None, None)
     if "law_support_params" in binding:
-        out.append(f"LAW SUPPORT BINDS: the optimum lies below the smallest model {law.name} holds on; the plan is held at "
+        by_task = ctx.task is not None and "task law" in ctx.support.source
+        held = (f"the task law {ctx.task.name} holds on (its weakest fitted model's loss)" if by_task
+                else f"{law.name} holds on")
+        out.append(f"LAW SUPPORT BINDS: the optimum lies below the smallest model {held}; the plan is held at "
                    f"{params:.3g} params (--extrapolate plans below it, unsupported)")
     if "law_support_ratio" in binding:
         low = r_lo is not None and abs(ratio / r_lo - 1) < abs(ratio / r_hi - 1)

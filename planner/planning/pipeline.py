@@ -161,7 +161,7 @@ def _lower(req: Request, ctx: Context, mfu: float) -> PlanningProblem:
         serving=ServingLowering(ctx.serving_cost, ctx.spec, ctx.serve_accel, ctx.queries, flops_per_gpu_s),
         quality=req.objective, downstream=ctx.downstream, task=ctx.task, bits_choices=ctx.bits_choices,
         sample_choices=ctx.sample_choices, latency_s=req.latency_s, serve_memory_bytes=req.serve_memory_bytes,
-        support=ctx.support,
+        support=ctx.support, task_coeffs=ctx.task_coeffs,
     )
 
 

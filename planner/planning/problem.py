@@ -36,7 +36,7 @@ from planner.serving.joint import (
     serving_cap,
 )
 from planner.serving.qat import qat_fraction
-from planner.serving.sampling import TaskProfile
+from planner.serving.task_law import TaskLaw
 from planner.units import SECONDS_PER_HOUR, fmt_flops
 
 __all__ = ["Choice", "PlanningProblem", "Search", "Support", "explain_infeasible", "lifetime_budget", "search", "solve_choice"]
@@ -101,12 +101,19 @@ class PlanningProblem:
     serving: ServingLowering  # spec holds the base choice; bits and k are set per choice
     quality: str  # loss, error or pass@k
     downstream: DownstreamMap | None
-    task: TaskProfile | None
+    task: TaskLaw | None
     bits_choices: tuple[int, ...]
     sample_choices: tuple[int, ...]
     latency_s: float | None = None
     serve_memory_bytes: float | None = None
     support: Support = Support()
+    task_coeffs: Any = None  # the law whose loss indexes the task law (pass@k)
+
+    def task_loss(self, params: float, tokens: float, bits: int) -> float | None:
+        """The model's loss under the task law's own scaling law, at these serving widths."""
+        if self.task is None:
+            return None
+        return float(served_coefficients(self.task_coeffs, bits, self.serving.spec.kv_bits).loss(params, tokens))
 
     def with_law(self, coeffs: Any) -> PlanningProblem:
         return replace(self, coeffs=coeffs)
@@ -249,7 +256,8 @@ def solve_choice(problem: PlanningProblem, bits: int, samples: int, n_start: flo
         raise _Infeasible(f"serving cost did not settle in {rounds} re-matches")
     loss = eff.loss(n, d)
     return Choice(bits=bits, samples=samples, params=n, tokens=d, loss=loss,
-                  objective_value=objective_value(problem.quality, loss, problem.downstream, problem.task, samples),
+                  objective_value=objective_value(problem.quality, loss, problem.downstream, problem.task, samples,
+                                                  problem.task_loss(n, d, bits)),
                   train_flops=6.0 * n * d, inference_flops=serve, qat_fraction=qat_fraction(n, d, bits), binding=binding,
                   elasticity=sol.elasticity, status=sol.status, backend=sol.backend, term_rounds=rounds)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from planner.laws.catalog import ChinchillaLaw, DownstreamMap, get_downstream, g
 from planner.planning.problem import Support
 from planner.planning.records import Request
 from planner.serving.cost import ServingSpec, queries_for
-from planner.serving.sampling import TaskProfile
+from planner.serving.task_law import TaskLaw
 from planner.serving.tasks import get_task
 from planner.systems.shape import smallest_shape_params
 
@@ -35,7 +35,7 @@ class Context:
     serve_accel: Accelerator
     law: ChinchillaLaw
     maps: Mapping[str, DownstreamMap]
-    task: TaskProfile | None
+    task: TaskLaw | None
     peak_flops_per_s: float
     mfu_prior: float
     mfu_source: str
@@ -46,6 +46,7 @@ class Context:
     sample_choices: tuple[int, ...]
     warnings: tuple[str, ...]
     support: Support = Support()
+    task_coeffs: Any = None  # coefficients of the law whose loss indexes the task law
 
     @property
     def downstream(self) -> DownstreamMap | None:
@@ -79,9 +80,10 @@ def resolve(req: Request, *, gpu: str | Accelerator, law: str | Path | Chinchill
     else:
         dmap = downstream if isinstance(downstream, DownstreamMap) else get_downstream(downstream)
         maps = {dmap.name or dmap.suite: dmap}
-    if req.objective != "loss" and not maps:
-        raise PlannerInputError(f"--objective {req.objective} needs a downstream-error map: use a gadre2024-* law or --downstream")
+    if req.objective == "error" and not maps:
+        raise PlannerInputError("--objective error needs a downstream-error map: use a gadre2024-* law or --downstream")
     task = get_task(req.task) if req.task is not None else None
+    task_coeffs = (the_law.coeffs if task.loss_law == the_law.name else get_law(task.loss_law).coeffs) if task is not None else None
     peak = accel.peak_flops_per_s(req.precision)
     warnings = []
     prior, prior_source, measured = accel.mfu_prior(req.precision)
@@ -105,8 +107,33 @@ def resolve(req: Request, *, gpu: str | Accelerator, law: str | Path | Chinchill
         mfu_source=source, serving_cost=req.serving_cost or DEFAULT_SERVING_COST, spec=spec,
         queries=queries_for(req.infer_tokens, req.gen_tokens), bits_choices=bits,
         sample_choices=_sample_grid(req) if serves else ((req.samples or 1),), warnings=tuple(warnings),
-        support=Support() if req.extrapolate else support_of(the_law),
+        support=Support() if req.extrapolate else task_support(support_of(the_law), task, task_coeffs), task_coeffs=task_coeffs,
     )
+
+
+def task_support(support: Support, task: TaskLaw | None, coeffs: Any) -> Support:
+    """The task law's rule: no model whose loss under the task's law must be worse than the
+    worst model the task law was fitted on (its accuracy would rest on extrapolation alone).
+    With at most ``M`` tokens per parameter, that is N >= the N where L(N, M N) = loss_hi
+    (with no ratio bound, where L(N, infinite D) = loss_hi)."""
+    if task is None:
+        return support
+    from scipy.optimize import brentq
+
+    ratio = support.max_tokens_per_param
+
+    def excess(log_n: float) -> float:
+        n = math.exp(log_n)
+        return (coeffs.E + coeffs.A / n**coeffs.alpha + (coeffs.B / (ratio * n) ** coeffs.beta if ratio else 0.0)) - task.loss_hi
+
+    if excess(math.log(1e15)) > 0:
+        raise PlannerInputError(f"task law {task.name}: no model reaches its fitted loss range under {task.loss_law}")
+    n_min = math.exp(brentq(excess, math.log(1e3), math.log(1e15))) if excess(math.log(1e3)) > 0 else 0.0
+    if n_min <= (support.min_params or 0.0):
+        return support
+    return replace(support, min_params=n_min, source=f"{support.source}; task law {task.name}: N >= {n_min:.3g}, where the best "
+                   f"{task.loss_law} loss ({'at ' + format(ratio, 'g') + ' tokens/param' if ratio else 'with unlimited data'}) "
+                   f"reaches {task.loss_hi:.4g}, the worst model it was fitted on ({task.sizes[0] if task.sizes else 'its weakest'})")
 
 
 def support_of(law: ChinchillaLaw) -> Support:

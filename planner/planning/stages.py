@@ -124,8 +124,8 @@ def serving_section(problem: PlanningProblem, found: Search, *, price: float | N
     rate = low.gpu_hours_per_million_tokens(best.params)
     cost = serving_cost(shape_for_params(best.params, seq=spec.seq), low.accel, spec, precision=precision)
     pass_k = None
-    if problem.task is not None and problem.downstream is not None:
-        pass_k = float(problem.task.pass_at_k(problem.downstream.accuracy_above_chance(best.loss), [best.samples])[0])
+    if problem.task is not None:
+        pass_k = float(problem.task.pass_at_k(problem.task_loss(best.params, best.tokens, best.bits), [best.samples])[0])
     per_query_gh = low.gpu_hours_per_query(best.params)
     return ServingSection(
         pricing=low.cost_model, serve_gpu=low.accel.id, bits=best.bits, kv_bits=spec.kv_bits, qat_fraction=best.qat_fraction,

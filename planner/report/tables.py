@@ -30,7 +30,7 @@ __all__ = [
     "render_layouts",
     "render_prediction",
     "render_qat",
-    "render_sample_fits",
+    "render_sample_fits", "render_task_law",
 ]
 
 
@@ -100,6 +100,31 @@ def render_sample_fits(entries: list[dict]) -> Group:
         t.add_row(str(e["name"]), str(e["n_problems"]), f"{e['alpha']:.3g}", f"{e['beta']:.3g}", f"{e['scale']:.3g}",
                   *[f"{e['pass_at_k'][k]:.3f}" for k in ks], f"{e['power_law']['a']:.2f}, {e['power_law']['b']:.3f}")
     return Group(t, Text("Observed k use the unbiased estimator (Chen et al. 2021); --json lists both curves.", style="dim"))
+
+
+def render_task_law(report: dict) -> Group:
+    """``plan fit-samples --sizes``: the pooled task law, each size against it, the held-out check."""
+    law = report["task_law"]
+    ks = list(report["sizes"][0]["predicted"]) if report["sizes"] else []
+    t = Table(title=f"Task law across sizes ({law['loss_law']} loss; pass@k = 1 - B(a, b+k)/B(a, b))", title_justify="left")
+    for col in ("size", "loss", "solved", "a (law)", *[f"pass@{k}" for k in ks]):
+        t.add_column(col, justify="left" if col == "size" else "right")
+    for r in report["sizes"]:
+        cells = []
+        for k in ks:
+            pred, obs, band = r["predicted"][k], r["observed"].get(k), r["interval"].get(k)
+            text = f"{pred:.3f}" + (f" [{band[0]:.3f}-{band[1]:.3f}]" if band else "") + (f" (obs {obs:.3f})" if obs is not None else "")
+            cells.append(text)
+        t.add_row(r["size"], f"{r['loss']:.4f}", f"{r['solved']}/{r['problems']}", f"{r['law_alpha']:.3g}", *cells)
+    held = report["leave_two_out"]
+    lines = [f"logit mean = {law['m0']:.3g} {law['m1']:+.3g} x {law['m2']:+.3g} x^2, log a = {law['a0']:.3g} {law['a1']:+.3g} x, "
+             f"x = loss - {law['center']:.4g}; fitted on losses {law['loss_lo']:.4g}-{law['loss_hi']:.4g}.",
+             (f"Held out {held['held_out']} size(s) at a time (fit on the rest, predict them), mean |error|: "
+              + ", ".join(f"pass@{k} {v:.4f}" for k, v in held["mean_abs_error"].items()) + f" over {len(held['rows'])} predictions."
+              if held["rows"] else "Too few sizes to hold any out: no out-of-sample check."),
+             f"Bands: {report['bootstrap']['level']:.0%} bootstrap over problems ({report['bootstrap']['draws']} draws, seed "
+             f"{report['bootstrap']['seed']}); observed pass@k by the unbiased estimator (Chen et al. 2021)."]
+    return Group(t, Text("\n".join(lines), style="dim"))
 
 
 def render_hardware_list(accelerators: Iterable[Accelerator]) -> Table:

@@ -43,7 +43,7 @@ from planner.serving.cost import (
     serving_cost,
 )
 from planner.serving.qat import precision_factor
-from planner.serving.sampling import TaskProfile
+from planner.serving.task_law import TaskLaw
 from planner.systems.shape import shape_for_params, smooth_dims
 from planner.units import gpu_hours
 
@@ -139,17 +139,19 @@ def served_coefficients(coeffs: object, weight_bits: int, kv_bits: int) -> objec
     return replace(coeffs, A=coeffs.A * rho ** (-coeffs.alpha))  # type: ignore[type-var]
 
 
-def objective_value(objective: str, loss: float, dmap: DownstreamMap | None, task: TaskProfile | None, k: int) -> float:
-    """The one formula for a plan's objective: loss, downstream error, or pass@k."""
+def objective_value(objective: str, loss: float, dmap: DownstreamMap | None, task: TaskLaw | None, k: int,
+                    task_loss: float | None = None) -> float:
+    """The one formula for a plan's objective: loss, downstream error, or pass@k (the task law
+    at ``task_loss``, the model's loss under the task law's own scaling law)."""
     if objective == "loss":
         return loss
-    if dmap is None:
-        raise ValueError(f"objective {objective} needs a downstream map")
     if objective == "error":
+        if dmap is None:
+            raise ValueError("objective error needs a downstream map")
         return float(dmap.error(loss))
-    if task is None:
-        raise ValueError("pass@k needs a task profile")
-    return float(task.pass_at_k(dmap.accuracy_above_chance(loss), [k])[0])
+    if task is None or task_loss is None:
+        raise ValueError("pass@k needs a task law and the model's loss under its scaling law")
+    return float(task.pass_at_k(task_loss, [k])[0])
 
 
 def max_params_within(limit: float, fn: Callable[[float], float], lo: float = 1e6, hi: float = 1e14,

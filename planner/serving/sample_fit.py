@@ -23,7 +23,7 @@ def _slug(text: str) -> str:
 
 def fit_sample_file(
     path: str, *, group_col: str | None = None, n_col: str = "n", c_col: str = "c", ks: Sequence[float] = (),
-    where: Sequence[str] = (), save_name: str | None = None, overwrite: bool = False,
+    where: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     table = read_runs(path).where(where)
     for col in (n_col, c_col) + ((group_col,) if group_col else ()):
@@ -69,15 +69,5 @@ def fit_sample_file(
             "pass_at_k_power_law": {str(k): float(np.exp(a_pl * k**b_pl)) for k in ks},
             "warnings": warnings,
         }
-        if save_name:
-            from planner.serving.tasks import save_task
-
-            saved_as = save_name if len(order) == 1 else f"{save_name}-{_slug(name)}"
-            entry["saved_as"] = saved_as
-            entry["saved_to"] = str(save_task(saved_as, {
-                "alpha": fit.alpha_, "scale": fit.scale_, "beta": fit.beta_, "group": str(name),
-                "n_problems": int(len(idx)), "log_likelihood": fit.log_likelihood_,
-                "source": f"fitted with `plan fit-samples` on {path} (group {name})",
-            }, overwrite=overwrite))
         entries.append(entry)
     return entries

@@ -1,7 +1,8 @@
-"""Task profiles for pass@k planning: presets and profiles saved by ``plan fit-samples``.
+"""Task laws for pass@k planning: the shipped ``math`` law and laws saved by ``plan fit-samples``.
 
-A profile is a difficulty distribution (:class:`planner.sampling.TaskProfile`): the Beta
-tail exponent ``alpha`` and ceiling ``scale`` of single-sample success probabilities.
+A task law (:class:`planner.serving.task_law.TaskLaw`) gives pass@k from a model's loss under a
+named scaling law, fitted across model sizes. A single model's difficulty fit (alpha, scale)
+cannot say how accuracy moves with the model, so planning refuses it.
 """
 
 from __future__ import annotations
@@ -9,26 +10,55 @@ from __future__ import annotations
 from pathlib import Path
 
 from planner.errors import PlannerInputError
+from planner.io import measured_data_dir
+from planner.io.runs import read_runs
 from planner.io.store import save_task_table, saved_task_files, user_task_dir
 from planner.io.toml import check_keys, load_toml_file, unknown_name
-from planner.serving.sampling import TaskProfile
+from planner.serving.task_law import SizeCounts, TaskLaw
 
-__all__ = ["PRESET_TASKS", "get_task", "save_task", "user_task_dir"]
+__all__ = ["PRESET_TASKS", "TASK_LAW_KEYS", "get_task", "pythia_math_sizes", "save_task", "user_task_dir"]
 
-#: Fitted by compute-planner (``ScaledBetaFit(fit_scale=False)``, i.e. a Beta on (0, 1)) to
-#: the MATH per-problem counts of Pythia 12B in planner/data/measured/math_pythia_per_problem_100samples.csv
-#: (Brown et al. 2024, Large Language Monkeys, as processed by Schaeffer et al. 2025):
-#: tail exponent alpha = 0.286. A profile for planning keeps only the tail: the accuracy
-#: comes from the loss (inference.md's chain), so the scale is 1.
+_PYTHIA = ("Pythia 70M", "Pythia 160M", "Pythia 410M", "Pythia 1B", "Pythia 2.8B", "Pythia 6.9B", "Pythia 12B")
+
+#: Fitted by compute-planner (``fit_task_law``, pooled Beta-binomial maximum likelihood) to the
+#: MATH per-problem counts of seven Pythia models, 128 problems x 100 samples each
+#: (planner/data/measured/math_pythia_per_problem_100samples.csv: Brown et al. 2024, Large
+#: Language Monkeys, as processed by Schaeffer et al. 2025), each model's loss being
+#: besiroglu2024's at its parameters and 299,892,736,000 training tokens
+#: (planner/data/measured/pythia_models.csv, from the Pythia README). tests/serving/
+#: test_task_law.py refits it from those files and checks these numbers.
 PRESET_TASKS = {
-    "math": TaskProfile(
-        name="math", alpha=0.286, scale=1.0,
-        source="Beta tail exponent fitted by maximum likelihood to Pythia 12B on MATH, 128 problems x 100 samples (Brown et al. 2024; Schaeffer et al. 2025)",
+    "math": TaskLaw(
+        name="math", m0=-4.81116456800183, m1=-4.8447212107304924, m2=-4.506552257744902,
+        a0=-1.7087477509032178, a1=-1.4719148326103348, center=2.3778733264338827,
+        loss_lo=2.100493571671225, loss_hi=2.848002411822043, loss_law="besiroglu2024", sizes=_PYTHIA,
+        source="pooled Beta-binomial fit to Pythia 70M-12B on MATH (128 problems x 100 samples; Brown et al. 2024, "
+               "Schaeffer et al. 2025), indexed by besiroglu2024's loss at each model's N and 300B tokens",
     ),
 }
 
+#: Keys of a saved task law (plan fit-samples --save), besides the profile's provenance.
+TASK_LAW_KEYS = ("m0", "m1", "m2", "a0", "a1", "center", "loss_lo", "loss_hi")
 
-def get_task(name: str) -> TaskProfile:
+
+def pythia_math_sizes(law_name: str = "besiroglu2024") -> list[SizeCounts]:
+    """The shipped Pythia MATH counts with each model's loss under ``law_name`` (worst first)."""
+    from planner.laws.catalog import get_law
+
+    law = get_law(law_name)
+    models = read_runs(measured_data_dir() / "pythia_models.csv")
+    params = dict(zip(models.column("model"), models.numeric("params"), strict=True))
+    tokens = dict(zip(models.column("model"), models.numeric("tokens"), strict=True))
+    counts = read_runs(measured_data_dir() / "math_pythia_per_problem_100samples.csv")
+    names, n, c = counts.column("model"), counts.numeric("n"), counts.numeric("c")
+    out = []
+    for name in _PYTHIA:
+        idx = [i for i, g in enumerate(names) if g == name]
+        out.append(SizeCounts(name, float(law.loss(params[name], tokens[name])), tuple(int(n[i]) for i in idx), tuple(int(c[i]) for i in idx)))
+    return sorted(out, key=lambda s: -s.loss)
+
+
+def get_task(name: str) -> TaskLaw:
     key = name.strip().lower()
     if key in PRESET_TASKS:
         return PRESET_TASKS[key]
@@ -40,14 +70,19 @@ def get_task(name: str) -> TaskProfile:
         raise unknown_name("task profile", name, [*PRESET_TASKS, *saved])
     data = load_toml_file(path, "task profile")
     tables = [v for v in data.values() if isinstance(v, dict)]
-    table = tables[0] if len(tables) == 1 and "alpha" not in data else data
-    check_keys(f"task profile {path}", table, {"alpha", "scale", "beta", "source", "group", "n_problems", "log_likelihood"})
+    table = tables[0] if len(tables) == 1 and "m0" not in data and "alpha" not in data else data
+    if "m0" not in table:
+        raise PlannerInputError(f"task profile {path} is one model's difficulty fit, not a law across sizes: planning needs "
+                                "how accuracy moves with the model; refit with plan fit-samples --sizes FILE --save NAME")
+    check_keys(f"task profile {path}", table, set(TASK_LAW_KEYS) | {"loss_law", "source", "sizes", "name"})
     try:
-        return TaskProfile(name=path.stem, alpha=float(table["alpha"]), scale=float(table["scale"]), source=str(table.get("source", path)))
+        values = {k: float(table[k]) for k in TASK_LAW_KEYS}
+        sizes = tuple(str(x) for x in table.get("sizes", ()))
+        return TaskLaw(name=path.stem, loss_law=str(table["loss_law"]), source=str(table.get("source", path)), sizes=sizes, **values)
     except (KeyError, ValueError, TypeError):
-        raise PlannerInputError(f"task profile {path}: needs numbers alpha and scale") from None
+        raise PlannerInputError(f"task profile {path}: needs numbers {', '.join(TASK_LAW_KEYS)} and a loss_law") from None
 
 
 def save_task(name: str, table: dict, *, overwrite: bool = False) -> Path:
-    """Write a fitted task profile to the user's task directory."""
+    """Write a fitted task law to the user's task directory."""
     return save_task_table(name, table, overwrite=overwrite, reserved=set(PRESET_TASKS))

@@ -239,12 +239,21 @@ def test_qat_command(cli):
 
 
 def test_saved_task_profile_is_usable(cli, tmp_path):
-    f = tmp_path / "per_problem.csv"
+    # Three synthetic model sizes drawn from the shipped math law, fitted back and planned with.
+    from planner.laws.catalog import get_law
+    from planner.serving.tasks import PRESET_TASKS
+
+    law, task = get_law("besiroglu2024"), PRESET_TASKS["math"]
     rng = np.random.default_rng(0)
-    c = rng.binomial(50, 0.8 * rng.beta(0.4, 3.0, size=60))
-    f.write_text("n,c\n" + "\n".join(f"50,{x}" for x in c))
-    code, _, err = cli("fit-samples", str(f), "--save", "mytask")
+    counts, sizes = ["model,n,c"], ["model,params,tokens"]
+    for name, n_params in (("s", 2e8), ("m", 1e9), ("l", 5e9)):
+        loss = float(law.loss(n_params, 3e11))
+        p = rng.beta(float(task.alpha(loss)), float(task.beta(loss)), size=200)
+        counts += [f"{name},50,{c}" for c in rng.binomial(50, p)]
+        sizes.append(f"{name},{n_params},3e11")
+    f, g = tmp_path / "per_problem.csv", tmp_path / "sizes.csv"
+    f.write_text("\n".join(counts))
+    g.write_text("\n".join(sizes))
+    code, _, err = cli("fit-samples", str(f), "--group-col", "model", "--sizes", str(g), "--bootstrap", "0", "--save", "mytask")
     assert code == 0, err
-    code, out, _ = cli("--budget", "1e22", "--infer-tokens", "1e8", "--objective", "pass@k", "--task", "mytask",
-                       "--law", "gadre2024-rpj", "--json")
     assert code == 0 and json.loads(out)["result"]["objective"] == "pass@k"

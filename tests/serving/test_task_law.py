@@ -1,0 +1,98 @@
+"""The task law across model sizes, on the shipped Pythia MATH counts (issue: task accuracy and
+test-time samples a practitioner would believe)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import planner
+from planner.serving.task_law import fit_task_law, leave_out_check
+from planner.serving.tasks import PRESET_TASKS, pythia_math_sizes
+
+SIZES = pythia_math_sizes()
+LAW = PRESET_TASKS["math"]
+
+
+def test_the_shipped_math_law_is_a_refit_of_the_shipped_data():
+    refit = fit_task_law(SIZES, loss_law="besiroglu2024")
+    for key in ("m0", "m1", "m2", "a0", "a1", "center", "loss_lo", "loss_hi"):
+        assert getattr(refit, key) == pytest.approx(getattr(LAW, key), rel=1e-3, abs=1e-3), key
+    assert LAW.sizes == tuple(s.name for s in SIZES) and LAW.loss_law == "besiroglu2024"
+
+
+def test_leave_two_sizes_out_predicts_pass_at_1_and_100():
+    rows = leave_out_check(SIZES, ks=(1, 100))
+    assert len(rows) == 2 * 21  # every pair of the seven sizes, both held-out sizes predicted
+    e1 = np.mean([abs(r["predicted"][1] - r["observed"][1]) for r in rows])
+    e100 = np.mean([abs(r["predicted"][100] - r["observed"][100]) for r in rows])
+    print(f"\nleave-two-out mean |error|: pass@1 {e1:.4f}, pass@100 {e100:.4f}")
+    for r in rows:
+        print(f"  out {'+'.join(r['held_out']):26s} {r['size']:12s} pass@1 {r['observed'][1]:.4f} -> {r['predicted'][1]:.4f}, "
+              f"pass@100 {r['observed'][100]:.3f} -> {r['predicted'][100]:.3f}")
+    assert e1 <= 0.01 and e100 <= 0.05
+
+
+def test_pass_at_1_of_every_size_is_within_a_factor_of_two():
+    for s in SIZES:
+        ratio = float(LAW.pass_at_k(s.loss, [1])[0]) / s.observed_pass_at_k(1)
+        assert 0.5 <= ratio <= 2.0, (s.name, ratio)
+
+
+def test_tail_matches_brown_et_als_fits_far_beyond_the_samples():
+    # Large Language Monkeys' fits of log pass@k = a k^b over 10,000 samples (Brown et al. 2024,
+    # shared/reference/inference.md): Pythia-12B MATH (-3.92, -0.35), Pythia-70M (-7.59, -0.18).
+    # The law sees only 100 samples per problem.
+    for s, (a, b) in ((SIZES[-1], (-3.92, -0.35)), (SIZES[0], (-7.59, -0.18))):
+        pred = LAW.pass_at_k(s.loss, [1000, 10000])
+        ref = np.exp(a * np.array([1000.0, 10000.0]) ** b)
+        assert np.all(np.abs(pred - ref) <= 0.05), (s.name, pred, ref)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(loss=st.floats(1.6, 3.4), k=st.integers(1, 5000))
+def test_pass_at_k_rises_with_k_and_falls_with_loss(loss, k):
+    here = LAW.pass_at_k(loss, [k, k + 1])
+    assert 0.0 <= here[0] <= here[1] <= 1.0
+    assert float(LAW.pass_at_k(loss + 0.01, [k])[0]) <= here[0] + 1e-12
+
+
+def test_fit_samples_with_sizes_reports_the_law_and_saves_it(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    from planner.io import measured_data_dir
+
+    data = measured_data_dir()
+    code, out, err = cli("fit-samples", str(data / "math_pythia_per_problem_100samples.csv"), "--group-col", "model",
+                         "--sizes", str(data / "pythia_models.csv"), "--bootstrap", "10", "--save", "math-mine", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["leave_two_out"]["mean_abs_error"]["1"] <= 0.01 and doc["leave_two_out"]["mean_abs_error"]["100"] <= 0.05
+    assert len(doc["sizes"]) == 7 and all(len(r["interval"]["100"]) == 2 for r in doc["sizes"])
+    mine = planner.serving.tasks.get_task("math-mine")
+    assert mine.loss_law == "besiroglu2024" and mine.m0 == pytest.approx(LAW.m0, rel=1e-3)
+    code, _, err = cli("fit-samples", str(data / "math_pythia_per_problem_100samples.csv"), "--group-col", "model", "--save", "x")
+    assert code == 2 and "--save needs --sizes" in err
+
+
+def test_the_readme_pass_at_k_plan_stays_inside_the_task_law():
+    p = planner.plan(budget_flops=1e23, infer_tokens=1e12, objective="pass@k", task="math", law="gadre2024-rpj")
+    assert p.result.params >= 100e6
+    loss = p.result.serving.pass_at_k
+    assert loss is not None and 0 < loss < 1
+    coeffs = planner.laws.get_law("besiroglu2024").coeffs
+    from planner.serving.joint import served_coefficients
+
+    task_loss = float(served_coefficients(coeffs, p.result.qat_bits, 16).loss(p.result.params, p.result.train_tokens))
+    assert task_loss <= LAW.loss_hi + 1e-9  # never a model worse than the weakest one fitted
+    assert p.result.serving.pass_at_k == pytest.approx(float(LAW.pass_at_k(task_loss, [p.result.samples_per_query])[0]), rel=1e-9)
+
+
+def test_a_single_model_profile_is_refused_for_planning(tmp_path):
+    path = tmp_path / "old.toml"
+    path.write_text('alpha = 0.3\nscale = 1.0\nsource = "one model"\n')
+    with pytest.raises(planner.PlannerInputError, match="not a law across sizes"):
+        planner.serving.tasks.get_task(str(path))
