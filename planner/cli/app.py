@@ -85,6 +85,8 @@ _SCENARIO_KEYS = {
     "gen_tokens": "gen_tokens",
     "serve_batch": "serve_batch",
     "max_serve_batch": "max_serve_batch",
+    "verifier_flops": "verifier_flops",
+    "reward_model": "reward_model_params",
     "max_gpus": "max_gpus",
     "extrapolate": "extrapolate",
     "max_unique_tokens": "max_unique_tokens",
@@ -128,6 +130,8 @@ _SCENARIO_INFO = {"title", "description"}
 @click.option("--prompt-tokens", type=click.IntRange(min=1), default=DEFAULT_PROMPT_TOKENS, show_default=True, help="Prompt tokens per query (a planner default).")
 @click.option("--gen-tokens", type=click.IntRange(min=1), default=DEFAULT_GEN_TOKENS, show_default=True, help="Generated tokens per sample (a planner default).")
 @click.option("--serve-batch", type=click.IntRange(min=1), help="Fix the sequences decoded together per replica (default: chosen, the largest that fits).")
+@click.option("--verifier-flops", type=QUANTITY, default=0.0, show_default=True, help="FLOPs to check one sample with pass@k's automatic verifier (unit tests, a proof checker): a user parameter.")
+@click.option("--reward-model", "reward_model_params", type=QUANTITY, help="Select among samples with a reward model of this many parameters: each sample costs its forward pass.")
 @click.option("--max-serve-batch", type=click.IntRange(min=1), default=DEFAULT_MAX_SERVE_BATCH, show_default=True, help="Largest serving batch the plan may choose (a planner cap).")
 @click.option("--serve-gpu", help="Accelerator that serves (default: --gpu).")
 @click.option("--serve-memory", type=QUANTITY, help="Bytes of accelerator memory one serving replica may use (e.g. 80e9).")
@@ -197,7 +201,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         prompt_tokens=flags["prompt_tokens"],
         gen_tokens=flags["gen_tokens"],
         serve_batch=flags["serve_batch"],
-        max_serve_batch=flags["max_serve_batch"],
+        max_serve_batch=flags["max_serve_batch"], verifier_flops=flags["verifier_flops"], reward_model_params=flags["reward_model_params"],
         max_gpus=flags["max_gpus"],
         extrapolate=flags["extrapolate"],
         max_unique_tokens=flags["max_unique_tokens"],

@@ -68,8 +68,15 @@ def assumptions(req: Request, ctx: Context, fp: FixedPoint, mfu_source: str, rec
     if ctx.task is not None:
         t = ctx.task
         out.append(Assumption("task law", f"{t.name}: pass@k = 1 - B(a, b+k)/B(a, b), mean and tail moving with the "
-                              f"{t.loss_law} loss, fitted on losses {t.loss_lo:.4g}-{t.loss_hi:.4g}; selection by an automatic "
-                              "verifier (pass@k)", t.source))
+                              f"{t.loss_law} loss, fitted on losses {t.loss_lo:.4g}-{t.loss_hi:.4g}", t.source))
+        if req.reward_model_params is not None:
+            sel = (f"a reward model of {req.reward_model_params:.3g} params scores each sample: {ctx.spec.verifier_flops_per_sample:.3g} "
+                   "FLOPs per sample (2 per parameter per prompt and sample token); pass@k is then an upper bound (a reward model "
+                   "misses correct samples an automatic verifier would accept)")
+        else:
+            sel = f"pass@k: an automatic verifier picks a correct sample; it costs {req.verifier_flops:.3g} FLOPs per sample"
+        out.append(Assumption("sample selection", sel, "user-set (--reward-model)" if req.reward_model_params is not None
+                              else ("user-set (--verifier-flops)" if req.verifier_flops else "planner default (--verifier-flops, 0)")))
     if req.price_usd_per_gpu_hour is not None:
         out.append(Assumption("price", f"${req.price_usd_per_gpu_hour:,.2f} per GPU-hour", "user-set (--price)"))
     elif accel.price_usd_per_gpu_hour:

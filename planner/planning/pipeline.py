@@ -88,7 +88,8 @@ def plan(
     max_serve_batch: int = DEFAULT_MAX_SERVE_BATCH, serve_gpu: str | Accelerator | None = None,
     serve_memory_bytes: float | None = None, latency_s: float | None = None, task: str | None = None,
     serving_cost: str | None = None, max_gpus: int = DEFAULT_MAX_GPUS, extrapolate: bool = False,
-    max_unique_tokens: float = DEFAULT_MAX_UNIQUE_TOKENS, registry: HardwareRegistry | None = None,
+    max_unique_tokens: float = DEFAULT_MAX_UNIQUE_TOKENS, verifier_flops: float = 0.0, reward_model_params: float | None = None,
+    registry: HardwareRegistry | None = None,
     hardware_files: Iterable[str | Path] = (),
 ) -> Plan:
     """Choose model size, tokens, serving bits and samples for a lifetime budget or a target loss.

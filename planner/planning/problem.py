@@ -225,9 +225,14 @@ def solve_choice(problem: PlanningProblem, bits: int, samples: int, n_start: flo
     n0 = n_start or _N_START
     n0 = min(cap, n0) if cap else n0
     n0 = max(n0, sup.min_params or 0.0)
+    budget = problem.budget_flops
+    if budget is not None and low.constant_cost() > 0:
+        budget = budget - low.constant_cost()
+        if budget <= 0:
+            raise _Infeasible(f"choosing among {samples} samples alone costs {low.constant_cost():.3g} of the {problem.budget_flops:.3g} budget")
     rounds = 0
     for rounds in range(1, _MAX_TERM_ROUNDS + 1):
-        prob = AllocationProblem(law=eff, objective=problem.objective, budget_flops=problem.budget_flops,
+        prob = AllocationProblem(law=eff, objective=problem.objective, budget_flops=budget,
                                  target_loss=problem.target_loss, max_params=cap, max_tokens=problem.max_tokens,
                                  max_train_flops=problem.max_train_flops, serving_terms=low.terms(n0),
                                  min_params=sup.min_params, min_tokens_per_param=sup.min_tokens_per_param,

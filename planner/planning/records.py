@@ -1,7 +1,5 @@
-"""The typed, frozen records a plan is made of. SI units; FLOPs are counts, not rates.
-
-One :class:`Plan` feeds the report, the JSON document, the exports and library callers.
-``Plan.from_json(p.to_json()) == p``; ``pickle`` and ``dataclasses.asdict`` work.
+"""The typed, frozen records a plan is made of. SI units; FLOPs are counts, not rates. One :class:`Plan`
+feeds the report, JSON, exports and library callers; ``Plan.from_json(p.to_json()) == p``, pickle works.
 """
 
 from __future__ import annotations
@@ -93,6 +91,8 @@ class Request:
     max_gpus: int = 16384
     extrapolate: bool = False
     max_unique_tokens: float = 15e12
+    verifier_flops: float = 0.0  # FLOPs to check one sample; or a reward model of reward_model_params scores it
+    reward_model_params: float | None = None
 
 
 @dataclass(frozen=True)

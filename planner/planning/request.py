@@ -70,6 +70,10 @@ def make_request(**given: Any) -> Request:
     r["infer_tokens"] = check_positive("infer-tokens", r["infer_tokens"], allow_zero=True) or 0.0
     r["gpus"] = check_int("gpus", r["gpus"], maximum=LIMITS["gpus"])
     r["max_unique_tokens"] = check_positive("max-unique-tokens", r["max_unique_tokens"])
+    r["verifier_flops"] = check_positive("verifier-flops", r["verifier_flops"], allow_zero=True) or 0.0
+    r["reward_model_params"] = check_positive("reward-model", r["reward_model_params"])
+    if r["verifier_flops"] and r["reward_model_params"] is not None:
+        raise PlannerInputError("give --verifier-flops (an automatic verifier) or --reward-model (a scorer), not both")
     for name in ("samples", "max_samples", "prompt_tokens", "gen_tokens", "serve_batch", "max_serve_batch", "seq_len",
                  "max_uncertainty_draws", "max_gpus"):
         r[name] = check_int(name.replace("_", "-"), r[name], maximum=LIMITS.get(name))

@@ -99,7 +99,7 @@ def resolve(req: Request, *, gpu: str | Accelerator, law: str | Path | Chinchill
                         f"{GENERIC_DEFAULT_MFU:.0%} of peak; pass --mfu with a measured value")
     spec = ServingSpec(prompt_tokens=req.prompt_tokens, gen_tokens=req.gen_tokens, kv_bits=req.kv_bits, batch=req.serve_batch,
                        max_batch=req.max_serve_batch, latency_bound_s=req.latency_s, memory_bound_bytes=req.serve_memory_bytes,
-                       weight_bits=req.bits or 16, samples=req.samples or 1)
+                       weight_bits=req.bits or 16, samples=req.samples or 1, verifier_flops_per_sample=verifier_flops_of(req))
     serves = req.infer_tokens > 0
     bits = (req.bits,) if req.bits is not None else (SEARCHED_WEIGHT_BITS if serves else (16,))
     return Context(
@@ -109,6 +109,15 @@ def resolve(req: Request, *, gpu: str | Accelerator, law: str | Path | Chinchill
         sample_choices=_sample_grid(req) if serves else ((req.samples or 1),), warnings=tuple(warnings),
         support=Support() if req.extrapolate else task_support(support_of(the_law), task, task_coeffs), task_coeffs=task_coeffs,
     )
+
+
+def verifier_flops_of(req: Request) -> float:
+    """FLOPs to choose among samples, per sample: an automatic verifier's (``verifier_flops``,
+    default 0), or a reward model's forward pass over the prompt and the sample, 2 FLOPs per
+    parameter per token (Kaplan et al. 2020)."""
+    if req.reward_model_params is not None:
+        return 2.0 * req.reward_model_params * (req.prompt_tokens + req.gen_tokens)
+    return req.verifier_flops
 
 
 def task_support(support: Support, task: TaskLaw | None, coeffs: Any) -> Support:

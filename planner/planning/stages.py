@@ -3,6 +3,7 @@ declared problem) and the one MFU; none re-derives a number another stage owns."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -95,8 +96,23 @@ def _samples_reason(problem: PlanningProblem, found: Search) -> str:
         return "k = 1: more samples did not pay for their serving cost at this budget"
     if k1:
         return (f"k = {k} on a {found.best.params / 1e9:.3g}B model beats k = 1 on a {k1[0].params / 1e9:.3g}B by "
-                f"{(found.best.objective_value - k1[0].objective_value) * 100:.3g} points of pass@k")
-    return f"k = {k} was the best of the samples searched"
+                f"{(found.best.objective_value - k1[0].objective_value) * 100:.3g} points of pass@k" + _ten_times(problem, found))
+    return f"k = {k} was the best of the samples searched" + _ten_times(problem, found)
+
+
+def _ten_times(problem: PlanningProblem, found: Search) -> str:
+    """The other way to spend the budget: a model ten times the size, one sample per query."""
+    best = found.best
+    if problem.quality != "pass@k" or problem.objective != "min_loss":
+        return ""
+    big = 10.0 * best.params
+    sup = replace(problem.support, min_params=big)
+    try:
+        c = solve_choice(replace(problem, max_params=big, support=sup), best.bits, 1, n_start=big)
+    except _Infeasible:
+        return f"; a {big / 1e9:.3g}B model (10x) does not fit the budget inside the law's range"
+    return (f"; a {big / 1e9:.3g}B model (10x) with k = 1 on the same budget trains on {c.tokens:.3g} tokens and reaches "
+            f"{c.objective_value:.1%} pass@1, against {best.objective_value:.1%} here")
 
 
 def _search_summary(problem: PlanningProblem, found: Search) -> str:

@@ -90,6 +90,8 @@ class ServingSpec:
     memory_bound_bytes: float | None = None
     memory_reserve_fraction: float = DEFAULT_MEMORY_RESERVE_FRACTION
     weight_share: float = DEFAULT_WEIGHT_SHARE
+    #: FLOPs spent choosing among the k samples, per sample (a verifier or a reward model).
+    verifier_flops_per_sample: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("prompt_tokens", "gen_tokens", "samples", "max_batch"):
@@ -97,6 +99,8 @@ class ServingSpec:
                 raise PlannerInputError(f"{name.replace('_', '-')} must be at least 1")
         if self.batch is not None and self.batch < 1:
             raise PlannerInputError("serve-batch must be at least 1")
+        if not (0 <= self.verifier_flops_per_sample < float("inf")):
+            raise PlannerInputError("--verifier-flops must be a finite number >= 0")
         check_bits(self.weight_bits, self.kv_bits)
 
     @property
@@ -209,11 +213,14 @@ def kinetics_parts_of(params: float, layers: float, q_width: float, kv_width: fl
     width = 2.0 * layers * q_width  # r D_kv: attention FLOPs per token pair / 2
     d_kv = kv_elements_per_token(layers, kv_width)
     batch = max(1.0, serve_batch(params, layers, q_width, kv_width, accel, spec))
-    return {
+    parts = {
         "linear": params * (2 * lin + 2 * k * lout + intensity * spec.weight_bits / 8 / batch * k * lout),
         "attention": width * (2 * k * lin * lout + k * lout**2 + lin * lin),
         "kv": intensity * d_kv * spec.kv_bits / 8 * (2 * lin * lout + k * lout**2),
     }
+    if spec.verifier_flops_per_sample > 0:  # compute-bound scoring: its FLOPs at peak
+        parts["verifier"] = k * spec.verifier_flops_per_sample
+    return parts
 
 
 def kinetics_parts(shape: ModelShape, accel: Accelerator, spec: ServingSpec) -> dict[str, float]:

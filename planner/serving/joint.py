@@ -102,12 +102,19 @@ class ServingLowering:
         if self.cost_model == "flops":
             return ((2.0 * self.spec.samples * self.served_tokens, 1.0),)
         w = self._eflop_value
-        return tuple((c * w, e) for c, e in serving_terms(n0, self.accel, self.spec, self.queries))
+        no_check = replace(self.spec, verifier_flops_per_sample=0.0)  # constant in N: see constant_cost
+        return tuple((c * w, e) for c, e in serving_terms(n0, self.accel, no_check, self.queries))
+
+    def constant_cost(self) -> float:
+        """Lifetime cost that does not depend on the model (choosing among the k samples), in
+        training-FLOP equivalents: the solver takes it off the budget instead of as a term."""
+        check = self.queries * self.spec.samples * self.spec.verifier_flops_per_sample
+        return check if self.cost_model == "flops" else check * self._eflop_value
 
     def cost_per_query(self, params: float) -> float:
         """One query (prompt plus k samples) in training-FLOP equivalents, exact."""
         if self.cost_model == "flops":
-            return 2.0 * params * self.spec.samples * self.spec.gen_tokens
+            return self.spec.samples * (2.0 * params * self.spec.gen_tokens + self.spec.verifier_flops_per_sample)
         return self._eflop_value * sum(_parts(params, self.accel, self.spec).values())
 
     def cost(self, params: float) -> float:
@@ -127,7 +134,9 @@ class ServingLowering:
     def dominant_terms(self, params: float) -> dict[str, float]:
         """Share of serving cost by part (roofline: linear / attention / KV; flops: all linear)."""
         if self.cost_model == "flops":
-            return {"linear": 1.0}
+            per = self.cost_per_query(params)
+            check = self.spec.samples * self.spec.verifier_flops_per_sample / per
+            return {"linear": 1.0 - check, "verifier": check} if check > 0 else {"linear": 1.0}
         parts = _parts(params, self.accel, self.spec)
         total = sum(parts.values())
         return {k: v / total for k, v in parts.items()}

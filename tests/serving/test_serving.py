@@ -256,4 +256,6 @@ def test_saved_task_profile_is_usable(cli, tmp_path):
     g.write_text("\n".join(sizes))
     code, _, err = cli("fit-samples", str(f), "--group-col", "model", "--sizes", str(g), "--bootstrap", "0", "--save", "mytask")
     assert code == 0, err
+    code, out, _ = cli("--budget", "1e22", "--infer-tokens", "1e8", "--objective", "pass@k", "--task", "mytask",
+                       "--law", "gadre2024-rpj", "--json")
     assert code == 0 and json.loads(out)["result"]["objective"] == "pass@k"

@@ -89,6 +89,9 @@ def test_the_readme_pass_at_k_plan_stays_inside_the_task_law():
     task_loss = float(served_coefficients(coeffs, p.result.qat_bits, 16).loss(p.result.params, p.result.train_tokens))
     assert task_loss <= LAW.loss_hi + 1e-9  # never a model worse than the weakest one fitted
     assert p.result.serving.pass_at_k == pytest.approx(float(LAW.pass_at_k(task_loss, [p.result.samples_per_query])[0]), rel=1e-9)
+    # What mattered: the chosen (N, k) against the best k = 1 plan and a model ten times the size.
+    why = p.result.serving.samples_reason
+    assert "beats k = 1 on a" in why and "(10x) with k = 1 on the same budget" in why
 
 
 def test_a_single_model_profile_is_refused_for_planning(tmp_path):
@@ -96,3 +99,19 @@ def test_a_single_model_profile_is_refused_for_planning(tmp_path):
     path.write_text('alpha = 0.3\nscale = 1.0\nsource = "one model"\n')
     with pytest.raises(planner.PlannerInputError, match="not a law across sizes"):
         planner.serving.tasks.get_task(str(path))
+
+
+def test_selection_cost_is_priced_and_moves_the_samples():
+    kw = dict(budget_flops=1e23, infer_tokens=1e12, objective="pass@k", task="math", law="gadre2024-rpj")
+    free = planner.plan(**kw)
+    rm = planner.plan(**kw, reward_model_params=8e9)
+    # A reward model's forward pass over prompt and sample, 2 FLOPs per parameter per token.
+    assert rm.result.serving.cost_shares["verifier"] > 0.2 and "verifier" not in free.result.serving.cost_shares
+    assert rm.result.samples_per_query < free.result.samples_per_query
+    assert any(a.name == "sample selection" and "reward model" in a.value for a in rm.assumptions)
+    flops = planner.plan(**kw, serving_cost="flops", verifier_flops=1e12, samples=4)
+    low = flops.result.serving
+    per_query = 4 * (2 * flops.result.params * 512 + 1e12)  # flops pricing: k (2 N gen + verifier) per query
+    assert flops.result.inference_flops == pytest.approx(low.queries * per_query, rel=1e-6)
+    with pytest.raises(planner.PlannerInputError, match="not both"):
+        planner.plan(**kw, verifier_flops=1e9, reward_model_params=1e9)
