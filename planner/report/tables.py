@@ -96,10 +96,17 @@ def render_sample_fits(entries: list[dict]) -> Group:
     t = Table(title="Scaled-Beta difficulty fits (pass@k = 1 - E[(1 - sX)^k], X ~ Beta(a, b))", title_justify="left")
     for col in ("group", "problems", "a", "b", "s", *[f"pass@{k}" for k in ks], "power law a, b"):
         t.add_column(col, justify="left" if col == "group" else "right")
+    def cell(e: dict, k: str) -> str:
+        if e["pass_at_k"][k] is None:
+            lo, hi = e["pass_at_k_interval"][k]
+            return f"[{lo:.3f}-{hi:.3f}]"
+        return f"{e['pass_at_k'][k]:.3f}"
+
     for e in entries:
         t.add_row(str(e["name"]), str(e["n_problems"]), f"{e['alpha']:.3g}", f"{e['beta']:.3g}", f"{e['scale']:.3g}",
-                  *[f"{e['pass_at_k'][k]:.3f}" for k in ks], f"{e['power_law']['a']:.2f}, {e['power_law']['b']:.3f}")
-    return Group(t, Text("Observed k use the unbiased estimator (Chen et al. 2021); --json lists both curves.", style="dim"))
+                  *[cell(e, k) for k in ks], f"{e['power_law']['a']:.2f}, {e['power_law']['b']:.3f}")
+    return Group(t, Text("Observed k use the unbiased estimator (Chen et al. 2021); --json lists both curves. [a-b]: the tail "
+                         "is not identified (few problems solved): a 90 % bootstrap band over problems instead of a point.", style="dim"))
 
 
 def render_task_law(report: dict) -> Group:

@@ -15,6 +15,26 @@ from planner.serving.sampling import ScaledBetaFit, fit_power_law, unbiased_pass
 __all__ = ["DEFAULT_KS", "fit_sample_file"]
 
 DEFAULT_KS = (1, 10, 100, 1000, 10000)
+#: Fewer problems ever solved than this and a single model's tail is not identified (Pythia
+#: 70M on MATH solves 2 of 128; its own fit says pass@10000 = 0.75, Brown et al. measured ~0.24).
+UNIDENTIFIED_SOLVED = 5
+TAIL_DRAWS = 20  # bootstrap draws over problems for an unidentified tail (seed 0)
+
+
+def _tail_interval(n: np.ndarray, c: np.ndarray, ks: Sequence[int], n_min: int) -> dict[str, list[float]]:
+    """A 90 % bootstrap band over problems for k beyond the samples; a draw that solves
+    nothing says pass@k can be as low as what was seen (0 beyond it)."""
+    rng = np.random.default_rng(0)
+    far = [k for k in ks if k > n_min]
+    draws = []
+    for _ in range(TAIL_DRAWS):
+        idx = rng.integers(0, len(n), len(n))
+        if c[idx].sum() == 0:
+            draws.append(np.zeros(len(far)))
+            continue
+        draws.append(ScaledBetaFit().fit(n[idx], c[idx]).pass_at_k(far))
+    lo, hi = np.percentile(np.array(draws), [5, 95], axis=0)
+    return {str(k): [float(a), float(b)] for k, a, b in zip(far, lo, hi, strict=True)}
 
 
 def _slug(text: str) -> str:
@@ -49,9 +69,11 @@ def fit_sample_file(
         pred = fit.pass_at_k(ks)
         warnings = []
         solved = int((c > 0).sum())
-        if solved < 5 or fit.at_bound_:
+        interval: dict[str, list[float]] = {}
+        if solved < UNIDENTIFIED_SOLVED or fit.at_bound_:
             warnings.append(f"only {solved} of {len(c)} problems were ever solved or a parameter sits on its bound: "
-                            "the tail is not identified and extrapolation is unreliable")
+                            f"the tail is not identified; pass@k beyond k = {n_min} is given as a bootstrap interval, not a point")
+            interval = _tail_interval(n, c, ks, n_min)
         entry: dict[str, Any] = {
             "name": name,
             "n_problems": int(len(idx)),
@@ -62,7 +84,8 @@ def fit_sample_file(
             "scale": fit.scale_,
             "params": {"alpha": fit.alpha_, "beta": fit.beta_, "scale": fit.scale_},
             "log_likelihood": fit.log_likelihood_,
-            "pass_at_k": {str(k): float(v) for k, v in zip(ks, pred, strict=True)},
+            "pass_at_k": {str(k): (None if interval and k > n_min else float(v)) for k, v in zip(ks, pred, strict=True)},
+            "pass_at_k_interval": interval,
             "pass_at_k_unbiased": {str(k): v for k, v in unbiased.items() if k in (1, 2, 5, 10, 20, 50, 100) or k == n_min},
             "pass_at_k_fit_on_observed": {str(k): float(v) for k, v in zip(observed, fit.pass_at_k(observed), strict=True) if k in (1, 2, 5, 10, 20, 50, 100) or k == n_min},
             "power_law": {"a": a_pl, "b": b_pl},

@@ -115,3 +115,20 @@ def test_selection_cost_is_priced_and_moves_the_samples():
     assert flops.result.inference_flops == pytest.approx(low.queries * per_query, rel=1e-6)
     with pytest.raises(planner.PlannerInputError, match="not both"):
         planner.plan(**kw, verifier_flops=1e9, reward_model_params=1e9)
+
+
+def test_a_single_models_tail_is_a_point_where_identified_and_an_interval_where_not():
+    from planner.io import measured_data_dir
+    from planner.serving.sample_fit import fit_sample_file
+
+    entries = {e["name"]: e for e in fit_sample_file(str(measured_data_dir() / "math_pythia_per_problem_100samples.csv"),
+                                                     group_col="model", where=("model=Pythia 12B",))}
+    e12 = entries["Pythia 12B"]  # Brown et al.'s fit over 10,000 samples: 0.705 at 1,000, 0.855 at 10,000
+    assert abs(e12["pass_at_k"]["1000"] - 0.705) <= 0.05 and abs(e12["pass_at_k"]["10000"] - 0.855) <= 0.05
+    assert not e12["pass_at_k_interval"]
+    e70 = fit_sample_file(str(measured_data_dir() / "math_pythia_per_problem_100samples.csv"), group_col="model",
+                          where=("model=Pythia 70M",))[0]
+    assert e70["pass_at_k"]["1000"] is None and e70["pass_at_k"]["100"] is not None
+    for k, ref in (("1000", 0.112), ("10000", 0.237)):  # Brown et al.'s Pythia-70M fit
+        lo, hi = e70["pass_at_k_interval"][k]
+        assert lo <= ref <= hi
