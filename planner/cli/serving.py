@@ -80,8 +80,6 @@ def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str
     for e in entries:
         for w in e["warnings"]:
             click.echo(f"plan: warning: {e['name']}: {w}", err=True)
-        if e.get("saved_to"):
-            click.echo(f"plan: saved task profile '{e['saved_as']}' to {e['saved_to']}", err=True)
     if as_json:
         echo_json(entries)
         return

@@ -52,7 +52,7 @@ def _check_serving(r: dict[str, Any]) -> None:
     if r["kv_bits"] not in KV_BITS:
         raise PlannerInputError(f"--kv-bits must be one of {', '.join(map(str, KV_BITS))}, got {r['kv_bits']}")
     if r["objective"] == "pass@k" and r["task"] is None:
-        raise PlannerInputError("--objective pass@k needs a task profile (--task)")
+        raise PlannerInputError("--objective pass@k needs a task law (--task math, or one saved by plan fit-samples --sizes --save)")
     if r["objective"] != "loss" and r["budget_kind"] == "target":
         raise PlannerInputError(f"--objective {r['objective']} needs a budget (--budget, --gpu-hours, --dollars or --gpus/--days), not --target-loss")
     if r["samples"] is not None and r["samples"] > r["max_samples"]:

@@ -1,4 +1,4 @@
-"""Stage 2, resolve: names to objects (accelerators, law, downstream map, task profile), the
+"""Stage 2, resolve: names to objects (accelerators, law, downstream map, task law), the
 MFU prior, and the discrete choices the plan will search. Still nothing solved."""
 
 from __future__ import annotations

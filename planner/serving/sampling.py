@@ -1,4 +1,4 @@
-"""Repeated sampling: pass@k from per-problem data and from task profiles.
+"""Repeated sampling: pass@k from one model's per-problem data.
 
 * Unbiased pass@k from n samples with c correct (Chen et al. 2021):
   ``1 - C(n-c, k) / C(n, k)``, computed as ``1 - prod_{i=n-c+1..n} (1 - k/i)``.
@@ -12,9 +12,8 @@
   polynomial in X, so Gauss-Jacobi quadrature with n/2 + 1 nodes is exact.
 * The aggregate curve's exponentiated power law (Brown et al. 2024, Large Language Monkeys):
   ``log pass@k ~ a k^b``, fitted by least squares on ``log(-log pass@k)`` vs ``log k``.
-* A task profile links loss to pass@k without per-task data: single-sample accuracy comes
-  from the downstream-error law, and the Beta keeps the profile's tail exponent and scale
-  while its mean matches that accuracy.
+* :class:`TaskProfile` keeps one model's tail exponent and scale. Plans do not use it: how
+  accuracy moves with the model needs the law across sizes (:mod:`planner.serving.task_law`).
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def test_3_target_plans_meet_the_target_at_the_serving_bits(infer_tokens):
 @pytest.mark.parametrize("infer_tokens", [0.0, 1e10])
 @pytest.mark.parametrize("kwargs, message", [
     (dict(objective="error"), "downstream-error map"),
-    (dict(objective="pass@k", law="gadre2024-rpj"), "task profile"),
+    (dict(objective="pass@k", law="gadre2024-rpj"), "task law"),
 ])
 def test_4_objectives_without_their_inputs_are_usage_errors(infer_tokens, kwargs, message):
     # 0.1: exit 0 with objective_value null without --infer-tokens, exit 2 with it.

@@ -204,7 +204,7 @@ def test_error_objective_and_default_accounting():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--budget", "1e22", "--infer-tokens", "1e10", "--objective", "pass@k", "--law", "gadre2024-rpj"], "task profile"),
+        (["--budget", "1e22", "--infer-tokens", "1e10", "--objective", "pass@k", "--law", "gadre2024-rpj"], "task law"),
         (["--budget", "1e22", "--infer-tokens", "1e10", "--objective", "error"], "downstream-error map"),
         (["--target-loss", "2.5", "--infer-tokens", "1e10", "--objective", "error", "--law", "gadre2024-rpj"], "needs a budget"),
         (["--budget", "1e22", "--bits", "5"], "not one of"),
