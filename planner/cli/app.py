@@ -274,8 +274,25 @@ def _err(message: str) -> None:
     click.echo(f"plan: error: {message}", err=True)
 
 
+#: BLAS/OpenMP thread-pool variables. Plans and fits solve many small problems, where a
+#: multi-threaded BLAS spends more time waking threads than computing (benchmarks/bench_threads.py
+#: measures it), so the CLI runs them on one thread unless the user set the variable.
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def pin_blas_threads(env: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """One BLAS thread for every pool variable the user left unset (before numpy loads).
+    ``PLANNER_BLAS_THREADS=N`` asks for N instead; ``PLANNER_BLAS_THREADS=0`` leaves them alone."""
+    want = env.get("PLANNER_BLAS_THREADS", "1")
+    if want == "0":
+        return
+    for var in BLAS_THREAD_VARS:
+        env.setdefault(var, want)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; turn every expected failure into one stderr line and an exit code."""
+    pin_blas_threads()
     from click.exceptions import Abort, ClickException, Exit, UsageError
 
     try:

@@ -17,3 +17,17 @@ import pytest
 def test_oversized_inputs_are_refused_in_one_line(cli, argv, message):
     code, out, err = cli(*argv)
     assert code == 2 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_cli_pins_blas_threads_unless_the_user_chose():
+    from planner.cli.app import BLAS_THREAD_VARS, pin_blas_threads
+
+    env = {"OMP_NUM_THREADS": "4"}
+    pin_blas_threads(env)
+    assert env["OMP_NUM_THREADS"] == "4" and all(env[v] == "1" for v in BLAS_THREAD_VARS if v != "OMP_NUM_THREADS")
+    env = {"PLANNER_BLAS_THREADS": "0"}
+    pin_blas_threads(env)
+    assert not any(v in env for v in BLAS_THREAD_VARS)
+    env = {"PLANNER_BLAS_THREADS": "2"}
+    pin_blas_threads(env)
+    assert all(env[v] == "2" for v in BLAS_THREAD_VARS)
