@@ -180,9 +180,10 @@ def _support_warnings(req: Request, ctx: Context, params: float, tokens: float, 
         out.append(f"extrapolation: {params:.3g} params is {params / hi:.3g}x the largest model {law.name} was fitted on ({hi:.3g})")
     shape = shape_for_params(params, seq=req.seq_len)
     if abs(shape.params / params - 1) > SHAPE_TOLERANCE:
+        why = ("the model is too small for the shape rule's 128K vocabulary" if shape.params > params else
+               "beyond the largest shape the rule builds; layouts and serving use that shape")
         out.append(f"the nearest Llama-3-style shape ({shape.layers} x {shape.hidden}) has {shape.params:.3g} params, "
-                   f"{shape.params / params - 1:+.0%} off the plan's {params:.3g}: the model is too small for the shape rule's "
-                   "128K vocabulary")
+                   f"{shape.params / params - 1:+.0%} off the plan's {params:.3g}: {why}")
     if tokens > req.max_unique_tokens:
         out.append(f"{tokens:.3g} training tokens exceed the {req.max_unique_tokens:.3g} unique tokens assumed available "
                    "(--max-unique-tokens): the data repeats, which the law does not model")

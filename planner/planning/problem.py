@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.errors import InfeasiblePlanError, SolverError
+from planner.errors import InfeasiblePlanError, PlannerInputError, SolverError
 from planner.laws.catalog import DownstreamMap
 from planner.serving.joint import (
     ServingLowering,
@@ -68,6 +68,9 @@ def lifetime_budget(kind: str, *, budget_flops: float | None, gpu_hours_given: f
         "cluster": cluster,
         "target": None,
     }[kind]
+    for value, what in ((budget, "budget"), (cluster, "training deadline")):
+        if value is not None and not math.isfinite(value):
+            raise PlannerInputError(f"the {what} overflows floating point ({value} FLOPs): give a smaller --days, --gpus, --gpu-hours or --dollars")
     return budget, (cluster if kind != "cluster" else None)
 
 

@@ -40,9 +40,10 @@ from planner.defaults import (
     DEFAULT_PROMPT_TOKENS,
     DEFAULT_WEIGHT_SHARE,
     KV_BITS,
+    LIMITS,
     WEIGHT_BITS,
 )
-from planner.errors import PlannerInputError
+from planner.errors import InfeasiblePlanError, PlannerInputError
 from planner.hardware.registry import Accelerator
 from planner.systems.shape import ModelShape
 
@@ -251,8 +252,9 @@ def serving_cost(shape: ModelShape, accel: Accelerator, spec: ServingSpec, *, pr
     gpus = 1
     while gpus < at_least - 1e-9 or gpus * usable < need:
         gpus *= 2
-        if gpus > 4096:
-            raise PlannerInputError("serving needs more than 4096 devices per replica: lower --serve-batch or the bits")
+        if gpus > LIMITS["gpus"]:
+            raise InfeasiblePlanError(f"one serving replica of the {p:.3g}-parameter model needs more than {LIMITS['gpus']:,} "
+                                      f"{accel.id} devices", "lower --serve-batch or the bits, or plan a smaller model (--max-params)")
     bw = gpus * accel.hbm_bytes_per_s
     peak = gpus * accel.peak_flops_per_s(precision)
     ctx = spec.prompt_tokens + spec.gen_tokens / 2  # mean context during decode

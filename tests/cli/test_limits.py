@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -31,3 +33,16 @@ def test_the_cli_pins_blas_threads_unless_the_user_chose():
     env = {"PLANNER_BLAS_THREADS": "2"}
     pin_blas_threads(env)
     assert all(env[v] == "2" for v in BLAS_THREAD_VARS)
+
+
+@pytest.mark.parametrize("argv", [["--target-loss", "1.82", "--no-layout"], ["--budget", "1e31", "--no-layout"]])
+def test_huge_valid_plans_are_plans_not_serving_errors(cli, argv):
+    # No serving flag given: a model too big for one 4,096-GPU replica is still a plan (with warnings).
+    code, out, err = cli(*argv, "--json")
+    assert code == 0, err
+    assert json.loads(out)["result"]["params"] > 1e14 and "Traceback" not in err
+
+
+def test_an_overflowing_cluster_budget_is_a_usage_error(cli):
+    code, _, err = cli("--gpus", "8", "--days", "1e308")
+    assert code == 2 and "overflows floating point" in err and len(err.strip().splitlines()) == 1
