@@ -159,6 +159,8 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
       plan --scenario budgets/h100-1e23.toml
     """
     if ctx.invoked_subcommand is not None:
+        if as_json:  # `plan --json SUBCOMMAND ...` means the subcommand's own --json
+            ctx.default_map = _json_defaults(ctx.command)
         return
     if scenario:
         flags = _apply_scenario(ctx, scenario, flags)
@@ -288,6 +290,17 @@ def pin_blas_threads(env: dict[str, str] | os._Environ[str] = os.environ) -> Non
         return
     for var in BLAS_THREAD_VARS:
         env.setdefault(var, want)
+
+
+def _json_defaults(group: click.Group) -> dict[str, Any]:
+    """Click defaults that turn on ``--json`` in every subcommand below ``group`` that has it."""
+    out: dict[str, Any] = {}
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            out[name] = _json_defaults(cmd)
+        elif any(p.name == "as_json" for p in cmd.params):
+            out[name] = {"as_json": True}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

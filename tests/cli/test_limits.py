@@ -46,3 +46,10 @@ def test_huge_valid_plans_are_plans_not_serving_errors(cli, argv):
 def test_an_overflowing_cluster_budget_is_a_usage_error(cli):
     code, _, err = cli("--gpus", "8", "--days", "1e308")
     assert code == 2 and "overflows floating point" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [["hardware", "list"], ["laws", "list"], ["hardware", "show", "h100"]])
+def test_a_root_json_flag_reaches_the_subcommand(cli, argv):
+    code, out, _ = cli("--json", *argv)
+    assert code == 0
+    json.loads(out)  # one valid document, not a table
