@@ -257,8 +257,15 @@ def _apply_scenario(ctx: click.Context, path: str, flags: dict[str, Any]) -> dic
         if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
             continue
         param = next(p for p in ctx.command.params if p.name == name)
+        value = data[key]
+        is_flag = bool(getattr(param, "is_flag", False)) or isinstance(param.type, click.types.BoolParamType)
+        if isinstance(value, bool) != is_flag:  # TOML's types are checked, never coerced (true is not 1 FLOP)
+            raise PlannerInputError(f"scenario {path}: '{key}' must be {'true or false' if is_flag else 'a number or text'}, "
+                                    f"got {value!r}")
+        if isinstance(param.type, click.types.IntParamType) and isinstance(value, float) and not value.is_integer():
+            raise PlannerInputError(f"scenario {path}: '{key}' must be a whole number, got {value}")
         try:
-            out[name] = param.type_cast_value(ctx, data[key])
+            out[name] = param.type_cast_value(ctx, value)
         except click.BadParameter as exc:
             raise PlannerInputError(f"scenario {path}: '{key}': {exc.message}") from None
     return out

@@ -53,3 +53,12 @@ def test_a_root_json_flag_reaches_the_subcommand(cli, argv):
     code, out, _ = cli("--json", *argv)
     assert code == 0
     json.loads(out)  # one valid document, not a table
+
+
+@pytest.mark.parametrize(("text", "message"), [("budget = true\n", "'budget' must be a number or text"),
+                                               ("budget = 1e22\ngpus = 1.5\ndays = 10\n", "'gpus' must be a whole number")])
+def test_scenario_values_are_type_checked_not_coerced(cli, tmp_path, text, message):
+    f = tmp_path / "s.toml"
+    f.write_text(text)
+    code, _, err = cli("--scenario", str(f), "--no-layout")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
