@@ -1,5 +1,6 @@
 """Shared pieces of the command line: number parsing with suffixes, the hardware-file option,
-one-line errors. Only click and the standard library load here, so ``plan --help`` is instant."""
+one-line errors. Only click, the standard library and the export format names (no numpy) load
+here, so ``plan --help`` is instant."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from typing import Any
 
 import click
 
+from planner.systems import exports as _exports
+
 __all__ = ["EXIT_INFEASIBLE", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "EXPORT_CHOICES", "QUANTITY", "Quantity", "echo_json", "emit_export",
            "hardware_option", "registry"]
 
-#: ``--export`` choices: the formats and their aliases (planner.systems.exports).
-EXPORT_CHOICES = ("megatron", "megatron-bridge", "nemo2", "nemo")
+#: ``--export`` choices: the formats and their aliases (a light import: no numpy).
+EXPORT_CHOICES = (*_exports.FORMATS, *_exports.ALIASES)
 
 #: Exit codes: 0 ok, 1 infeasible (or a solver that could not certify a feasible problem),
 #: 2 usage error, 3 internal error (a bug in the planner: nothing is said about feasibility).

@@ -12,6 +12,7 @@ with the same keys; an override of a shipped entry may give only the keys it cha
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,8 +157,6 @@ class Accelerator:
         log(seq) between the measured lengths, held flat outside them (None: not measured)."""
         if not self.attention_flops_by_seq:
             return None
-        import math
-
         xs = [math.log(q) for q, _ in self.attention_flops_by_seq]
         ys = [f for _, f in self.attention_flops_by_seq]
         x = math.log(max(seq, 1.0))

@@ -142,9 +142,9 @@ def _task_warnings(ctx: Context, result: Allocation) -> list[str]:
     t = ctx.task
     if t is None:
         return []
-    from planner.serving.joint import served_coefficients
+    from planner.serving.joint import task_loss
 
-    loss = float(served_coefficients(ctx.task_coeffs, result.qat_bits, ctx.spec.kv_bits).loss(result.params, result.train_tokens))
+    loss = task_loss(ctx.task_coeffs, result.params, result.train_tokens, result.qat_bits, ctx.spec.kv_bits)
     if loss < t.loss_lo:
         return [f"extrapolation: the planned model's {t.loss_law} loss {loss:.4g} is below the task law {t.name}'s fitted range "
                 f"({t.loss_lo:.4g}-{t.loss_hi:.4g}, {', '.join(t.sizes[-1:]) or 'its best model'} at best): its pass@k is extrapolated"]

@@ -34,6 +34,7 @@ from planner.serving.joint import (
     objective_value,
     served_coefficients,
     serving_cap,
+    task_loss,
 )
 from planner.serving.qat import qat_fraction
 from planner.serving.task_law import TaskLaw
@@ -116,7 +117,7 @@ class PlanningProblem:
         """The model's loss under the task law's own scaling law, at these serving widths."""
         if self.task is None:
             return None
-        return float(served_coefficients(self.task_coeffs, bits, self.serving.spec.kv_bits).loss(params, tokens))
+        return task_loss(self.task_coeffs, params, tokens, bits, self.serving.spec.kv_bits)
 
     def with_law(self, coeffs: Any) -> PlanningProblem:
         return replace(self, coeffs=coeffs)

@@ -47,7 +47,7 @@ from planner.serving.task_law import TaskLaw
 from planner.systems.shape import shape_for_params, smooth_dims
 from planner.units import gpu_hours
 
-__all__ = ["OBJECTIVES", "ServingLowering", "latency_of", "max_params_within", "memory_of", "objective_value", "served_coefficients", "serving_cap", "serving_terms"]
+__all__ = ["OBJECTIVES", "ServingLowering", "latency_of", "max_params_within", "memory_of", "objective_value", "served_coefficients", "serving_cap", "serving_terms", "task_loss"]
 
 def _parts(params: float, accel: Accelerator, spec: ServingSpec) -> dict[str, float]:
     return kinetics_parts_of(params, *smooth_dims(params), accel, spec)
@@ -146,6 +146,11 @@ def served_coefficients(coeffs: object, weight_bits: int, kv_bits: int) -> objec
     """The law the solver sees at these serving widths: ``L(rho N, D)`` as ``A rho^-alpha``."""
     rho = precision_factor(weight_bits, kv_bits)
     return replace(coeffs, A=coeffs.A * rho ** (-coeffs.alpha))  # type: ignore[type-var]
+
+
+def task_loss(coeffs: object, params: float, tokens: float, weight_bits: int, kv_bits: int) -> float:
+    """A model's loss under a task law's own scaling law (``coeffs``), at its serving widths."""
+    return float(served_coefficients(coeffs, weight_bits, kv_bits).loss(params, tokens))  # type: ignore[attr-defined]
 
 
 def objective_value(objective: str, loss: float, dmap: DownstreamMap | None, task: TaskLaw | None, k: int,

@@ -15,8 +15,9 @@ from planner.serving.sampling import ScaledBetaFit, fit_power_law, unbiased_pass
 __all__ = ["DEFAULT_KS", "fit_sample_file"]
 
 DEFAULT_KS = (1, 10, 100, 1000, 10000)
-#: Fewer problems ever solved than this and a single model's tail is not identified (Pythia
-#: 70M on MATH solves 2 of 128; its own fit says pass@10000 = 0.75, Brown et al. measured ~0.24).
+#: Fewer problems ever solved than this and a single model's tail is treated as not identified:
+#: a planner rule (Pythia 70M on MATH solves 2 of 128, and its own fit says pass@10000 = 0.75
+#: where Brown et al. measured ~0.24).
 UNIDENTIFIED_SOLVED = 5
 TAIL_DRAWS = 20  # bootstrap draws over problems for an unidentified tail (seed 0)
 

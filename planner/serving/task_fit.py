@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from planner.errors import PlannerInputError
-from planner.io.runs import read_runs
 from planner.serving.task_law import (
     SizeCounts,
     beta_binomial_fit,
@@ -18,45 +17,11 @@ from planner.serving.task_law import (
     fit_task_law,
     leave_out_check,
 )
+from planner.serving.tasks import TASK_LAW_KEYS, read_size_counts, save_task
 
 __all__ = ["DEFAULT_TASK_KS", "fit_task_file", "task_law_report"]
 
 DEFAULT_TASK_KS = (1, 10, 100, 1000, 10000)
-
-
-def _sizes_from(path: str, group_col: str, n_col: str, c_col: str, where: Sequence[str], sizes_path: str, law: str) -> tuple[list[SizeCounts], str]:
-    counts = read_runs(path).where(where)
-    for col in (n_col, c_col, group_col):
-        if col not in counts.header:
-            raise PlannerInputError(f"{path}: no column '{col}' (columns: {', '.join(counts.header)})")
-    table = read_runs(sizes_path)
-    key = group_col if group_col in table.header else ("model" if "model" in table.header else None)
-    if key is None:
-        raise PlannerInputError(f"{sizes_path}: needs a '{group_col}' (or 'model') column naming each group")
-    if "loss" in table.header:
-        losses = dict(zip(table.column(key), table.numeric("loss"), strict=True))
-        law_name = "given losses"
-    elif {"params", "tokens"} <= set(table.header):
-        from planner.laws.catalog import get_law
-
-        the_law = get_law(law)
-        losses = {g: float(the_law.loss(p, d)) for g, p, d in zip(table.column(key), table.numeric("params"), table.numeric("tokens"), strict=True)}
-        law_name = the_law.name
-    else:
-        raise PlannerInputError(f"{sizes_path}: give each group's 'loss', or its 'params' and 'tokens' (the --law gives the loss)")
-    groups = counts.column(group_col)
-    n_all, c_all = counts.numeric(n_col), counts.numeric(c_col)
-    if np.any(n_all != np.round(n_all)) or np.any(c_all != np.round(c_all)) or np.any(c_all > n_all) or np.any(c_all < 0):
-        raise PlannerInputError(f"{path}: '{c_col}' and '{n_col}' must be whole numbers with 0 <= c <= n")
-    out = []
-    for name in dict.fromkeys(groups):
-        if name not in losses:
-            raise PlannerInputError(f"{sizes_path}: no row for group '{name}' of {path}")
-        idx = [i for i, g in enumerate(groups) if g == name]
-        out.append(SizeCounts(name, float(losses[name]), tuple(int(n_all[i]) for i in idx), tuple(int(c_all[i]) for i in idx)))
-    if len({s.loss for s in out}) < 3:
-        raise PlannerInputError("a task law needs three or more model sizes of different losses")
-    return sorted(out, key=lambda s: -s.loss), law_name
 
 
 def task_law_report(sizes: Sequence[SizeCounts], ks: Sequence[int], *, name: str, loss_law: str, source: str,
@@ -91,15 +56,13 @@ def fit_task_file(path: str, *, group_col: str, sizes_path: str, law: str, n_col
     ks = tuple(int(k) for k in (ks or DEFAULT_TASK_KS))
     if save_name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", save_name):
         raise PlannerInputError(f"--save name '{save_name}': use lower-case letters, digits, '.', '_' or '-' (64 at most)")
-    sizes, law_name = _sizes_from(path, group_col, n_col, c_col, where, sizes_path, law)
+    sizes, law_name = read_size_counts(path, group_col, sizes_path, law, n_col=n_col, c_col=c_col, where=where)
     report = task_law_report(sizes, ks, name=save_name or "task", loss_law=law_name,
                              source=f"fitted with `plan fit-samples --sizes {sizes_path}` on {path}", draws=draws, seed=seed)
     if save_name:
         if law_name == "given losses":
             raise PlannerInputError("--save needs the losses from a named law (give params and tokens in --sizes, and --law), "
                                     "so a plan can evaluate the law at its own model")
-        from planner.serving.tasks import TASK_LAW_KEYS, save_task
-
         t = report["task_law"]
         report["saved_to"] = str(save_task(save_name, {**{k: t[k] for k in TASK_LAW_KEYS}, "loss_law": t["loss_law"],
                                                        "sizes": list(t["sizes"]), "source": t["source"]}, overwrite=overwrite))

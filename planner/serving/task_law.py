@@ -112,15 +112,14 @@ def beta_binomial_fit(n: Sequence[int], c: Sequence[int]) -> tuple[float, float]
     n_, c_ = np.asarray(n, dtype=float), np.asarray(c, dtype=float)
     mu0 = min(max(c_.sum() / n_.sum(), 1e-4), 0.5)
 
-    def nll(x: np.ndarray) -> float:
+    def nll(x: np.ndarray) -> float:  # x = (log alpha, logit mean); beta = alpha (1/mu - 1) = alpha exp(-logit)
         a = math.exp(x[0])
-        return -_betabin_loglik(n_, c_, a, a * (1 / (1 / (1 + math.exp(-x[1]))) - 1))
+        return -_betabin_loglik(n_, c_, a, a * math.exp(-x[1]))
 
     res = minimize(nll, np.array([math.log(0.2), math.log(mu0 / (1 - mu0))]), method="Nelder-Mead",
                    options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 4000})
     a = math.exp(res.x[0])
-    mu = 1 / (1 + math.exp(-res.x[1]))
-    return a, a * (1 / mu - 1)
+    return a, a * math.exp(-res.x[1])
 
 
 def _start(sizes: Sequence[SizeCounts], x_loss: np.ndarray) -> np.ndarray:

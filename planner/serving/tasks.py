@@ -7,7 +7,10 @@ cannot say how accuracy moves with the model, so planning refuses it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from planner.errors import PlannerInputError
 from planner.io import measured_data_dir
@@ -16,9 +19,9 @@ from planner.io.store import save_task_table, saved_task_files, user_task_dir
 from planner.io.toml import check_keys, load_toml_file, unknown_name
 from planner.serving.task_law import SizeCounts, TaskLaw
 
-__all__ = ["PRESET_TASKS", "TASK_LAW_KEYS", "get_task", "pythia_math_sizes", "save_task", "user_task_dir"]
+__all__ = ["PRESET_TASKS", "TASK_LAW_KEYS", "get_task", "pythia_math_sizes", "read_size_counts", "save_task", "user_task_dir"]
 
-_PYTHIA = ("Pythia 70M", "Pythia 160M", "Pythia 410M", "Pythia 1B", "Pythia 2.8B", "Pythia 6.9B", "Pythia 12B")
+_PYTHIA = ("Pythia 70M", "Pythia 160M", "Pythia 410M", "Pythia 1B", "Pythia 2.8B", "Pythia 6.9B", "Pythia 12B")  # worst first
 
 #: Fitted by compute-planner (``fit_task_law``, pooled Beta-binomial maximum likelihood) to the
 #: MATH per-problem counts of seven Pythia models, 128 problems x 100 samples each
@@ -41,21 +44,50 @@ PRESET_TASKS = {
 TASK_LAW_KEYS = ("m0", "m1", "m2", "a0", "a1", "center", "loss_lo", "loss_hi")
 
 
+def read_size_counts(path: str | Path, group_col: str, sizes_path: str | Path, law: str, *, n_col: str = "n", c_col: str = "c",
+                     where: Sequence[str] = ()) -> tuple[list[SizeCounts], str]:
+    """Per-problem counts of each group in ``path`` with the group's loss from ``sizes_path``
+    (its ``loss``, or ``law`` at its ``params`` and ``tokens``), worst first; and the name of
+    what gave the losses."""
+    counts = read_runs(path).where(where)
+    for col in (n_col, c_col, group_col):
+        if col not in counts.header:
+            raise PlannerInputError(f"{path}: no column '{col}' (columns: {', '.join(counts.header)})")
+    table = read_runs(sizes_path)
+    key = group_col if group_col in table.header else ("model" if "model" in table.header else None)
+    if key is None:
+        raise PlannerInputError(f"{sizes_path}: needs a '{group_col}' (or 'model') column naming each group")
+    if "loss" in table.header:
+        losses = dict(zip(table.column(key), table.numeric("loss"), strict=True))
+        law_name = "given losses"
+    elif {"params", "tokens"} <= set(table.header):
+        from planner.laws.catalog import get_law
+
+        the_law = get_law(law)
+        losses = {g: float(the_law.loss(p, d)) for g, p, d in zip(table.column(key), table.numeric("params"), table.numeric("tokens"), strict=True)}
+        law_name = the_law.name
+    else:
+        raise PlannerInputError(f"{sizes_path}: give each group's 'loss', or its 'params' and 'tokens' (the --law gives the loss)")
+    groups = counts.column(group_col)
+    n_all, c_all = counts.numeric(n_col), counts.numeric(c_col)
+    if np.any(n_all != np.round(n_all)) or np.any(c_all != np.round(c_all)) or np.any(c_all > n_all) or np.any(c_all < 0):
+        raise PlannerInputError(f"{path}: '{c_col}' and '{n_col}' must be whole numbers with 0 <= c <= n")
+    out = []
+    for name in dict.fromkeys(groups):
+        if name not in losses:
+            raise PlannerInputError(f"{sizes_path}: no row for group '{name}' of {path}")
+        idx = [i for i, g in enumerate(groups) if g == name]
+        out.append(SizeCounts(name, float(losses[name]), tuple(int(n_all[i]) for i in idx), tuple(int(c_all[i]) for i in idx)))
+    if len({s.loss for s in out}) < 3:
+        raise PlannerInputError("a task law needs three or more model sizes of different losses")
+    return sorted(out, key=lambda s: -s.loss), law_name
+
+
 def pythia_math_sizes(law_name: str = "besiroglu2024") -> list[SizeCounts]:
     """The shipped Pythia MATH counts with each model's loss under ``law_name`` (worst first)."""
-    from planner.laws.catalog import get_law
-
-    law = get_law(law_name)
-    models = read_runs(measured_data_dir() / "pythia_models.csv")
-    params = dict(zip(models.column("model"), models.numeric("params"), strict=True))
-    tokens = dict(zip(models.column("model"), models.numeric("tokens"), strict=True))
-    counts = read_runs(measured_data_dir() / "math_pythia_per_problem_100samples.csv")
-    names, n, c = counts.column("model"), counts.numeric("n"), counts.numeric("c")
-    out = []
-    for name in _PYTHIA:
-        idx = [i for i, g in enumerate(names) if g == name]
-        out.append(SizeCounts(name, float(law.loss(params[name], tokens[name])), tuple(int(n[i]) for i in idx), tuple(int(c[i]) for i in idx)))
-    return sorted(out, key=lambda s: -s.loss)
+    data = measured_data_dir()
+    sizes, _ = read_size_counts(data / "math_pythia_per_problem_100samples.csv", "model", data / "pythia_models.csv", law_name)
+    return sizes
 
 
 def get_task(name: str) -> TaskLaw:

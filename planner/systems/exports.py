@@ -35,7 +35,7 @@ from planner.errors import PlannerInputError
 from planner.laws.recipe import TrainingRecipe
 from planner.systems.shape import ModelShape, pipeline_layout, pipeline_split
 
-__all__ = ["FORMATS", "FRAMEWORKS", "LLAMA3_ROPE_BASE", "LaunchConfig", "LaunchSpec", "export", "resolve_format"]
+__all__ = ["ALIASES", "FORMATS", "FRAMEWORKS", "LLAMA3_ROPE_BASE", "LaunchConfig", "LaunchSpec", "export", "resolve_format"]
 
 #: format -> (framework, the version the names are checked against)
 FRAMEWORKS = {
@@ -44,7 +44,7 @@ FRAMEWORKS = {
     "nemo2": ("NeMo", "2.6.0rc0 at commit 8cfedd7 (September 2025; NeMo 2 recipes, nemo.collections.llm)"),
 }
 FORMATS = tuple(FRAMEWORKS)
-_ALIASES = {"nemo": "megatron-bridge", "bridge": "megatron-bridge", "megatron-lm": "megatron", "nemo-2": "nemo2"}
+ALIASES = {"nemo": "megatron-bridge", "bridge": "megatron-bridge", "megatron-lm": "megatron", "nemo-2": "nemo2"}
 #: RoPE base frequency of the Llama 3 architecture the shape rule follows (Dubey et al. 2024, Table 3).
 LLAMA3_ROPE_BASE = 500_000
 _TOKENIZER = "<FILL IN: tokenizer (Hugging Face name or path) with the planned vocabulary>"
@@ -56,7 +56,7 @@ _FSDP_STRATEGY = {2: "optim_grads", 3: "optim_grads_params"}
 
 def resolve_format(name: str) -> str:
     """The canonical format for ``name`` (aliases included), or a one-line error."""
-    key = _ALIASES.get(name.lower(), name.lower())
+    key = ALIASES.get(name.lower(), name.lower())
     if key not in FRAMEWORKS:
         raise PlannerInputError(f"unknown export format '{name}'; choose {', '.join(FORMATS)} (nemo is an alias of megatron-bridge)")
     return key
@@ -75,6 +75,10 @@ class LaunchSpec:
     precision: str = "bf16"
     tp_overlap: bool = DEFAULT_TP_COMM_OVERLAP
     recipe: TrainingRecipe | None = None
+
+    @property
+    def nodes(self) -> int:
+        return max(1, -(-self.n_gpus // self.devices_per_node))
 
 
 @dataclass(frozen=True)
@@ -163,8 +167,9 @@ def _scalar(value: Any) -> str:
 
 
 def _llama(shape: ModelShape) -> bool:
-    """The planner's SwiGLU shapes follow Llama 3 (RoPE, RMSNorm, no biases, no dropout);
-    its GELU shapes are GPT-style (learned positions, LayerNorm), as the measured runs."""
+    """The planner's SwiGLU shapes follow Llama 3 (Dubey et al. 2024: RoPE, RMSNorm; no biases
+    and no dropout, as Megatron-Bridge's Llama providers set them); its GELU shapes are
+    GPT-style (learned positions, LayerNorm), as the measured runs."""
     return shape.mlp == "swiglu"
 
 
@@ -224,8 +229,7 @@ def _megatron(spec: LaunchSpec) -> LaunchConfig:
         a += ["--lr", f"{r.learning_rate:.4g}", "--min-lr", f"{r.min_learning_rate:.4g}", "--lr-warmup-iters", str(r.warmup_steps),
               "--lr-decay-style", "WSD", "--lr-wsd-decay-style", r.decay_style, "--lr-wsd-decay-iters", str(r.decay_steps),
               "--lr-decay-iters", str(r.steps), "--train-iters", str(r.steps)]
-    nodes = max(1, -(-spec.n_gpus // spec.devices_per_node))
-    notes = [f"launch on {spec.n_gpus} GPUs (torchrun --nnodes {nodes} --nproc-per-node {min(spec.n_gpus, spec.devices_per_node)}); "
+    notes = [f"launch on {spec.n_gpus} GPUs (torchrun --nnodes {spec.nodes} --nproc-per-node {min(spec.n_gpus, spec.devices_per_node)}); "
              f"data parallel size {lay.d} follows"]
     if lay.zero >= 2:
         notes.append("Megatron-FSDP wants CUDA_DEVICE_MAX_CONNECTIONS unset; --tp-comm-overlap is left out (it wants 1)")
@@ -308,8 +312,7 @@ def _nemo2(spec: LaunchSpec) -> LaunchConfig:
             strategy[k] = b["model"][k]
     strategy["fsdp"] = "megatron" if lay.zero >= 2 else None
     model = {k: v for k, v in b["model"].items() if k not in strategy and not k.startswith("num_layers_in_")}
-    nodes = max(1, -(-spec.n_gpus // spec.devices_per_node))
-    trainer: dict[str, Any] = {"num_nodes": nodes, "devices": min(spec.n_gpus, spec.devices_per_node)}
+    trainer: dict[str, Any] = {"num_nodes": spec.nodes, "devices": min(spec.n_gpus, spec.devices_per_node)}
     fields: dict[str, Any] = {"model.config": model, "trainer": trainer, "trainer.strategy": strategy,
                               "trainer.strategy.ddp": b["ddp"], "trainer.plugins": b["mixed_precision"],
                               "data": {"seq_length": spec.shape.seq, "global_batch_size": spec.global_batch, "micro_batch_size": lay.b,

@@ -26,6 +26,12 @@ Formulas (shared/reference/systems.md):
   Each layer pass takes the longer of the GPU's work and the host's time to launch it (a
   calibrated smooth maximum): models below ~1B parameters are launch-bound, as vTrain's
   single-node runs show (per-layer time barely moves from micro-batch 1 to 4).
+* H100-era terms: the GEMM curve is topped by each accelerator's measured matmul ceiling at the
+  training precision (``gemm_efficiency_max[_fp8]`` in hardware.toml); causal flash attention
+  runs at its measured throughput (``attention_tflops_by_seq``); FP8 applies to the linear
+  layers only, each input cast from BF16; ``tp_overlap`` hides TP traffic behind the linear
+  layers (with SP, not under Megatron-FSDP); a fitted per-accelerator ``compute_efficiency``
+  scales the kernel benchmarks to what a training step sustains.
 
 Calibrated constants live in ``planner/data/calibration.toml`` with how they were fitted.
 """

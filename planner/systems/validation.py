@@ -72,7 +72,9 @@ def _rc_name(case: Case) -> str:
 
 
 def _step_from(case: Case, value: float) -> float:
-    """Seconds per step that ``value`` (in the case's metric) stands for."""
+    """Seconds per step that ``value`` (in the case's metric) stands for. value x step is a
+    constant of the case for every throughput metric, so the same map turns a step time back
+    into the metric."""
     tokens = case.global_batch * case.shape.seq
     if case.metric == "iter_s":
         return value
@@ -80,12 +82,6 @@ def _step_from(case: Case, value: float) -> float:
         return tokens / (value * case.n_gpus)
     flops = case.shape.model_flops_per_token() if case.metric == "model_tflops" else case.shape.hardware_flops_per_token(_rc_name(case))
     return flops * tokens / (value * 1e12 * case.n_gpus)
-
-
-def _value_from(case: Case, step_s: float) -> float:
-    """The case's metric for a step of ``step_s`` seconds: value x step is a constant of the case
-    for every throughput metric, so the map is its own inverse."""
-    return step_s if case.metric == "iter_s" else _step_from(case, step_s)
 
 
 def _hfu(case: Case, peak: float) -> float:
@@ -106,7 +102,7 @@ def baseline_hfu(groups: dict[str, list[Case]]) -> float:
 
 def _baseline(case: Case, hfu: float, peak: float) -> float:
     flops = case.shape.hardware_flops_per_token(_rc_name(case)) * case.global_batch * case.shape.seq
-    return _value_from(case, flops / (case.n_gpus * peak * hfu))
+    return _step_from(case, flops / (case.n_gpus * peak * hfu))  # its own inverse: the step back to the metric
 
 
 def _source_of(group: str, case: Case) -> str:

@@ -61,9 +61,10 @@ def test_pass_at_k_rises_with_k_and_falls_with_loss(loss, k):
     assert float(LAW.pass_at_k(loss + 0.01, [k])[0]) <= here[0] + 1e-12
 
 
-def test_fit_samples_with_sizes_reports_the_law_and_saves_it(cli, tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    from planner.io import measured_data_dir
+def test_fit_samples_with_sizes_reports_the_law_and_saves_it(cli):
+    from planner.io import (
+        measured_data_dir,  # saves go to the test's config dir (conftest)
+    )
 
     data = measured_data_dir()
     code, out, err = cli("fit-samples", str(data / "math_pythia_per_problem_100samples.csv"), "--group-col", "model",

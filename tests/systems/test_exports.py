@@ -53,6 +53,17 @@ def parse_megatron(args: tuple[str, ...]) -> argparse.Namespace:
     return ns
 
 
+def assert_fields_exist(fields: dict, sections: dict, framework: str, named: str, names: list[str]) -> None:
+    """Every field of every section exists in the framework's spec; ``named`` is the one section
+    whose value is a name (a precision recipe) that must be one of ``names``."""
+    for section, values in fields.items():
+        if section == named:
+            assert values in names
+            continue
+        unknown = set(values) - set(sections[section])
+        assert not unknown, f"{section}: {framework} has no {unknown}"
+
+
 def _cases() -> dict[str, LaunchSpec]:
     def spec(shape: ModelShape, layout: Layout, batch: int, tokens: float, precision: str = "bf16") -> LaunchSpec:
         recipe = training_recipe(shape.params, tokens, seq_len=shape.seq, batch_sequences=batch)
@@ -119,12 +130,8 @@ def test_every_megatron_lm_argument_exists_and_carries_the_plan(name):
 def test_every_megatron_bridge_field_exists_and_carries_the_plan(name):
     spec = CASES[name]
     cfg = export("megatron-bridge", spec)
-    for section, values in cfg.fields.items():
-        if section == "mixed_precision":
-            assert values in BRIDGE["mixed_precision_recipes"]
-            continue
-        unknown = set(values) - set(BRIDGE["sections"][section])
-        assert not unknown, f"{section}: fields Megatron-Bridge {BRIDGE['version']} does not have: {unknown}"
+    assert_fields_exist(cfg.fields, BRIDGE["sections"], f"Megatron-Bridge {BRIDGE['version']}", "mixed_precision",
+                        BRIDGE["mixed_precision_recipes"])
     m, t, sch, lay, s, r = cfg.fields["model"], cfg.fields["train"], cfg.fields["scheduler"], spec.layout, spec.shape, spec.recipe
     assert (m["num_layers"], m["hidden_size"], m["num_attention_heads"], m["num_query_groups"], m["ffn_hidden_size"]) == (s.layers, s.hidden, s.heads, s.kv_heads, s.ffn)
     assert (m["tensor_model_parallel_size"], m["pipeline_model_parallel_size"], m["context_parallel_size"]) == (lay.t, lay.p, lay.c)
@@ -150,12 +157,7 @@ def test_every_nemo2_setting_exists_and_carries_the_plan(name):
             export("nemo2", spec)
         return
     cfg = export("nemo2", spec)
-    for section, values in cfg.fields.items():
-        if section == "trainer.plugins":
-            assert values in NEMO2["precision_recipes"]
-            continue
-        unknown = set(values) - set(NEMO2["sections"][section])
-        assert not unknown, f"{section}: NeMo {NEMO2['version']} has no {unknown}"
+    assert_fields_exist(cfg.fields, NEMO2["sections"], f"NeMo {NEMO2['version']}", "trainer.plugins", NEMO2["precision_recipes"])
     f, lay, s, r = cfg.fields, spec.layout, spec.shape, spec.recipe
     st = f["trainer.strategy"]
     assert (st["tensor_model_parallel_size"], st["pipeline_model_parallel_size"], st["context_parallel_size"]) == (lay.t, lay.p, lay.c)
@@ -167,6 +169,13 @@ def test_every_nemo2_setting_exists_and_carries_the_plan(name):
     assert round(sched["warmup_ratio"] * r.steps) == r.warmup_steps and round((1 - sched["warmup_ratio"] - sched["hold_ratio"]) * r.steps) == r.decay_steps
     assert (st["fsdp"] == "megatron") == (lay.zero >= 2)
     assert "recipe.optim.lr_scheduler = run.Config(WarmupHoldAnnealScheduler" in cfg.to_text()
+
+
+def test_the_cli_offers_every_format_and_alias():
+    from planner.cli.options import EXPORT_CHOICES
+    from planner.systems.exports import ALIASES, FORMATS, resolve_format
+
+    assert set(EXPORT_CHOICES) == set(FORMATS) | set(ALIASES) and all(resolve_format(c) in FORMATS for c in EXPORT_CHOICES)
 
 
 def test_exports_name_the_framework_version_they_were_checked_against():
