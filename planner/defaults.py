@@ -117,7 +117,13 @@ SHAPE_TOLERANCE = 0.10
 
 #: Upper limits on sizes the user controls, so that any accepted input finishes in seconds (planner
 #: limits, not physics; each refusal names the limit).
-LIMITS = {"max_samples": 65536, "gpus": 1 << 20, "max_gpus": 1 << 20, "layers": 1024, "trials": 5000}
+LIMITS = {
+    "max_samples": 65536, "gpus": 1 << 20, "max_gpus": 1 << 20, "layers": 1024, "trials": 5000,
+    "toml_bytes": 1 << 20, "toml_depth": 16,  # scenario, hardware, law and task files
+    "file_bytes": 32 << 20, "rows": 100_000,  # run and sample tables (CSV / JSON lines)
+    "bootstrap": 1000, "bootstrap_row_fits": 20_000_000,  # plan fit: draws, and draws x runs
+    "groups": 64, "samples_per_problem": 1000,  # plan fit-samples: models, and n per problem
+}
 
 #: A peak learning rate above this warns (a planner threshold): the best rate of every (N, D)
 #: in the Step Law sweep is at most 0.0078 (planner/data/measured/steplaw_dense_lr_bs_loss.csv).

@@ -216,17 +216,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
     )
     if flags["law"]:
         kwargs["law"] = flags["law"]
-    from planner.errors import InfeasiblePlanError
-
-    try:
-        result = plan(**kwargs)
-    except InfeasiblePlanError as exc:
-        if as_json:
-            from planner.planning.records import SCHEMA_VERSION
-
-            doc = {"schema_version": SCHEMA_VERSION, "status": "infeasible", "binding": exc.binding, "relief": exc.relief}
-            echo_json(doc)
-        raise
+    result = plan(**kwargs)
     for w in result.warnings:
         click.echo(f"plan: warning: {w}", err=True)
     if export:
@@ -335,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
             _err(str(exc))
             return EXIT_USAGE
         if isinstance(exc, InfeasiblePlanError):
+            if "--json" in (argv if argv is not None else sys.argv[1:]):
+                from planner.planning.records import SCHEMA_VERSION
+
+                echo_json({"schema_version": SCHEMA_VERSION, "status": "infeasible", "binding": exc.binding, "relief": exc.relief})
             _err(f"infeasible: {exc.binding}. To relieve it: {exc.relief}.")
             return EXIT_INFEASIBLE
         if isinstance(exc, SolverError):

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from planner.cli.options import QUANTITY, echo_json
-from planner.defaults import DEFAULT_HUBER_DELTA, DEFAULT_INTERVAL_LEVEL
+from planner.defaults import DEFAULT_HUBER_DELTA, DEFAULT_INTERVAL_LEVEL, LIMITS
 
 __all__ = ["fit_command", "predict_command"]
 
@@ -24,7 +24,7 @@ __all__ = ["fit_command", "predict_command"]
 @click.option("--objective", type=click.Choice(["huber", "lsq"]), default="huber", show_default=True,
               help="huber: Huber on log residuals (Hoffmann/Epoch); lsq: squared error of L (Gadre et al.).")
 @click.option("--delta", type=QUANTITY, default=DEFAULT_HUBER_DELTA, show_default=True, help="Huber threshold on log residuals.")
-@click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=0, show_default=True, help="Refits on resampled runs, for intervals.")
+@click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0, max=LIMITS["bootstrap"]), default=0, show_default=True, help="Refits on resampled runs, for intervals.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling.")
 @click.option("--level", type=QUANTITY, default=DEFAULT_INTERVAL_LEVEL, show_default=True, help="Coverage of the intervals.")
 @click.option("--non-embedding", is_flag=True, help="The params column excludes embedding parameters.")
@@ -36,6 +36,12 @@ def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | 
                 seed: int, level: float, non_embedding: bool, save_name: str | None, overwrite: bool, as_json: bool) -> None:
     """Fit a scaling law (or a downstream-error map) to your own runs (CSV or JSON lines)."""
     from planner.laws.lawfit import fit_runs
+
+    if save_name:
+        from planner.io.store import check_save_name, user_law_dir
+        from planner.laws.catalog import presets
+
+        check_save_name(user_law_dir(), "law", save_name, overwrite=overwrite, reserved=set(presets()))
 
     def run(progress: Any) -> Any:
         return fit_runs(runs, form=form, params_col=params_col, tokens_col=tokens_col, loss_col=loss_col,

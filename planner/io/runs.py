@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from planner.defaults import LIMITS
 from planner.errors import PlannerInputError
+from planner.io.text import read_user_text
 
 __all__ = ["ROLE_NAMES", "RunTable", "read_runs"]
 
@@ -104,16 +106,14 @@ def _compare(cell: str, op: str, value: str, cond: str) -> bool:
 
 def read_runs(path: str | Path) -> RunTable:
     """Read a CSV file (header row) or JSON lines (one object per line; ``.jsonl``/``.ndjson``)."""
-    p = Path(path).expanduser()
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlannerInputError(f"run file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlannerInputError(f"cannot read run file {p}: {exc}") from None
+    p, text = read_user_text(path, "run", max_bytes=LIMITS["file_bytes"])
+    lines = text.splitlines()
+    if len(lines) > LIMITS["rows"] + 1:
+        raise PlannerInputError(f"{p}: {len(lines):,} lines, above the planner's limit of {LIMITS['rows']:,} rows "
+                                "(README, 'Limits'); keep the rows you fit on (--where selects after reading)")
     if p.suffix.lower() in (".jsonl", ".ndjson") or text.lstrip().startswith("{"):
-        return _from_jsonl(str(p), text.splitlines())
-    return _from_csv(str(p), text.splitlines())
+        return _from_jsonl(str(p), lines)
+    return _from_csv(str(p), lines)
 
 
 def _from_csv(path: str, lines: Sequence[str]) -> RunTable:

@@ -21,7 +21,7 @@ from typing import Any
 from planner.errors import PlannerInputError
 from planner.io.config import user_config_dir
 
-__all__ = ["save_law_table", "save_table", "save_task_table", "saved_law_files", "saved_task_files", "to_toml", "user_law_dir", "user_task_dir",
+__all__ = ["check_save_name", "save_law_table", "save_table", "save_task_table", "saved_law_files", "saved_task_files", "to_toml", "user_law_dir", "user_task_dir",
            "write_text"]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -51,17 +51,24 @@ def saved_task_files() -> dict[str, Path]:
     return _saved(user_task_dir())
 
 
-def save_table(folder: Path, kind: str, name: str, table: Mapping[str, Any], *, overwrite: bool = False,
-               reserved: set[str] = frozenset(), header: str = "") -> Path:
-    """Write ``table`` as ``[name]`` to ``folder/name.toml`` after checking the name."""
+def check_save_name(folder: Path, kind: str, name: str, *, overwrite: bool = False, reserved: set[str] = frozenset()) -> Path:
+    """The file a save of ``name`` would write, or the one-line reason it cannot: called before
+    any work so that a bad name is refused at once (the save itself re-checks, exclusively)."""
     if not _NAME.match(name):
-        raise PlannerInputError(f"{kind} name '{name}' must be lower-case letters, digits, '.', '_' or '-'")
+        raise PlannerInputError(f"{kind} name '{name}' must be lower-case letters, digits, '.', '_' or '-' (64 at most)")
     if name in reserved:
         raise PlannerInputError(f"'{name}' is a shipped preset {kind}; save under another name")
     path = folder / f"{name}.toml"
-    exists = f"a saved {kind} '{name}' exists ({path}); pass --overwrite to replace it"
     if path.exists() and not overwrite:
-        raise PlannerInputError(exists)
+        raise PlannerInputError(f"a saved {kind} '{name}' exists ({path}); pass --overwrite to replace it")
+    return path
+
+
+def save_table(folder: Path, kind: str, name: str, table: Mapping[str, Any], *, overwrite: bool = False,
+               reserved: set[str] = frozenset(), header: str = "") -> Path:
+    """Write ``table`` as ``[name]`` to ``folder/name.toml`` after checking the name."""
+    path = check_save_name(folder, kind, name, overwrite=overwrite, reserved=reserved)
+    exists = f"a saved {kind} '{name}' exists ({path}); pass --overwrite to replace it"
     text = header + to_toml({name: dict(table)})
     if name not in tomllib.loads(text):  # what is written must load back
         raise PlannerInputError(f"the {kind} '{name}' would not load back from TOML")

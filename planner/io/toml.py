@@ -9,25 +9,40 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from planner.defaults import LIMITS
 from planner.errors import PlannerInputError
+from planner.io.text import read_user_text
 
 __all__ = ["check_keys", "load_packaged_toml", "load_toml_file", "unknown_name"]
 
 
 def load_toml_file(path: str | Path, what: str) -> dict[str, Any]:
-    """Parse ``path`` as TOML; any failure becomes a one-line :class:`PlannerInputError`."""
-    p = Path(path).expanduser()
+    """Parse ``path`` as TOML; any failure (missing, too large, not UTF-8, malformed, nested
+    deeper than the planner's limit) becomes a one-line :class:`PlannerInputError`."""
+    p, text = read_user_text(path, what, max_bytes=LIMITS["toml_bytes"])
     try:
-        with p.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise PlannerInputError(f"{what} file not found: {p}") from None
-    except IsADirectoryError:
-        raise PlannerInputError(f"{what} path is a directory, not a file: {p}") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PlannerInputError(f"malformed TOML in {what} file {p}: {exc}") from None
-    except OSError as exc:
-        raise PlannerInputError(f"cannot read {what} file {p}: {exc.strerror}") from None
+    except RecursionError:
+        data = None
+    if data is None or _depth(data) > LIMITS["toml_depth"]:
+        raise PlannerInputError(f"{what} file {p} nests tables or arrays deeper than the planner's limit of "
+                                f"{LIMITS['toml_depth']} levels (README, 'Limits')")
+    return data
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed TOML (a scalar is 0), iteratively: no recursion limit to hit."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level + 1)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def load_packaged_toml(name: str) -> dict[str, Any]:

@@ -74,6 +74,10 @@ def _as_positive_array(name: str, values: Any) -> np.ndarray:
     return arr
 
 
+#: Grid points x rows scored at once by the start-point grid (memory, not results).
+_GRID_CELLS = 1 << 21
+
+
 def _huber(r: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
     """Huber loss and its derivative, elementwise."""
     a = np.abs(r)
@@ -189,12 +193,17 @@ class LossLawFit:
     def _score_grid(self, grid: np.ndarray, x: np.ndarray, y: np.ndarray, log_l: np.ndarray, l_obs: np.ndarray) -> np.ndarray:
         full = self._expand(grid)
         a, b, e, alpha, beta = (full[:, i : i + 1] for i in range(5))
-        lse = np.logaddexp(np.logaddexp(a - alpha * x, b - beta * y), e)
-        if self.objective == "huber":
-            value, _ = _huber(lse - log_l, self.delta)
-        else:
-            value = 0.5 * (np.exp(lse) - l_obs) ** 2
-        return value.sum(axis=1)
+        total = np.zeros(len(grid))
+        step = max(1, _GRID_CELLS // len(grid))  # rows per chunk: memory bounded whatever the run count
+        for i in range(0, x.size, step):
+            xs, ys = x[i : i + step], y[i : i + step]
+            lse = np.logaddexp(np.logaddexp(a - alpha * xs, b - beta * ys), e)
+            if self.objective == "huber":
+                value, _ = _huber(lse - log_l[i : i + step], self.delta)
+            else:
+                value = 0.5 * (np.exp(lse) - l_obs[i : i + step]) ** 2
+            total += value.sum(axis=1)
+        return total
 
     # -------------------------------------------------------------- API
     def fit(self, params: Any, tokens: Any, loss: Any, *, starts: Sequence[np.ndarray] | None = None) -> LossLawFit:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from planner.defaults import LIMITS
 from planner.errors import PlannerInputError
 from planner.io.runs import read_runs
 from planner.laws.fitting import BootstrapResult, DownstreamFit, LossLawFit, bootstrap
@@ -132,6 +133,10 @@ def fit_runs(
     table = read_runs(path).where(where)
     if len(table) == 0:
         raise PlannerInputError(f"no runs left in {path} after --where {' '.join(where)}")
+    if n_bootstrap * len(table) > LIMITS["bootstrap_row_fits"]:
+        raise PlannerInputError(f"--bootstrap {n_bootstrap} on {len(table):,} runs is above the planner's limit of "
+                                f"{LIMITS['bootstrap_row_fits']:,} draws x runs (README, 'Limits'): use at most "
+                                f"{LIMITS['bootstrap_row_fits'] // len(table):,} draws")
     columns: dict[str, str] = {}
     if form == "downstream":
         columns["loss"] = table.find("loss", loss_col)

@@ -60,9 +60,10 @@ def evaluate_cluster(shape: ModelShape, accel: Accelerator, gpus: int, *, train_
     if found is None:
         try:
             found = search_layouts(shape, accel, gpus, target, precision=precision)
-        except PlannerInputError as exc:
+        except (InfeasiblePlanError, PlannerInputError) as exc:
+            why = exc.binding if isinstance(exc, InfeasiblePlanError) else str(exc)
             return ClusterOption(gpus=gpus, mfu=None, days=None, gpu_hours=None, cost_usd=None, global_batch=None, layout=None,
-                                 meets_deadline=False, note=str(exc).split(":")[0])
+                                 meets_deadline=False, note=why.split(":")[0])
     mfu = fixed_mfu if fixed_mfu is not None else found.best.mfu
     gpu_h = gpu_hours(train_flops, peak_flops_per_s * mfu)
     days = wall_clock_days(gpu_h, gpus, goodput)

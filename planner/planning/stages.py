@@ -10,7 +10,7 @@ import numpy as np
 
 from planner._frozen import FrozenDict
 from planner.defaults import DEFAULT_BATCH_TOLERANCE
-from planner.errors import InternalError, PlannerInputError
+from planner.errors import InfeasiblePlanError, InternalError, PlannerInputError
 from planner.hardware.registry import Accelerator
 from planner.laws.catalog import ChinchillaLaw, DownstreamMap
 from planner.laws.recipe import TrainingRecipe, law_optimum, training_recipe
@@ -60,6 +60,8 @@ def choose_layout(choice: Choice, accel: Accelerator, gpus: int, global_batch: B
 
     try:
         return search_layouts(shape_for_params(choice.params, seq=seq_len), accel, gpus, global_batch, precision=precision), None
+    except InfeasiblePlanError as exc:
+        return None, exc.binding
     except PlannerInputError as exc:
         return None, str(exc)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +9,12 @@ import numpy as np
 
 from planner.errors import PlannerInputError
 from planner.io.runs import read_runs
-from planner.serving.sampling import ScaledBetaFit, fit_power_law, unbiased_pass_at_k
+from planner.serving.sampling import (
+    ScaledBetaFit,
+    check_counts,
+    fit_power_law,
+    unbiased_pass_at_k,
+)
 
 __all__ = ["DEFAULT_KS", "fit_sample_file"]
 
@@ -38,10 +42,6 @@ def _tail_interval(n: np.ndarray, c: np.ndarray, ks: Sequence[int], n_min: int) 
     return {str(k): [float(a), float(b)] for k, a, b in zip(far, lo, hi, strict=True)}
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-") or "group"
-
-
 def fit_sample_file(
     path: str, *, group_col: str | None = None, n_col: str = "n", c_col: str = "c", ks: Sequence[float] = (),
     where: Sequence[str] = (),
@@ -54,9 +54,8 @@ def fit_sample_file(
     if any(k < 1 for k in ks):
         raise PlannerInputError("--k must be at least 1")
     n_all, c_all = table.numeric(n_col), table.numeric(c_col)
-    if np.any(n_all != np.round(n_all)) or np.any(c_all != np.round(c_all)):
-        raise PlannerInputError(f"{path}: '{n_col}' and '{c_col}' must be whole numbers")
     groups = table.column(group_col) if group_col else ["all"] * len(table)
+    check_counts(path, n_all, c_all, groups, n_col=n_col, c_col=c_col)
     order = list(dict.fromkeys(groups))
     entries = []
     for name in order:

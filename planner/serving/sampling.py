@@ -29,7 +29,23 @@ import numpy as np
 
 from planner.errors import PlannerInputError
 
-__all__ = ["ScaledBetaFit", "TaskProfile", "fit_power_law", "scaled_beta_pass_at_k", "unbiased_pass_at_k"]
+__all__ = ["ScaledBetaFit", "TaskProfile", "check_counts", "fit_power_law", "scaled_beta_pass_at_k", "unbiased_pass_at_k"]
+
+
+def check_counts(path: str, n: np.ndarray, c: np.ndarray, groups: Sequence[str], *, n_col: str = "n", c_col: str = "c") -> None:
+    """Per-problem counts as read from a user's file: whole numbers with 0 <= c <= n, and
+    within the planner's limits on samples per problem and groups (README, 'Limits')."""
+    from planner.defaults import LIMITS
+
+    if np.any(n != np.round(n)) or np.any(c != np.round(c)) or np.any(c > n) or np.any(c < 0) or np.any(n < 1):
+        raise PlannerInputError(f"{path}: '{c_col}' and '{n_col}' must be whole numbers with 0 <= {c_col} <= {n_col}, {n_col} >= 1")
+    if n.max() > LIMITS["samples_per_problem"]:
+        raise PlannerInputError(f"{path}: {int(n.max()):,} samples per problem is above the planner's limit of "
+                                f"{LIMITS['samples_per_problem']:,} (the likelihood's quadrature grows with n; README, "
+                                f"'Limits'): give the counts of each problem's first {LIMITS['samples_per_problem']:,} samples")
+    if len(set(groups)) > LIMITS["groups"]:
+        raise PlannerInputError(f"{path}: {len(set(groups)):,} groups is above the planner's limit of {LIMITS['groups']} "
+                                "(README, 'Limits'): select some with --where")
 
 
 def unbiased_pass_at_k(n: Sequence[int], c: Sequence[int], k: int) -> float:
@@ -142,12 +158,12 @@ class ScaledBetaFit:
         t, w = roots_jacobi(m, b - 1.0, a - 1.0)
         x = (1.0 + t) / 2.0
         log_w = np.log(w) - (a + b - 1.0) * math.log(2.0) - betaln(a, b)
-        total = 0.0
-        for (n, c), mult in counts.items():
-            terms = log_w + c * np.log(s * x) + (n - c) * np.log1p(-s * x)
-            log_binom = gammaln(n + 1) - gammaln(c + 1) - gammaln(n - c + 1)
-            total += mult * (log_binom + logsumexp(terms))
-        return total
+        nc = np.array(list(counts), dtype=float)  # one row per distinct (n, c), all pairs at once
+        n, c = nc[:, :1], nc[:, 1:]
+        mult = np.fromiter(counts.values(), dtype=float, count=len(counts))
+        terms = log_w + c * np.log(s * x) + (n - c) * np.log1p(-s * x)
+        log_binom = gammaln(n[:, 0] + 1) - gammaln(c[:, 0] + 1) - gammaln(n[:, 0] - c[:, 0] + 1)
+        return float(mult @ (log_binom + logsumexp(terms, axis=1)))
 
     def _safe_loglik(self, theta: np.ndarray, counts: dict[tuple[int, int], int]) -> float:
         value = self._loglik(theta, counts, self.fit_scale)

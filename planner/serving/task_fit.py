@@ -3,7 +3,6 @@ counts, with the per-size fits, bootstrap intervals over problems and a leave-si
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +16,12 @@ from planner.serving.task_law import (
     fit_task_law,
     leave_out_check,
 )
-from planner.serving.tasks import TASK_LAW_KEYS, read_size_counts, save_task
+from planner.serving.tasks import (
+    TASK_LAW_KEYS,
+    check_task_name,
+    read_size_counts,
+    save_task,
+)
 
 __all__ = ["DEFAULT_TASK_KS", "fit_task_file", "task_law_report"]
 
@@ -54,15 +58,15 @@ def fit_task_file(path: str, *, group_col: str, sizes_path: str, law: str, n_col
                   ks: Sequence[float] = (), where: Sequence[str] = (), draws: int = 100, seed: int = 0,
                   save_name: str | None = None, overwrite: bool = False) -> dict[str, Any]:
     ks = tuple(int(k) for k in (ks or DEFAULT_TASK_KS))
-    if save_name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", save_name):
-        raise PlannerInputError(f"--save name '{save_name}': use lower-case letters, digits, '.', '_' or '-' (64 at most)")
+    if save_name is not None:
+        check_task_name(save_name, overwrite=overwrite)
     sizes, law_name = read_size_counts(path, group_col, sizes_path, law, n_col=n_col, c_col=c_col, where=where)
+    if save_name and law_name == "given losses":
+        raise PlannerInputError("--save needs the losses from a named law (give params and tokens in --sizes, and --law), "
+                                "so a plan can evaluate the law at its own model")
     report = task_law_report(sizes, ks, name=save_name or "task", loss_law=law_name,
                              source=f"fitted with `plan fit-samples --sizes {sizes_path}` on {path}", draws=draws, seed=seed)
     if save_name:
-        if law_name == "given losses":
-            raise PlannerInputError("--save needs the losses from a named law (give params and tokens in --sizes, and --law), "
-                                    "so a plan can evaluate the law at its own model")
         t = report["task_law"]
         report["saved_to"] = str(save_task(save_name, {**{k: t[k] for k in TASK_LAW_KEYS}, "loss_law": t["loss_law"],
                                                        "sizes": list(t["sizes"]), "source": t["source"]}, overwrite=overwrite))

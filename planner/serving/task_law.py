@@ -135,7 +135,7 @@ def fit_task_law(sizes: Sequence[SizeCounts], *, name: str = "task", loss_law: s
     """Pooled Beta-binomial maximum likelihood of the five coefficients over all ``sizes``
     (L-BFGS from :func:`_start`, or from ``start``: deterministic)."""
     from scipy.optimize import minimize
-    from scipy.special import betaln
+    from scipy.special import betaln, digamma
 
     if len({s.loss for s in sizes}) < 2:
         raise ValueError("a task law needs models of at least two different losses")
@@ -151,8 +151,17 @@ def fit_task_law(sizes: Sequence[SizeCounts], *, name: str = "task", loss_law: s
         b = a * np.exp(-(x[0] + x[1] * xs + x[2] * xs * xs))  # alpha (1/mu - 1) = alpha exp(-logit mu)
         return -float(np.sum(betaln(c + a, n - c + b) - betaln(a, b)))
 
+    def grad(x: np.ndarray) -> np.ndarray:
+        """d nll / dx in closed form: d/da betaln(a, b) = psi(a) - psi(a + b), and the chain rule."""
+        a = np.exp(x[3] + x[4] * xs)
+        b = a * np.exp(-(x[0] + x[1] * xs + x[2] * xs * xs))
+        both = digamma(n + a + b) - digamma(a + b)
+        ga = -(digamma(c + a) - digamma(a) - both) * a  # d nll / d log a
+        gb = -(digamma(n - c + b) - digamma(b) - both) * b  # d nll / d log b
+        return np.array([-gb.sum(), -(gb * xs).sum(), -(gb * xs * xs).sum(), (ga + gb).sum(), ((ga + gb) * xs).sum()])
+
     x0 = _start(sizes, x_loss) if start is None else np.asarray(start, dtype=float)
-    res = minimize(nll, x0, method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-6})
+    res = minimize(nll, x0, jac=grad, method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-6})
     if not res.success:  # rare: fall back on the simplex from where it stopped
         res = minimize(nll, res.x, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 40000, "adaptive": True})
     return TaskLaw(name=name, m0=float(res.x[0]), m1=float(res.x[1]), m2=float(res.x[2]), a0=float(res.x[3]), a1=float(res.x[4]), center=center,

@@ -22,7 +22,7 @@ from planner.defaults import (
     DEFAULT_TOP_LAYOUTS,
     DEFAULT_TP_COMM_OVERLAP,
 )
-from planner.errors import PlannerInputError
+from planner.errors import InfeasiblePlanError, PlannerInputError
 from planner.hardware.registry import Accelerator
 from planner.systems.perf import (
     RECOMPUTE,
@@ -299,10 +299,10 @@ def search_layouts(
         mem = memory_per_gpu(shape, accel, cands["B"], cands, **kw)
         i = int(np.argmin(mem["memory_per_gpu_bytes"]))
         over = mem["memory_per_gpu_bytes"][i] - mem["usable_bytes"][i]
-        raise PlannerInputError(
+        raise InfeasiblePlanError(
             f"no layout fits in memory: the smallest needs {mem['memory_per_gpu_bytes'][i] / 1e9:.1f} GB per GPU, "
-            f"{over / 1e9:.1f} GB over the {mem['usable_bytes'][i] / 1e9:.1f} GB usable on {accel.id}; "
-            "use more GPUs, a smaller micro-batch, or free the layout flags you fixed"
+            f"{over / 1e9:.1f} GB over the {mem['usable_bytes'][i] / 1e9:.1f} GB usable on {accel.id}",
+            "use more GPUs, a smaller micro-batch, or free the layout flags you fixed",
         )
     pick = found.order[:top_k]
     sub = {k: v[pick] for k, v in cands.items()}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import planner
-from planner.errors import PlannerInputError
+from planner.errors import InfeasiblePlanError
 from planner.hardware.registry import load_registry
 from planner.systems import (
     Layout,
@@ -54,7 +54,7 @@ def test_fixed_fields_are_held():
 
 
 def test_memory_prunes_and_reports_the_shortfall():
-    with pytest.raises(PlannerInputError, match="no layout fits in memory.*GB over"):
+    with pytest.raises(InfeasiblePlanError, match="no layout fits in memory.*GB over"):
         search_layouts(GPT3, REG.get("h100"), 8, 64)
 
 
