@@ -24,6 +24,7 @@ from planner.cli.browse import hardware, laws
 from planner.cli.fit import fit_command, predict_command
 from planner.cli.layout import layout_command
 from planner.cli.options import (
+    COUNT,
     EXIT_INFEASIBLE,
     EXIT_INTERNAL,
     EXIT_OK,
@@ -104,9 +105,9 @@ _SCENARIO_INFO = {"title", "description"}
 @click.option("--gpu-hours", type=QUANTITY, help="Lifetime budget in GPU-hours of --gpu.")
 @click.option("--dollars", type=QUANTITY, help="Lifetime budget in US dollars (needs --price).")
 @click.option("--price", type=QUANTITY, help="US dollars per GPU-hour (prices the plan).")
-@click.option("--gpus", type=click.IntRange(min=1), help="Cluster size (default: recommended from a ladder). With --days: a budget, or a training deadline next to another budget.")
+@click.option("--gpus", type=COUNT, help="Cluster size (default: recommended from a ladder). With --days: a budget, or a training deadline next to another budget.")
 @click.option("--days", type=QUANTITY, help=f"Training deadline in days: the recommended cluster must meet it (planner default {DEFAULT_DEADLINE_DAYS:g}); with --gpus alone, the cluster budget.")
-@click.option("--max-gpus", type=click.IntRange(min=1), default=DEFAULT_MAX_GPUS, show_default=True, help="Largest cluster on the recommendation ladder (a planner setting).")
+@click.option("--max-gpus", type=COUNT, default=DEFAULT_MAX_GPUS, show_default=True, help="Largest cluster on the recommendation ladder (a planner setting).")
 @click.option("--target-loss", type=QUANTITY, help="Reach this loss at least lifetime compute (instead of a budget).")
 @click.option("--infer-tokens", type=QUANTITY, default=0.0, show_default=True, help="Tokens served over the model's life.")
 @click.option("--gpu", default="h100-sxm", show_default=True, help="Accelerator id or alias (see `plan hardware list`).")
@@ -119,20 +120,20 @@ _SCENARIO_INFO = {"title", "description"}
 @click.option("--precision", type=click.Choice(["bf16", "fp8", "fp4"]), default="bf16", show_default=True, help="Which dense peak prices compute.")
 @click.option("--downstream", default=None, help="Downstream-error map: a saved map, PRESET or PRESET:SUITE (default: the law's own).")
 @click.option("--lr-rule", type=click.Choice(["steplaw", "deepseek"]), default="steplaw", show_default=True, help="Learning-rate and batch law for the training recipe.")
-@click.option("--seq-len", type=click.IntRange(min=1), default=DEFAULT_SEQ_LEN, show_default=True, help="Training sequence length (recipe batch size).")
+@click.option("--seq-len", type=COUNT, default=DEFAULT_SEQ_LEN, show_default=True, help="Training sequence length (recipe batch size).")
 @click.option("--warmup-fraction", type=QUANTITY, default=DEFAULT_WARMUP_FRACTION, show_default=True, help="Share of steps in warmup (a planner default, not a law).")
 @click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="loss", show_default=True, help="What the plan maximises (error and pass@k need a downstream map; pass@k a --task).")
-@click.option("--samples", type=click.IntRange(min=1), help="Samples per query k (default: searched for --objective pass@k, else 1).")
-@click.option("--max-samples", type=click.IntRange(min=1), default=DEFAULT_MAX_SAMPLES, show_default=True, help="Largest k searched.")
+@click.option("--samples", type=COUNT, help="Samples per query k (default: searched for --objective pass@k, else 1).")
+@click.option("--max-samples", type=COUNT, default=DEFAULT_MAX_SAMPLES, show_default=True, help="Largest k searched.")
 @click.option("--samples-grid", type=click.Choice(["pow2", "all"]), default="pow2", show_default=True, help="k in powers of 2 (enumerated) or every k (optuna TPE).")
 @click.option("--bits", type=click.Choice([str(b) for b in SEARCHED_WEIGHT_BITS]), help="Serving weight bits (default: searched with the optimal QAT share).")
 @click.option("--kv-bits", type=click.Choice([str(b) for b in KV_BITS]), default="16", show_default=True, help="KV-cache bits when serving.")
-@click.option("--prompt-tokens", type=click.IntRange(min=1), default=DEFAULT_PROMPT_TOKENS, show_default=True, help="Prompt tokens per query (a planner default).")
-@click.option("--gen-tokens", type=click.IntRange(min=1), default=DEFAULT_GEN_TOKENS, show_default=True, help="Generated tokens per sample (a planner default).")
-@click.option("--serve-batch", type=click.IntRange(min=1), help="Fix the sequences decoded together per replica (default: chosen, the largest that fits).")
+@click.option("--prompt-tokens", type=COUNT, default=DEFAULT_PROMPT_TOKENS, show_default=True, help="Prompt tokens per query (a planner default).")
+@click.option("--gen-tokens", type=COUNT, default=DEFAULT_GEN_TOKENS, show_default=True, help="Generated tokens per sample (a planner default).")
+@click.option("--serve-batch", type=COUNT, help="Fix the sequences decoded together per replica (default: chosen, the largest that fits).")
 @click.option("--verifier-flops", type=QUANTITY, default=0.0, show_default=True, help="FLOPs to check one sample with pass@k's automatic verifier (unit tests, a proof checker): a user parameter.")
 @click.option("--reward-model", "reward_model_params", type=QUANTITY, help="Select among samples with a reward model of this many parameters: each sample costs its forward pass.")
-@click.option("--max-serve-batch", type=click.IntRange(min=1), default=DEFAULT_MAX_SERVE_BATCH, show_default=True, help="Largest serving batch the plan may choose (a planner cap).")
+@click.option("--max-serve-batch", type=COUNT, default=DEFAULT_MAX_SERVE_BATCH, show_default=True, help="Largest serving batch the plan may choose (a planner cap).")
 @click.option("--serve-gpu", help="Accelerator that serves (default: --gpu).")
 @click.option("--serve-memory", type=QUANTITY, help="Bytes of accelerator memory one serving replica may use (e.g. 80e9).")
 @click.option("--latency", "latency_s", type=QUANTITY, help="Bound on one query's latency in seconds (prefill + decode).")
@@ -301,44 +302,50 @@ def _json_defaults(group: click.Group) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; turn every expected failure into one stderr line and an exit code."""
+    """Run the CLI; turn every expected failure into one stderr line and an exit code (0 ok,
+    1 infeasible, 2 usage, 3 internal). Under ``--json`` a failure also writes one JSON status
+    document to stdout, so that stdout is always one valid document."""
     pin_blas_threads()
     from click.exceptions import Abort, ClickException, Exit, UsageError
 
+    args = list(argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="plan", standalone_mode=False)
+        cli.main(args=args, prog_name="plan", standalone_mode=False)
     except Exit as exc:  # --help, --version
         return exc.exit_code
     except UsageError as exc:
-        _err(exc.format_message())
-        return EXIT_USAGE
+        return _fail(args, EXIT_USAGE, "usage_error", exc.format_message())
     except ClickException as exc:
-        _err(exc.format_message())
-        return exc.exit_code
+        return _fail(args, exc.exit_code, "usage_error" if exc.exit_code == EXIT_USAGE else "error", exc.format_message())
     except Abort:
-        _err("aborted")
-        return EXIT_INFEASIBLE
+        return _fail(args, EXIT_INFEASIBLE, "aborted", "aborted")
     except Exception as exc:  # planner errors, lazily imported
         from planner.errors import InfeasiblePlanError, PlannerInputError, SolverError
 
         if isinstance(exc, PlannerInputError):
-            _err(str(exc))
-            return EXIT_USAGE
+            return _fail(args, EXIT_USAGE, "usage_error", str(exc))
         if isinstance(exc, InfeasiblePlanError):
-            if "--json" in (argv if argv is not None else sys.argv[1:]):
-                from planner.planning.records import SCHEMA_VERSION
-
-                echo_json({"schema_version": SCHEMA_VERSION, "status": "infeasible", "binding": exc.binding, "relief": exc.relief})
-            _err(f"infeasible: {exc.binding}. To relieve it: {exc.relief}.")
-            return EXIT_INFEASIBLE
+            return _fail(args, EXIT_INFEASIBLE, "infeasible", f"infeasible: {exc.binding}. To relieve it: {exc.relief}.",
+                         binding=exc.binding, relief=exc.relief)
         if isinstance(exc, SolverError):
-            _err(f"solver failure: {exc}")
-            return EXIT_INFEASIBLE
+            return _fail(args, EXIT_INFEASIBLE, "solver_failure", f"solver failure: {exc}")
         if os.environ.get("PLANNER_DEBUG"):
             raise
-        _err(f"internal error ({type(exc).__name__}): {exc}; set PLANNER_DEBUG=1 for a traceback and please report it")
-        return EXIT_INTERNAL
+        return _fail(args, EXIT_INTERNAL, "internal_error",
+                     f"internal error ({type(exc).__name__}): {exc}; set PLANNER_DEBUG=1 for a traceback and please report it")
     return EXIT_OK
+
+
+def _fail(args: list[str], code: int, status: str, message: str, **fields: str) -> int:
+    """One stderr line (whitespace folded), the status document under ``--json``, and the code."""
+    message = " ".join(message.split())
+    if "--json" in args:
+        from planner.planning.records import SCHEMA_VERSION
+
+        echo_json({"schema_version": SCHEMA_VERSION, "status": status, "exit_code": code, **fields,
+                   **({} if fields else {"message": message})})
+    _err(message)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -63,6 +63,9 @@ def laws_list(as_json: bool) -> None:
     from planner.laws.catalog import DEFAULT_LAW, law_entries
 
     entries = law_entries()
+    for e in entries:
+        if e["form"] == "unreadable":
+            click.echo(f"plan: warning: skipped the saved law '{e['name']}' ({e['origin']}): it does not load", err=True)
     if as_json:
         echo_json(entries)
         return

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from planner.cli.options import QUANTITY, echo_json
+from planner.cli.options import QUANTITY, SEED, echo_json
 from planner.defaults import DEFAULT_HUBER_DELTA, DEFAULT_INTERVAL_LEVEL, LIMITS
 
 __all__ = ["fit_command", "predict_command"]
@@ -25,7 +25,7 @@ __all__ = ["fit_command", "predict_command"]
               help="huber: Huber on log residuals (Hoffmann/Epoch); lsq: squared error of L (Gadre et al.).")
 @click.option("--delta", type=QUANTITY, default=DEFAULT_HUBER_DELTA, show_default=True, help="Huber threshold on log residuals.")
 @click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0, max=LIMITS["bootstrap"]), default=0, show_default=True, help="Refits on resampled runs, for intervals.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the bootstrap resampling.")
 @click.option("--level", type=QUANTITY, default=DEFAULT_INTERVAL_LEVEL, show_default=True, help="Coverage of the intervals.")
 @click.option("--non-embedding", is_flag=True, help="The params column excludes embedding parameters.")
 @click.option("--save", "save_name", help="Save the law under this name (use it with --law / --downstream).")
@@ -37,7 +37,7 @@ def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | 
     """Fit a scaling law (or a downstream-error map) to your own runs (CSV or JSON lines)."""
     from planner.laws.lawfit import fit_runs
 
-    if save_name:
+    if save_name is not None:
         from planner.io.store import check_save_name, user_law_dir
         from planner.laws.catalog import presets
 
@@ -58,7 +58,7 @@ def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | 
     else:
         outcome = run(None)
     saved_to = None
-    if save_name:
+    if save_name is not None:
         from planner.io.store import save_law_table
         from planner.laws.catalog import presets
 

@@ -7,8 +7,10 @@ from typing import Any
 import click
 
 from planner.cli.options import (
+    COUNT,
     EXPORT_CHOICES,
     QUANTITY,
+    SEED,
     echo_json,
     emit_export,
     hardware_option,
@@ -26,14 +28,14 @@ __all__ = ["layout_command"]
 def _shape_options(f: Any) -> Any:
     opts = [
         click.option("--params", type=QUANTITY, help="Parameter count; the Llama-3 shape rule fills in what you do not give."),
-        click.option("--layers", type=click.IntRange(min=1)),
-        click.option("--hidden", type=click.IntRange(min=1)),
-        click.option("--heads", type=click.IntRange(min=1)),
-        click.option("--kv-heads", type=click.IntRange(min=1)),
-        click.option("--ffn", type=click.IntRange(min=1), help="MLP width."),
-        click.option("--vocab", type=click.IntRange(min=1)),
+        click.option("--layers", type=COUNT),
+        click.option("--hidden", type=COUNT),
+        click.option("--heads", type=COUNT),
+        click.option("--kv-heads", type=COUNT),
+        click.option("--ffn", type=COUNT, help="MLP width."),
+        click.option("--vocab", type=COUNT),
         click.option("--mlp", type=click.Choice(["swiglu", "gelu"])),
-        click.option("--seq", type=click.IntRange(min=1), default=DEFAULT_SEQ_LEN, show_default=True, help="Sequence length."),
+        click.option("--seq", type=COUNT, default=DEFAULT_SEQ_LEN, show_default=True, help="Sequence length."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -42,12 +44,12 @@ def _shape_options(f: Any) -> Any:
 
 def _layout_options(f: Any) -> Any:
     opts = [
-        click.option("--tp", type=click.IntRange(min=1), help="Tensor parallel size (fixed; otherwise searched)."),
-        click.option("--pp", type=click.IntRange(min=1), help="Pipeline parallel size."),
-        click.option("--dp", type=click.IntRange(min=1), help="Data parallel size."),
-        click.option("--cp", type=click.IntRange(min=1), help="Context parallel size."),
-        click.option("--vp", type=click.IntRange(min=1), help="Interleaved (virtual) pipeline chunks per rank."),
-        click.option("--micro-batch", type=click.IntRange(min=1), help="Micro-batch size in sequences."),
+        click.option("--tp", type=COUNT, help="Tensor parallel size (fixed; otherwise searched)."),
+        click.option("--pp", type=COUNT, help="Pipeline parallel size."),
+        click.option("--dp", type=COUNT, help="Data parallel size."),
+        click.option("--cp", type=COUNT, help="Context parallel size."),
+        click.option("--vp", type=COUNT, help="Interleaved (virtual) pipeline chunks per rank."),
+        click.option("--micro-batch", type=COUNT, help="Micro-batch size in sequences."),
         click.option("--recompute", type=click.Choice(["none", "selective", "full"])),
         click.option("--zero", type=click.IntRange(0, 3), help="ZeRO stage (1 = distributed optimizer)."),
         click.option("--sequence-parallel/--no-sequence-parallel", default=None),
@@ -59,15 +61,15 @@ def _layout_options(f: Any) -> Any:
 
 @click.command("layout")
 @click.option("--gpu", default="h100-sxm", show_default=True, help="Accelerator id or alias.")
-@click.option("--gpus", type=click.IntRange(min=1), required=True, help="Number of devices.")
-@click.option("--global-batch", type=click.IntRange(min=1), help="Global batch in sequences (default: Step Law batch at --tokens).")
+@click.option("--gpus", type=COUNT, required=True, help="Number of devices.")
+@click.option("--global-batch", type=COUNT, help="Global batch in sequences (default: Step Law batch at --tokens).")
 @click.option("--tokens", type=QUANTITY, help="Training tokens, for the default batch (default 20 x params).")
 @_shape_options
 @_layout_options
 @click.option("--method", type=click.Choice(["exhaustive", "bayesian"]), default="exhaustive", show_default=True)
-@click.option("--trials", type=click.IntRange(min=1), help="Trials for --method bayesian.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--top", "top_k", type=click.IntRange(min=1), default=DEFAULT_TOP_LAYOUTS, show_default=True)
+@click.option("--trials", type=COUNT, help="Trials for --method bayesian.")
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--top", "top_k", type=COUNT, default=DEFAULT_TOP_LAYOUTS, show_default=True)
 @click.option("--flash-attention/--no-flash-attention", default=True, show_default=True)
 @click.option("--memory-reserve", type=QUANTITY, default=DEFAULT_MEMORY_RESERVE_FRACTION, show_default=True, help="Share of HBM kept free (allocator, buffers): a planner default.")
 @click.option("--precision", type=click.Choice(["bf16", "fp8", "fp4"]), default="bf16", show_default=True)

@@ -39,6 +39,11 @@ class Quantity(click.ParamType):
 
 
 QUANTITY = Quantity()
+#: Every count a user gives (sizes, tokens per query, batches): a positive 32-bit integer, so
+#: that no value overflows the array code behind it (tighter limits are in LIMITS).
+COUNT = click.IntRange(min=1, max=2**31 - 1)
+#: Seeds of the samplers (numpy and optuna take any 32-bit unsigned seed).
+SEED = click.IntRange(min=0, max=2**32 - 1)
 
 
 def hardware_option(f: Any) -> Any:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from planner.cli.options import QUANTITY, echo_json
+from planner.cli.options import QUANTITY, SEED, echo_json
+from planner.defaults import LIMITS
 
 __all__ = ["fit_samples_command", "qat_command"]
 
@@ -41,8 +42,8 @@ def qat_command(params: float, tokens: float, bits: str, kv_bits: str, law: str 
 @click.option("--where", multiple=True, help="Keep rows where COL=VALUE (also !=, <, <=, >, >=).")
 @click.option("--sizes", "sizes_path", type=click.Path(dir_okay=False), help="CSV naming each group's loss, or its params and tokens: fit one task law across the sizes.")
 @click.option("--law", default=None, help="Scaling law that turns --sizes params and tokens into losses (default besiroglu2024).")
-@click.option("--bootstrap", "draws", type=click.IntRange(min=0, max=1000), default=100, show_default=True, help="Bootstrap draws over problems (with --sizes).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--bootstrap", "draws", type=click.IntRange(min=0, max=LIMITS["bootstrap"]), default=100, show_default=True, help="Bootstrap draws over problems (with --sizes).")
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--save", "save_name", help="Save the task law for --task (needs --sizes).")
 @click.option("--overwrite", is_flag=True)
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
@@ -72,7 +73,7 @@ def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str
 
         Console().print(render_task_law(report))
         return
-    if save_name:
+    if save_name is not None:
         raise PlannerInputError("--save needs --sizes: a plan uses a task law across model sizes, not one model's fit")
     from planner.serving.sample_fit import fit_sample_file
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from planner.errors import PlannerInputError
 
-__all__ = ["read_user_text"]
+__all__ = ["is_file", "read_user_text"]
 
 
 def read_user_text(path: str | Path, what: str, *, max_bytes: int) -> tuple[Path, str]:
@@ -31,3 +31,12 @@ def read_user_text(path: str | Path, what: str, *, max_bytes: int) -> tuple[Path
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise PlannerInputError(f"{what} file {p} is not UTF-8 text (byte {exc.start} on line {line})") from None
+
+
+def is_file(path: str | Path) -> bool:
+    """Whether ``path`` names a readable file; any name the OS refuses (too long, a NUL byte,
+    no permission) is simply not a file, never an error: user text is tried as a name first."""
+    try:
+        return Path(path).expanduser().is_file()
+    except (OSError, ValueError):
+        return False

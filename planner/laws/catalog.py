@@ -22,6 +22,7 @@ import numpy as np
 
 from planner._frozen import FrozenDict
 from planner.errors import PlannerInputError
+from planner.io.text import is_file
 from planner.io.toml import check_keys, load_packaged_toml, load_toml_file, unknown_name
 from planner.validate import check_positive
 from solvers.problem import LawCoefficients
@@ -302,7 +303,7 @@ def saved_laws() -> dict[str, Path]:
 
 
 def _is_path(text: str) -> bool:
-    return text.endswith(".toml") or "/" in text or Path(text).is_file()
+    return text.endswith(".toml") or "/" in text or is_file(text)
 
 
 def get_law(name_or_path: str | Path) -> ChinchillaLaw:

@@ -61,12 +61,12 @@ def fit_task_file(path: str, *, group_col: str, sizes_path: str, law: str, n_col
     if save_name is not None:
         check_task_name(save_name, overwrite=overwrite)
     sizes, law_name = read_size_counts(path, group_col, sizes_path, law, n_col=n_col, c_col=c_col, where=where)
-    if save_name and law_name == "given losses":
+    if save_name is not None and law_name == "given losses":
         raise PlannerInputError("--save needs the losses from a named law (give params and tokens in --sizes, and --law), "
                                 "so a plan can evaluate the law at its own model")
     report = task_law_report(sizes, ks, name=save_name or "task", loss_law=law_name,
                              source=f"fitted with `plan fit-samples --sizes {sizes_path}` on {path}", draws=draws, seed=seed)
-    if save_name:
+    if save_name is not None:
         t = report["task_law"]
         report["saved_to"] = str(save_task(save_name, {**{k: t[k] for k in TASK_LAW_KEYS}, "loss_law": t["loss_law"],
                                                        "sizes": list(t["sizes"]), "source": t["source"]}, overwrite=overwrite))

@@ -19,6 +19,7 @@ from planner.io.store import (
     saved_task_files,
     user_task_dir,
 )
+from planner.io.text import is_file
 from planner.io.toml import check_keys, load_toml_file, unknown_name
 from planner.serving.sampling import check_counts
 from planner.serving.task_law import SizeCounts, TaskLaw
@@ -98,9 +99,9 @@ def get_task(name: str) -> TaskLaw:
     if key in PRESET_TASKS:
         return PRESET_TASKS[key]
     path = user_task_dir() / f"{key}.toml"
-    if not path.is_file() and Path(name).is_file():
+    if not is_file(path) and is_file(name):
         path = Path(name)
-    if not path.is_file():
+    if not is_file(path):
         saved = list(saved_task_files())
         raise unknown_name("task profile", name, [*PRESET_TASKS, *saved])
     data = load_toml_file(path, "task profile")

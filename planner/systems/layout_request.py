@@ -51,6 +51,9 @@ def default_global_batch(shape: ModelShape, tokens: float | None, gpus: int) -> 
     d = tokens or 20.0 * shape.params
     r = training_recipe(shape.params, d, seq_len=shape.seq, batch_multiple=gpus)
     why = f"Step Law batch for {d:.3g} tokens{' (20 tokens/parameter)' if tokens is None else ''}, rounded to a multiple of {gpus}"
+    if r.batch_sequences > 2**31 - 1:
+        raise PlannerInputError(f"the Step Law batch for {d:.3g} tokens is {r.batch_sequences:.3g} sequences, more than any "
+                                "layout can hold: give fewer --tokens or a --global-batch")
     return r.batch_sequences, why
 
 

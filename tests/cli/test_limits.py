@@ -10,7 +10,10 @@ import pytest
 @pytest.mark.parametrize("argv, message", [
     (["--budget", "1e22", "--objective", "pass@k", "--task", "math", "--law", "gadre2024-rpj", "--infer-tokens", "1e10",
       "--max-samples", "100000000"], "max-samples 100000000 is above the planner's limit"),
-    (["--budget", "1e22", "--gpus", "1" + "0" * 29], "gpus 1" + "0" * 29 + " is above"),
+    (["--budget", "1e22", "--gpus", "4194304"], "gpus 4194304 is above"),
+    (["--budget", "1e22", "--gpus", "1" + "0" * 29], "is not in the range 1<=x<=2147483647"),
+    (["layout", "--params", "1B", "--gpus", "16", "--global-batch", "9" * 20], "9" * 20 + " is not in the range 1<=x<=2147483647"),
+    (["layout", "--params", "1", "--gpus", "16", "--tokens", "1e308"], "more than any layout can hold"),
     (["--budget", "1e22", "--max-gpus", "4194304"], "max-gpus 4194304 is above"),
     (["--budget", "1e22", "-o", "x.txt"], "give --export FORMAT"),
     (["layout", "--layers", "1000000000", "--hidden", "4096", "--gpus", "8"], "--layers 1000000000 is above"),
