@@ -123,6 +123,9 @@ LIMITS = {
     "file_bytes": 32 << 20, "rows": 100_000,  # run and sample tables (CSV / JSON lines)
     "bootstrap": 1000, "bootstrap_row_fits": 20_000_000,  # plan fit: draws, and draws x runs
     "groups": 64, "samples_per_problem": 1000,  # plan fit-samples: models, and n per problem
+    # A lifetime budget in FLOPs (however given) at least 6 N D with N = D = 4e5: below it no
+    # language model is trained, and --extrapolate would take the solvers to degenerate corners.
+    "min_budget_flops": 1e12,
 }
 
 #: A peak learning rate above this warns (a planner threshold): the best rate of every (N, D)

@@ -84,7 +84,7 @@ def chinchilla_sized_for_lifetime_budget(
     def excess(log_ct: float) -> float:
         ct = math.exp(log_ct)
         n, _ = optimal_allocation(law, ct)
-        return math.log(ct + inference_cost(n)) - math.log(lifetime_flops)
+        return math.log(max(ct + inference_cost(n), math.ulp(0.0))) - math.log(lifetime_flops)  # no log(0) at tiny budgets
 
     hi = math.log(lifetime_flops)
     lo = hi - 200.0  # e^-200 of the budget: the inference term dominates long before

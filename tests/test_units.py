@@ -25,5 +25,11 @@ def test_a_decimal_comma_is_a_usage_error_on_the_command_line(cli):
 
 
 def test_a_budget_too_small_for_the_smallest_supported_model_says_so_without_serving(cli):
-    code, _, err = cli("--budget", "1")
+    code, _, err = cli("--budget", "1e15")
     assert code == 1 and "to train at the law's fewest tokens per parameter" in err and "infer-tokens" not in err
+
+
+def test_a_budget_below_the_floor_is_a_usage_error_even_when_extrapolating(cli):
+    for argv in (["--budget", "1"], ["--budget", "1e-300", "--extrapolate", "--infer-tokens", "1e9"]):
+        code, _, err = cli(*argv)
+        assert code == 2 and "below the planner's floor of 1e+12" in err and len(err.strip().splitlines()) == 1

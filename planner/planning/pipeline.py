@@ -28,7 +28,9 @@ from planner.defaults import (
     DEFAULT_SEQ_LEN,
     DEFAULT_UNCERTAINTY_DRAWS,
     DEFAULT_WARMUP_FRACTION,
+    LIMITS,
 )
+from planner.errors import PlannerInputError
 from planner.hardware.registry import Accelerator, HardwareRegistry
 from planner.laws.catalog import DEFAULT_LAW, ChinchillaLaw, DownstreamMap
 from planner.laws.recipe import TrainingRecipe, law_optimum
@@ -156,6 +158,9 @@ def _lower(req: Request, ctx: Context, mfu: float) -> PlanningProblem:
     budget, cap = lifetime_budget(req.budget_kind, budget_flops=req.budget_flops, gpu_hours_given=req.gpu_hours,
                                   dollars=req.dollars, price=req.price_usd_per_gpu_hour, gpus=req.gpus, days=req.days,
                                   goodput=req.goodput, flops_per_gpu_s=flops_per_gpu_s)
+    if budget is not None and budget < LIMITS["min_budget_flops"]:
+        raise PlannerInputError(f"a budget of {budget:.3g} FLOPs is below the planner's floor of {LIMITS['min_budget_flops']:.0e} "
+                                "(README, 'Limits'): no language model is trained on less")
     return PlanningProblem(
         coeffs=ctx.law.coeffs, objective="min_compute" if budget is None else "min_loss", budget_flops=budget,
         target_loss=req.target_loss, max_params=req.max_params, max_tokens=req.max_tokens, max_train_flops=cap,

@@ -53,6 +53,9 @@ def _parts(params: float, accel: Accelerator, spec: ServingSpec) -> dict[str, fl
     return kinetics_parts_of(params, *smooth_dims(params), accel, spec)
 
 
+_FLAT_EXPONENT = 1e-6  # a numerical floor, not a measurement
+
+
 def serving_terms(params: float, accel: Accelerator, spec: ServingSpec, queries: float) -> tuple[tuple[float, float], ...]:
     """Lifetime serving eFLOPs as monomials ``(coef, exponent)`` in N, each matched to the
     smooth cost in value and in log-slope at ``params`` (the local monomial approximation
@@ -66,7 +69,9 @@ def serving_terms(params: float, accel: Accelerator, spec: ServingSpec, queries:
     for name, value in here.items():
         if value <= 0:
             continue
-        e = (math.log(up[name]) - math.log(down[name])) / (2 * step)
+        # A part flat in N (per-step overheads dominate a tiny model) keeps a tiny positive slope:
+        # the GP takes increasing monomials only; its value at ``params`` stays exact.
+        e = max((math.log(up[name]) - math.log(down[name])) / (2 * step), _FLAT_EXPONENT)
         out.append((queries * value / params**e, e))
     return tuple(out)
 

@@ -24,7 +24,7 @@ from planner.systems.shape import (
     complete_shape,
     shape_for_params,
 )
-from planner.validate import check_int
+from planner.validate import check_int, check_positive
 
 __all__ = ["default_global_batch", "run_layout", "shape_from_flags"]
 
@@ -66,6 +66,8 @@ def run_layout(*, gpu: str, gpus: int, global_batch: int | None, tokens: float |
         raise PlannerInputError(f"--memory-reserve must be in [0, 1), got {memory_reserve}")
     check_int("--gpus", gpus, maximum=LIMITS["gpus"])
     check_int("--trials", trials, maximum=LIMITS["trials"])
+    check_positive("--tokens", tokens)
+    check_positive("--params", flags.get("params"))
     accel = load_registry(hardware_files).get(gpu)
     shape = shape_from_flags(flags.get("params"), flags["seq"], flags)
     warnings: list[str] = []
