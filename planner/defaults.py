@@ -126,6 +126,7 @@ LIMITS = {
     # A lifetime budget in FLOPs (however given) at least 6 N D with N = D = 4e5: below it no
     # language model is trained, and --extrapolate would take the solvers to degenerate corners.
     "min_budget_flops": 1e12,
+    "sweep_points": 10_000, "workers": 64,  # plan sweep: points in one sweep, local worker processes
 }
 
 #: A peak learning rate above this warns (a planner threshold): the best rate of every (N, D)

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Lowest first. A module may import from its own layer's package and from lower layers;
 #: hardware and laws share a rank and do not import each other.
 LAYERS = {
-    "io": 1, "hardware": 2, "laws": 2, "systems": 3, "serving": 4, "planning": 5, "report": 6, "cli": 7,
+    "io": 1, "hardware": 2, "laws": 2, "systems": 3, "serving": 4, "planning": 5, "whatif": 6, "report": 7, "cli": 8,
 }
 BASE = {"errors", "defaults", "units", "validate", "_lazy", "_compat", "_codec", "_frozen"}  # below every layer
 

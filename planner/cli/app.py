@@ -18,7 +18,6 @@ import sys
 from typing import Any
 
 import click
-from click.core import ParameterSource
 
 from planner.cli.browse import hardware, laws
 from planner.cli.fit import fit_command, predict_command
@@ -35,8 +34,10 @@ from planner.cli.options import (
     emit_export,
     hardware_option,
 )
+from planner.cli.plan_args import apply_scenario, plan_kwargs
 from planner.cli.serving import fit_samples_command, qat_command
 from planner.cli.validate import validate_command
+from planner.cli.whatif import compare_command, sweep_command
 from planner.defaults import (
     DEFAULT_DEADLINE_DAYS,
     DEFAULT_GEN_TOKENS,
@@ -56,49 +57,6 @@ from planner.defaults import (
 )
 
 __all__ = ["cli", "main"]
-
-# Scenario-file key -> click parameter name (the same words as the flags).
-_SCENARIO_KEYS = {
-    "budget": "budget",
-    "gpu_hours": "gpu_hours",
-    "dollars": "dollars",
-    "price": "price",
-    "gpus": "gpus",
-    "days": "days",
-    "target_loss": "target_loss",
-    "infer_tokens": "infer_tokens",
-    "gpu": "gpu",
-    "law": "law",
-    "max_params": "max_params",
-    "max_tokens": "max_tokens",
-    "mfu": "mfu",
-    "precision": "precision",
-    "downstream": "downstream",
-    "lr_rule": "lr_rule",
-    "seq_len": "seq_len",
-    "warmup_fraction": "warmup_fraction",
-    "goodput": "goodput",
-    "objective": "objective",
-    "samples": "samples",
-    "bits": "bits",
-    "kv_bits": "kv_bits",
-    "prompt_tokens": "prompt_tokens",
-    "gen_tokens": "gen_tokens",
-    "serve_batch": "serve_batch",
-    "max_serve_batch": "max_serve_batch",
-    "verifier_flops": "verifier_flops",
-    "reward_model": "reward_model_params",
-    "max_gpus": "max_gpus",
-    "extrapolate": "extrapolate",
-    "max_unique_tokens": "max_unique_tokens",
-    "serve_gpu": "serve_gpu",
-    "serve_memory": "serve_memory",
-    "latency": "latency_s",
-    "task": "task",
-    "serving_cost": "serving_cost",
-}
-_SCENARIO_INFO = {"title", "description"}
-
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--budget", type=QUANTITY, help="Lifetime compute budget in FLOPs (training + serving).")
@@ -164,7 +122,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
             ctx.default_map = _json_defaults(ctx.command)
         return
     if scenario:
-        flags = _apply_scenario(ctx, scenario, flags)
+        flags = apply_scenario(ctx, scenario, flags)
     if output and not export:
         from planner.errors import PlannerInputError
 
@@ -175,48 +133,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         raise PlannerInputError("--export needs a layout: drop --no-layout")
     from planner.planning.pipeline import plan
 
-    kwargs = dict(
-        gpu=flags["gpu"],
-        budget_flops=flags["budget"],
-        gpu_hours=flags["gpu_hours"],
-        dollars=flags["dollars"],
-        price_usd_per_gpu_hour=flags["price"],
-        gpus=flags["gpus"],
-        days=flags["days"],
-        target_loss=flags["target_loss"],
-        infer_tokens=flags["infer_tokens"],
-        max_params=flags["max_params"],
-        max_tokens=flags["max_tokens"],
-        mfu=flags["mfu"],
-        precision=flags["precision"],
-        downstream=flags["downstream"],
-        lr_rule=flags["lr_rule"],
-        seq_len=flags["seq_len"],
-        warmup_fraction=flags["warmup_fraction"],
-        goodput=flags["goodput"],
-        choose_layout=flags["choose_layout"],
-        objective=flags["objective"],
-        samples=flags["samples"],
-        max_samples=flags["max_samples"],
-        samples_grid=flags["samples_grid"],
-        bits=int(flags["bits"]) if flags["bits"] else None,
-        kv_bits=int(flags["kv_bits"]),
-        prompt_tokens=flags["prompt_tokens"],
-        gen_tokens=flags["gen_tokens"],
-        serve_batch=flags["serve_batch"],
-        max_serve_batch=flags["max_serve_batch"], verifier_flops=flags["verifier_flops"], reward_model_params=flags["reward_model_params"],
-        max_gpus=flags["max_gpus"],
-        extrapolate=flags["extrapolate"],
-        max_unique_tokens=flags["max_unique_tokens"],
-        serve_gpu=flags["serve_gpu"],
-        serve_memory_bytes=flags["serve_memory"],
-        latency_s=flags["latency_s"],
-        task=flags["task"],
-        serving_cost=flags["serving_cost"],
-        hardware_files=hardware_files,
-    )
-    if flags["law"]:
-        kwargs["law"] = flags["law"]
+    kwargs = plan_kwargs(flags, hardware_files)
     result = plan(**kwargs)
     for w in result.warnings:
         click.echo(f"plan: warning: {w}", err=True)
@@ -233,40 +150,11 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
     Console().print(render_plan(result, warnings=False))
 
 
-def _apply_scenario(ctx: click.Context, path: str, flags: dict[str, Any]) -> dict[str, Any]:
-    """Fill every flag the user did not type from the scenario file."""
-    from planner.errors import PlannerInputError
-    from planner.io.toml import check_keys, load_toml_file
-
-    data = load_toml_file(path, "scenario")
-    data = data.get("plan", data) if isinstance(data.get("plan"), dict) else data
-    check_keys(f"scenario {path}", data, set(_SCENARIO_KEYS) | _SCENARIO_INFO)
-    out = dict(flags)
-    for key, name in _SCENARIO_KEYS.items():
-        if key not in data:
-            continue
-        if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
-            continue
-        param = next(p for p in ctx.command.params if p.name == name)
-        value = data[key]
-        is_flag = bool(getattr(param, "is_flag", False)) or isinstance(param.type, click.types.BoolParamType)
-        if isinstance(value, bool) != is_flag:  # TOML's types are checked, never coerced (true is not 1 FLOP)
-            raise PlannerInputError(f"scenario {path}: '{key}' must be {'true or false' if is_flag else 'a number or text'}, "
-                                    f"got {value!r}")
-        if isinstance(param.type, click.types.IntParamType) and isinstance(value, float) and not value.is_integer():
-            raise PlannerInputError(f"scenario {path}: '{key}' must be a whole number, got {value}")
-        try:
-            out[name] = param.type_cast_value(ctx, value)
-        except click.BadParameter as exc:
-            raise PlannerInputError(f"scenario {path}: '{key}': {exc.message}") from None
-    return out
-
-
 # --------------------------------------------------------------------------- entry point
 
 
 for _command in (hardware, laws, fit_command, predict_command, layout_command, qat_command, fit_samples_command,
-                 validate_command):
+                 validate_command, sweep_command, compare_command):
     cli.add_command(_command)
 
 

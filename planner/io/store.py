@@ -22,7 +22,7 @@ from planner.errors import PlannerInputError
 from planner.io.config import user_config_dir
 
 __all__ = ["check_save_name", "save_law_table", "save_table", "save_task_table", "saved_law_files", "saved_task_files", "to_toml", "user_law_dir", "user_task_dir",
-           "write_text"]
+           "write_bytes", "write_text"]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
@@ -84,7 +84,7 @@ def save_table(folder: Path, kind: str, name: str, table: Mapping[str, Any], *, 
     return path
 
 
-def write_text(path: str | Path, text: str) -> Path:
+def write_text(path: str | Path, text: str | bytes) -> Path:
     """Write ``text`` to ``path`` in one step (temporary file, fsync, rename): a reader sees
     the old file or the new one, never half of it. Replaces an existing file."""
     path = Path(path)
@@ -97,15 +97,20 @@ def write_text(path: str | Path, text: str) -> Path:
     return path
 
 
-def _write_atomically(path: Path, text: str, *, overwrite: bool) -> None:
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """:func:`write_text` for binary files (pictures)."""
+    return write_text(path, data)
+
+
+def _write_atomically(path: Path, text: str | bytes, *, overwrite: bool) -> None:
     """Write a temporary file beside ``path``, fsync it, then move it into place in one step:
     a failure part-way leaves the old file (or none) untouched, never a truncated one. Without
     ``overwrite`` the move is exclusive (a hard link, which fails if ``path`` exists), so two
     concurrent saves of one name cannot both succeed."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
             fh.flush()
             os.fsync(fh.fileno())
         if overwrite:

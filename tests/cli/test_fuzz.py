@@ -36,8 +36,9 @@ MEASURED = ROOT / "planner" / "data" / "measured"
 NUMBERS = ["1", "0", "-3", "1e21", "3e23", "7B", "2T", "1,5", "1,000", "1e308", "1e-300", "nan", "inf", "-inf",
            "1" + "0" * 30, "0x10", "1e", "", " ", "1_000", "½", "١٢", "0.5", "0.9", "2.1", "100", "1e400"]
 INTS = ["1", "0", "-1", "2", "8", "64", "1024", "1.5", "1e3", "99999999999999999999", "x", ""]
+#: Text values; relative paths never climb more than one folder out of the scratch folder.
 TEXT = ["h100", "a100", "mi250x", "besiroglu2024", "math", "[/x]", "[bold]x[/bold]", "\x1b[31mred", "a\x00b",
-        "é", "../../etc/passwd", "x" * 300, "", "loss", "model", "N=1", "params>1e9", "tokens<=1e10"]
+        "é", "../x", "x" * 300, "", "loss", "model", "N=1", "params>1e9", "tokens<=1e10"]
 
 
 def _files(folder: Path) -> list[str]:
@@ -73,7 +74,8 @@ def _commands() -> dict[tuple[str, ...], click.Command]:
 
 
 COMMANDS = _commands()
-SKIP = {"--version", "--help", "--samples-grid"}  # --version exits early; --samples-grid all is bounded, not fast
+#: --version exits early; --samples-grid all is bounded, not fast; --workers starts processes (tests/whatif).
+SKIP = {"--version", "--help", "--samples-grid", "--workers"}
 
 
 def _value(param: click.Option, files: list[str]) -> st.SearchStrategy[str]:
@@ -95,7 +97,8 @@ def _value(param: click.Option, files: list[str]) -> st.SearchStrategy[str]:
 VALID = {(): ["--budget", "1e21"], ("fit",): ["runs.csv"],  # relative: the hostile folder is the working directory
          ("predict",): ["--params", "7B", "--tokens", "1T"], ("layout",): ["--params", "1B", "--gpus", "16"],
          ("qat",): ["--params", "1e9", "--tokens", "1e11", "--bits", "4"], ("hardware", "show"): ["h100"],
-         ("laws", "show"): ["besiroglu2024"]}
+         ("laws", "show"): ["besiroglu2024"], ("sweep",): ["--budget", "1e21,1e22", "--no-layout"],
+         ("compare",): ["--budget 1e21", "--budget 1e22", "--no-layout"]}
 
 
 @st.composite

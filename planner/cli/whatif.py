@@ -1,0 +1,285 @@
+"""``plan sweep`` and ``plan compare``: what-if budgeting on top of the one ``plan``.
+
+Both take the root command's own flags after their name and parse every point with the root
+command's option parser (``plan_args``), so a point is exactly the plan of the same flags.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from planner.cli.options import COUNT, echo_json
+from planner.cli.plan_args import apply_scenario, plan_kwargs
+from planner.defaults import LIMITS
+from planner.errors import PlannerInputError
+
+__all__ = ["compare_command", "sweep_command", "write_report"]
+
+_EXTRA = {"ignore_unknown_options": True, "allow_extra_args": True}
+#: Root flags that make no sense inside a sweep or comparison (they have their own outputs).
+_REFUSED = {"--json", "--export", "-o", "--version", "--help", "-h", "--html", "--svg"}
+
+
+def write_report(renderable: Any, html: str | None, svg: str | None, *, title: str) -> None:
+    """Print a rich report; with ``--html``/``--svg`` also save what was printed (recorded)."""
+    from rich.console import Console
+
+    console = Console(record=bool(html or svg))
+    console.print(renderable)
+    from planner.io.store import write_text
+
+    if html:
+        click.echo(f"wrote {write_text(html, console.export_html(clear=False))}", err=True)
+    if svg:
+        click.echo(f"wrote {write_text(svg, console.export_svg(title=title, clear=False))}", err=True)
+
+
+def _split(root: click.Command, args: Sequence[str]) -> list[tuple[str, str | None]]:
+    """The plan flags in ``args`` as (option, value or None for a switch), unknown ones refused."""
+    opts = {o: p for p in root.params if isinstance(p, click.Option) for o in (*p.opts, *p.secondary_opts)}
+    out, i = [], 0
+    while i < len(args):
+        a = args[i]
+        if a in _REFUSED:
+            raise PlannerInputError(f"{a} is not a plan flag a sweep or comparison varies: give it before the "
+                                    "subcommand's own options (see plan sweep --help)")
+        if a not in opts:
+            raise PlannerInputError(f"no such plan flag: {a}" + (" (values follow their flag)" if not a.startswith("-") else ""))
+        p = opts[a]
+        if p.is_flag or a in p.secondary_opts:
+            out.append((a, None))
+            i += 1
+        elif i + 1 >= len(args):
+            raise PlannerInputError(f"{a} needs a value")
+        else:
+            out.append((a, args[i + 1]))
+            i += 2
+    return out
+
+
+def _point_kwargs(root: click.Group, args: Sequence[str]) -> dict[str, Any]:
+    """The plan of these flags, parsed exactly as ``plan`` parses them."""
+    try:
+        ctx = root.make_context("plan", list(args))
+    except click.UsageError as exc:
+        raise PlannerInputError(exc.format_message()) from None
+    flags = dict(ctx.params)
+    scenario, hardware_files = flags.pop("scenario"), flags.pop("hardware_files")
+    for unused in ("as_json", "export", "output"):
+        flags.pop(unused)
+    if scenario:
+        flags = apply_scenario(ctx, scenario, flags)
+    return plan_kwargs(flags, hardware_files)
+
+
+def _progress(quiet: bool) -> tuple[Any, Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr, or nothing under --json or when output is not a terminal."""
+    if quiet or not (sys.stdout.isatty() and sys.stderr.isatty()):
+        return None, None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    bar = Progress(console=Console(stderr=True), transient=True)
+    task = bar.add_task("plans", total=None)
+    return bar, lambda done, total: bar.update(task, completed=done, total=total)
+
+
+@click.command("sweep", context_settings=_EXTRA)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document: the sweep and every point's plan.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per point to this CSV file.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Draw the sweep to FILE.png / .svg / .pdf.")
+@click.option("--html", type=click.Path(dir_okay=False), help="Also save the printed report as HTML.")
+@click.option("--svg", type=click.Path(dir_okay=False), help="Also save the printed report as SVG.")
+@click.option("--workers", type=COUNT, default=1, show_default=True, help="Local worker processes.")
+@click.option("--storage", help="Optuna storage: a journal file (resumable on one machine) or a database URL "
+                                "(postgresql://..., shared by workers on many machines).")
+@click.option("--study", help="Study name in --storage (default: one derived from the sweep's flags).")
+@click.pass_context
+def sweep_command(ctx: click.Context, as_json: bool, csv_path: str | None, plot: str | None, html: str | None,
+                  svg: str | None, workers: int, storage: str | None, study: str | None) -> None:
+    """Plan every combination of plan-flag values: --budget 1e21:1e25:9 (log-spaced), --infer-tokens 0,1e12,1e13,
+    --gpu h100,mi250x ... Other plan flags hold for every point.
+
+    \b
+    Examples:
+      plan sweep --budget 1e21:1e25:9 --infer-tokens 0,1e12 --plot sweep.png
+      plan sweep --budget 1e22,1e23 --gpu h100,mi250x --json
+      plan sweep --budget 1e21:1e25:40 --storage sweep.journal --workers 4   # resumable
+    """
+    from planner.whatif.sweep import (
+        SweepPoint,
+        expand_axis,
+        grid,
+        regime_changes,
+        row_of,
+        run_points,
+    )
+
+    if workers > LIMITS["workers"]:
+        raise PlannerInputError(f"--workers {workers} is above the planner's limit of {LIMITS['workers']}")
+    root = ctx.find_root().command
+    pairs = _split(root, ctx.args)
+    axes, fixed = [], []
+    for opt, value in pairs:
+        values = [None] if value is None else expand_axis(opt, value)
+        if len(values) > 1:
+            if any(opt == a for a, _ in axes):
+                raise PlannerInputError(f"{opt} is swept twice")
+            axes.append((opt, values))
+        else:
+            fixed += [opt] if value is None else [opt, values[0]]
+    if not axes:
+        raise PlannerInputError("nothing to sweep: give a flag several values (1e21,1e22 or 1e21:1e25:5)")
+    labels = grid(axes)
+    points = [SweepPoint(i, label, plan_kwargs_for(root, fixed, label)) for i, label in enumerate(labels)]
+    bar, progress = _progress(as_json)
+    if bar:
+        bar.start()
+    try:
+        if storage:
+
+            name = study or "sweep-" + _digest(fixed, axes)
+            results = _on_storage(points, storage, name, workers, progress)
+        else:
+            results = run_points(points, workers=workers, progress=progress)
+    finally:
+        if bar:
+            bar.stop()
+    rows = [row_of(r) for r in results]
+    names = [a for a, _ in axes]
+    changes = regime_changes(rows, names)
+    if csv_path:
+        _write_csv(csv_path, rows)
+    if plot:
+        _plot_sweep(plot, rows, names, results)
+    if as_json:
+        echo_json({"schema_version": "1.0", "axes": {a: v for a, v in axes}, "fixed": fixed, "storage": storage,
+                   "points": [r.to_dict() | {"regime_changes": c} for r, c in zip(results, changes, strict=True)]})
+        return
+    from planner.report.whatif import render_sweep
+
+    write_report(render_sweep(rows, changes, names), html, svg, title="plan sweep")
+
+
+def plan_kwargs_for(root: click.Group, fixed: Sequence[str], label: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    return _point_kwargs(root, [*fixed, *(x for pair in label for x in pair)])
+
+
+def _digest(fixed: Sequence[str], axes: Sequence[tuple[str, list[str]]]) -> str:
+    import hashlib
+
+    return hashlib.sha256(repr((list(fixed), axes)).encode()).hexdigest()[:12]
+
+
+def _on_storage(points: Sequence[Any], storage: str, name: str, workers: int, progress: Any) -> list[Any]:
+    """``workers`` processes work on the storage together (this one among them)."""
+    from planner.whatif.store import run_on_storage
+
+    if workers <= 1:
+        return run_on_storage(points, storage_url=storage, study_name=name, progress=progress)
+    import concurrent.futures as cf
+    import multiprocessing
+
+    with cf.ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        others = [pool.submit(run_on_storage, points, storage_url=storage, study_name=name) for _ in range(workers - 1)]
+        mine = run_on_storage(points, storage_url=storage, study_name=name, progress=progress)
+        for f in others:
+            f.result()
+    return mine
+
+
+def _write_csv(path: str, rows: Sequence[dict[str, Any]]) -> None:
+    import csv
+    import io
+
+    from planner.io.store import write_text
+
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(rows)
+    click.echo(f"wrote {write_text(path, buf.getvalue())}", err=True)
+
+
+def _plot_sweep(path: str, rows: Sequence[dict[str, Any]], axes: Sequence[str], results: Sequence[Any]) -> None:
+    from planner.report.plots import save_figure, sweep_figure
+
+    doc = next((r.doc for r in results if r.doc is not None), None)
+    law = doc["resolved"]["law"] if doc else "-"
+    source = (doc.get("law") or {}).get("source", "") if doc else ""
+    fig, _ = sweep_figure(rows, axes, law=law, source=source)
+    click.echo(f"wrote {save_figure(fig, path)}", err=True)
+
+
+def _scenarios_and_flags(root: click.Command, args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Scenarios (files, or quoted flag sets: one argument with spaces) apart from the plan
+    flags given for all of them (single tokens starting with '-', and their values)."""
+    takes_value = {o for p in root.params if isinstance(p, click.Option) and not p.is_flag for o in p.opts}
+    scenarios, flags, i = [], [], 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("-") and not any(c.isspace() for c in a):
+            flags.append(a)
+            if a in takes_value and i + 1 < len(args):
+                flags.append(args[i + 1])
+                i += 1
+        else:
+            scenarios.append(a)
+        i += 1
+    return scenarios, flags
+
+
+@click.command("compare", context_settings=_EXTRA)
+@click.argument("scenarios", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document: the plans, the deltas and the differences.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Draw the scenarios side by side to FILE.png / .svg.")
+@click.option("--html", type=click.Path(dir_okay=False), help="Also save the printed report as HTML.")
+@click.option("--svg", type=click.Path(dir_okay=False), help="Also save the printed report as SVG.")
+@click.pass_context
+def compare_command(ctx: click.Context, scenarios: tuple[str, ...], as_json: bool, plot: str | None, html: str | None,
+                    svg: str | None) -> None:
+    """Plans side by side: scenario files (budgets/*.toml) or quoted flag sets ("--budget 1e23 --gpu mi250x").
+    Plan flags after the scenarios hold for all of them.
+
+    \b
+    Examples:
+      plan compare budgets/h100-1e23.toml budgets/mi250x-1e23.toml
+      plan compare "--budget 1e23" "--budget 1e23 --infer-tokens 1e13" --plot compare.png
+    """
+    from planner.whatif.compare import compare_rows, differences
+    from planner.whatif.sweep import SweepPoint, row_of, run_points
+
+    root = ctx.find_root().command
+    scenarios, rest = _scenarios_and_flags(root, [*scenarios, *ctx.args])
+    common = [x for opt, v in _split(root, rest) for x in ((opt,) if v is None else (opt, v))]
+    if len(scenarios) < 2:
+        raise PlannerInputError("compare needs at least two scenarios (files or quoted flag sets)")
+    points, names = [], []
+    for i, s in enumerate(scenarios):
+        flags = shlex.split(s) if s.lstrip().startswith("-") else ["--scenario", s]
+        flat = [x for opt, v in _split(root, flags) for x in ((opt,) if v is None else (opt, v))]
+        names.append(s if flags[0] != "--scenario" else Path(s).stem)
+        points.append(SweepPoint(i, (("scenario", names[-1]),), _point_kwargs(root, [*flat, *common])))
+    results = run_points(points)
+    rows = [row_of(r) for r in results]
+    table, sentences = compare_rows(rows), differences(names, rows)
+    if plot:
+        from planner.report.plots import compare_figure, save_figure
+
+        law = next((r.doc["resolved"]["law"] for r in results if r.doc is not None), "-")
+        fig, _ = compare_figure(names, rows, law=law)
+        click.echo(f"wrote {save_figure(fig, plot)}", err=True)
+    if as_json:
+        echo_json({"schema_version": "1.0", "scenarios": names, "comparison": table, "differences": sentences,
+                   "plans": [r.to_dict() for r in results]})
+        return
+    from planner.report.whatif import render_compare
+
+    write_report(render_compare(names, table, sentences), html, svg, title="plan compare")
