@@ -37,7 +37,7 @@ from planner.cli.options import (
 from planner.cli.plan_args import apply_scenario, plan_kwargs
 from planner.cli.serving import fit_samples_command, qat_command
 from planner.cli.validate import validate_command
-from planner.cli.whatif import compare_command, sweep_command
+from planner.cli.whatif import compare_command, sweep_command, write_report
 from planner.defaults import (
     DEFAULT_DEADLINE_DAYS,
     DEFAULT_GEN_TOKENS,
@@ -103,11 +103,14 @@ __all__ = ["cli", "main"]
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the --export to this file.")
 @click.option("--scenario", type=click.Path(dir_okay=False), help="TOML scenario file with the same keys as these flags; flags override it.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout instead of the report.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Draw the plan (iso-FLOP curve, compute split) to FILE.png / .svg.")
+@click.option("--html", type=click.Path(dir_okay=False), help="Also save the printed report as HTML.")
+@click.option("--svg", type=click.Path(dir_okay=False), help="Also save the printed report as SVG.")
 @hardware_option
 @click.version_option(package_name="compute-planner")
 @click.pass_context
 def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files: tuple[str, ...], export: str | None,
-        output: str | None, **flags: Any) -> None:
+        output: str | None, plot: str | None, html: str | None, svg: str | None, **flags: Any) -> None:
     """Plan model size and training tokens for a compute budget and an inference demand.
 
     \b
@@ -140,14 +143,16 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
     if export:
         emit_export(result.export(export), output, as_json)
         return
+    if plot:
+        from planner.report.plots import plan_figure, save_figure
+
+        click.echo(f"wrote {save_figure(plan_figure(result.to_dict())[0], plot)}", err=True)
     if as_json:
         click.echo(result.to_json())
         return
-    from rich.console import Console
-
     from planner.report import render_plan
 
-    Console().print(render_plan(result, warnings=False))
+    write_report(render_plan(result, warnings=False), html, svg, title="plan")
 
 
 # --------------------------------------------------------------------------- entry point

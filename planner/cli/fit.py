@@ -31,9 +31,11 @@ __all__ = ["fit_command", "predict_command"]
 @click.option("--save", "save_name", help="Save the law under this name (use it with --law / --downstream).")
 @click.option("--overwrite", is_flag=True, help="Replace a saved law of the same name.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Draw the runs, the fit, its band and outliers to FILE.png / .svg.")
 def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | None, loss_col: str | None,
                 error_col: str | None, where: tuple[str, ...], objective: str, delta: float, n_bootstrap: int,
-                seed: int, level: float, non_embedding: bool, save_name: str | None, overwrite: bool, as_json: bool) -> None:
+                seed: int, level: float, non_embedding: bool, save_name: str | None, overwrite: bool, as_json: bool,
+                plot: str | None) -> None:
     """Fit a scaling law (or a downstream-error map) to your own runs (CSV or JSON lines)."""
     from planner.laws.lawfit import fit_runs
 
@@ -57,6 +59,10 @@ def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | 
             outcome = run(lambda i, n: bar.update(task, completed=i))
     else:
         outcome = run(None)
+    if plot:
+        from planner.report.plots import fit_figure, save_figure
+
+        click.echo(f"plan: wrote {save_figure(fit_figure(outcome)[0], plot)}", err=True)
     saved_to = None
     if save_name is not None:
         from planner.io.store import save_law_table

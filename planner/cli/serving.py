@@ -47,14 +47,17 @@ def qat_command(params: float, tokens: float, bits: str, kv_bits: str, law: str 
 @click.option("--save", "save_name", help="Save the task law for --task (needs --sizes).")
 @click.option("--overwrite", is_flag=True)
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Draw pass@k vs k, observed and fitted, per group (without --sizes).")
 def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str, ks: tuple[float, ...], where: tuple[str, ...],
                         sizes_path: str | None, law: str | None, draws: int, seed: int,
-                        save_name: str | None, overwrite: bool, as_json: bool) -> None:
+                        save_name: str | None, overwrite: bool, as_json: bool, plot: str | None) -> None:
     """Fit difficulty distributions to per-problem correct-of-n counts and predict pass@k: one
     per group, or (--sizes) one task law whose mean and tail move with the model's loss."""
     from planner.errors import PlannerInputError
 
     if sizes_path:
+        if plot:
+            raise PlannerInputError("--plot draws the per-group fits: run it without --sizes")
         if not group_col:
             raise PlannerInputError("--sizes needs --group-col: the column naming each model")
         from planner.laws.catalog import DEFAULT_LAW
@@ -81,6 +84,10 @@ def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str
     for e in entries:
         for w in e["warnings"]:
             click.echo(f"plan: warning: {e['name']}: {w}", err=True)
+    if plot:
+        from planner.report.plots import samples_figure, save_figure
+
+        click.echo(f"plan: wrote {save_figure(samples_figure(entries)[0], plot)}", err=True)
     if as_json:
         echo_json(entries)
         return

@@ -23,7 +23,7 @@ __all__ = ["compare_command", "sweep_command", "write_report"]
 
 _EXTRA = {"ignore_unknown_options": True, "allow_extra_args": True}
 #: Root flags that make no sense inside a sweep or comparison (they have their own outputs).
-_REFUSED = {"--json", "--export", "-o", "--version", "--help", "-h", "--html", "--svg"}
+_REFUSED = {"--json", "--export", "-o", "--version", "--help", "-h", "--html", "--svg", "--plot"}
 
 
 def write_report(renderable: Any, html: str | None, svg: str | None, *, title: str) -> None:
@@ -71,7 +71,7 @@ def _point_kwargs(root: click.Group, args: Sequence[str]) -> dict[str, Any]:
         raise PlannerInputError(exc.format_message()) from None
     flags = dict(ctx.params)
     scenario, hardware_files = flags.pop("scenario"), flags.pop("hardware_files")
-    for unused in ("as_json", "export", "output"):
+    for unused in ("as_json", "export", "output", "plot", "html", "svg"):
         flags.pop(unused)
     if scenario:
         flags = apply_scenario(ctx, scenario, flags)

@@ -109,6 +109,7 @@ def _write_atomically(path: Path, text: str | bytes, *, overwrite: bool) -> None
     concurrent saves of one name cannot both succeed."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, _mode_for(path))  # mkstemp makes 0600: give the file the mode a plain write would
         with os.fdopen(fd, "wb") as fh:
             fh.write(text.encode("utf-8") if isinstance(text, str) else text)
             fh.flush()
@@ -126,6 +127,16 @@ def _write_atomically(path: Path, text: str | bytes, *, overwrite: bool) -> None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _mode_for(path: Path) -> int:
+    """The replaced file's mode, or what the umask leaves of 0666 for a new file."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def save_law_table(name: str, table: Mapping[str, Any], *, overwrite: bool = False, reserved: set[str] = frozenset()) -> Path:

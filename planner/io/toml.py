@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 import tomllib
 from collections.abc import Iterable
 from importlib import resources
@@ -46,7 +48,13 @@ def _depth(value: Any) -> int:
 
 
 def load_packaged_toml(name: str) -> dict[str, Any]:
-    """Parse a TOML file shipped in ``planner/data``."""
+    """Parse a TOML file shipped in ``planner/data`` (parsed once per process; each caller
+    gets its own copy, free to change)."""
+    return copy.deepcopy(_packaged(name))
+
+
+@functools.lru_cache(maxsize=None)
+def _packaged(name: str) -> dict[str, Any]:
     text = resources.files("planner").joinpath("data").joinpath(name).read_text(encoding="utf-8")
     return tomllib.loads(text)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from planner.errors import PlannerInputError
 
-__all__ = ["compare_figure", "save_figure", "sweep_figure"]
+__all__ = ["compare_figure", "fit_figure", "plan_figure", "samples_figure", "save_figure", "sweep_figure"]
 
 FORMATS = (".png", ".svg", ".pdf")
 
@@ -118,5 +118,107 @@ def compare_figure(names: Sequence[str], rows: Sequence[Mapping[str, Any]], *, l
             a.set_ylim(lo * 0.98, max(values) * 1.01 if any(values) else 1)
         drawn[key] = {"names": list(names), "values": values}
     fig.suptitle(f"plan compare · law {law} · first scenario in blue", fontsize=10)
+    fig.tight_layout()
+    return fig, drawn
+
+
+def plan_figure(doc: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """A plan: the law's loss along its iso-FLOP curve at the plan's training compute, with the
+    plan and the Chinchilla baseline marked; and the lifetime compute split."""
+    import numpy as np
+
+    plt = _pyplot()
+    law, r, base = doc["law"], doc["result"], doc["baseline"]
+    c = r["train_flops"]
+    n_star = r["params"]
+    ns = np.geomspace(n_star / 30, n_star * 30, 121)
+
+    def loss(n: Any, d: Any) -> Any:
+        return law["E"] + law["A"] / n ** law["alpha"] + law["B"] / d ** law["beta"]
+
+    curve = loss(ns, c / (6 * ns))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
+    a.plot(ns, curve, "-", label=f"{law['name']} at {c:.3g} training FLOPs")
+    a.plot([n_star], [loss(n_star, c / (6 * n_star))], "o", label=f"plan: N = {n_star:.3g}, D = {r['train_tokens']:.3g}")
+    a.set(xscale="log", xlabel="parameters N (D = C / 6N)", ylabel="predicted loss (nats/token)",
+          title="the plan on its iso-FLOP curve (the law's loss, before QAT)")
+    a.legend(fontsize=8)
+    parts = {"training": r["train_flops"], "inference": r["inference_flops"]}
+    b.bar(list(parts), list(parts.values()), color=["#4c72b0", "#dd8452"])
+    b.set(ylabel="FLOPs (training-FLOP equivalents)",
+          title=f"lifetime compute: {r['inference_share']:.0%} inference")
+    fig.suptitle(f"plan · law {law['name']} · baseline (inference ignored) N = {base['params']:.3g}", fontsize=10)
+    fig.text(0.01, 0.005, f"law source: {law.get('source', '')}"[:160], fontsize=7)
+    fig.tight_layout(rect=(0, 0.03, 1, 0.95))
+    return fig, {"curve": {"params": ns.tolist(), "loss": curve.tolist()}, "plan": {"params": n_star}, "split": parts}
+
+
+def fit_figure(outcome: Any) -> tuple[Any, dict[str, Any]]:
+    """A loss-law fit: the runs against N, the fitted law at the runs' median tokens per
+    parameter with its bootstrap band, and predicted vs observed with the outliers marked."""
+    import numpy as np
+
+    if outcome.form == "downstream":
+        raise PlannerInputError("--plot draws loss-law fits; a downstream map has no N and D to draw against")
+    plt = _pyplot()
+    res = outcome.residuals
+    n = np.array([r["params"] for r in res])
+    d = np.array([r["tokens"] for r in res])
+    obs = np.array([r["loss"] for r in res])
+    k = outcome.coefficients
+    alpha, beta = k["alpha"], k.get("beta", k["alpha"])
+
+    def law(c: Mapping[str, float], nn: Any, dd: Any) -> Any:
+        return c["E"] + c["A"] / nn ** c["alpha"] + c["B"] / dd ** c.get("beta", c["alpha"])
+
+    pred = law(k, n, d)
+    ratio = float(np.median(d / n))
+    grid = np.geomspace(n.min(), n.max(), 100)
+    out = set(outcome.outliers)
+    bad = np.array([r["row"] in out for r in res])
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    sc = a.scatter(n[~bad], obs[~bad], c=np.log10(d[~bad] / n[~bad]), s=12, cmap="viridis", label="runs")
+    a.scatter(n[bad], obs[bad], marker="x", color="red", s=30, label="outliers (3 MAD)")
+    fitted = law(k, grid, ratio * grid)
+    a.plot(grid, fitted, "k-", label=f"fit at D/N = {ratio:.3g} (the runs' median)")
+    drawn: dict[str, Any] = {"runs": {"params": n.tolist(), "loss": obs.tolist()}, "fit": {"params": grid.tolist(), "loss": fitted.tolist()}}
+    if outcome.boot is not None and len(outcome.boot.draws):
+        curves = np.array([law(dict(zip(outcome.boot.names, row, strict=True)), grid, ratio * grid) for row in outcome.boot.draws])
+        lo, hi = np.percentile(curves, [100 * (1 - outcome.level) / 2, 100 * (1 + outcome.level) / 2], axis=0)
+        a.fill_between(grid, lo, hi, color="grey", alpha=0.3, label=f"{outcome.level:.0%} bootstrap band")
+        drawn["band"] = {"lo": lo.tolist(), "hi": hi.tolist()}
+    fig.colorbar(sc, ax=a, label="log10 tokens per parameter")
+    a.set(xscale="log", xlabel="parameters N", ylabel="final loss (nats/token)",
+          title=f"{outcome.form} fit of {outcome.n_runs} runs (alpha {alpha:.3g}, beta {beta:.3g})")
+    a.legend(fontsize=7)
+    b.scatter(obs[~bad], pred[~bad], s=10)
+    b.scatter(obs[bad], pred[bad], marker="x", color="red", s=30)
+    lims = [min(obs.min(), pred.min()), max(obs.max(), pred.max())]
+    b.plot(lims, lims, "k--", lw=0.8)
+    b.set(xlabel="observed loss", ylabel="fitted loss", title=f"rms log residual {outcome.rms_residual:.3g}")
+    fig.suptitle(f"plan fit · {Path(outcome.data_file).name} · objective {outcome.objective}", fontsize=10)
+    fig.tight_layout()
+    drawn["parity"] = {"observed": obs.tolist(), "fitted": pred.tolist()}
+    return fig, drawn
+
+
+def samples_figure(entries: Sequence[Mapping[str, Any]]) -> tuple[Any, dict[str, Any]]:
+    """pass@k vs k per group of ``plan fit-samples``: the unbiased estimates on the samples
+    drawn, and the scaled-Beta fit's extrapolation (with its interval where the tail is not identified)."""
+    plt = _pyplot()
+    fig, a = plt.subplots(figsize=(7, 4.5))
+    drawn: dict[str, Any] = {}
+    for e in entries:
+        ko = sorted(int(k) for k in e["pass_at_k_unbiased"])
+        line = a.plot(ko, [e["pass_at_k_unbiased"][str(k)] for k in ko], "o", label=f"{e['name']} observed")[0]
+        fit = {**e["pass_at_k_fit_on_observed"], **{k: v for k, v in e["pass_at_k"].items() if v is not None}}
+        kf = sorted(int(k) for k in fit)
+        a.plot(kf, [fit[str(k)] for k in kf], "-", color=line.get_color(), label=f"{e['name']} scaled-Beta fit")
+        for k, (lo, hi) in e.get("pass_at_k_interval", {}).items():
+            a.plot([int(k)] * 2, [lo, hi], "-", color=line.get_color(), lw=4, alpha=0.4)
+        drawn[e["name"]] = {"k_observed": ko, "observed": [e["pass_at_k_unbiased"][str(k)] for k in ko],
+                            "k_fit": kf, "fit": [fit[str(k)] for k in kf]}
+    a.set(xscale="log", xlabel="samples per problem k", ylabel="pass@k", ylim=(0, 1), title="pass@k: observed and fitted")
+    a.legend(fontsize=7)
     fig.tight_layout()
     return fig, drawn

@@ -14,8 +14,13 @@ def _n(v: Any, unit: str = "") -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
-        return f"{v:.3g}{unit}"
+        return _short(f"{v:.3g}") + unit
     return f"{v}{unit}"
+
+
+def _short(text: str) -> str:
+    """1e+21 -> 1e21, 3.16e+09 -> 3.16e9: narrower columns, the same number."""
+    return text.replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
 
 
 def render_sweep(rows: Sequence[Mapping[str, Any]], changes: Sequence[Sequence[str]], axes: Sequence[str]) -> Any:
@@ -31,7 +36,7 @@ def render_sweep(rows: Sequence[Mapping[str, Any]], changes: Sequence[Sequence[s
         t.add_column(col, justify="right" if col not in ("layout", "") else "left")
     notes = []
     for row, change in zip(rows, changes, strict=True):
-        swept = [str(row[a]) for a in axes]
+        swept = [_short(str(row[a])) for a in axes]
         mark = "◆" if change else ""
         if change:
             notes.append(f"◆ point {row['index']}: " + "; ".join(change))

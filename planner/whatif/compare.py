@@ -55,7 +55,8 @@ def differences(names: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list
                 if (key == "loss" and abs(dv) < LOSS_MATTERS) or (key != "loss" and abs(dv) < MATTERS):
                     continue
                 change = f"{dv:+.4f}" if key == "loss" else f"{dv:+.0%}"
-                out.append(f"{name}: {entry['what']} {_fmt(v)} vs {_fmt(b)} in {names[0]} ({change})")
+                shown = (f"{v:.4f} vs {b:.4f}" if key == "loss" else f"{_fmt(v)} vs {_fmt(b)}")
+                out.append(f"{name}: {entry['what']} {shown} in {names[0]} ({change})")
             else:
                 out.append(f"{name}: {entry['what']} {_fmt(v)} instead of {_fmt(b)} in {names[0]}")
     return out

@@ -124,7 +124,7 @@ def _layout_text(doc: Mapping[str, Any]) -> str:
     lay = (doc.get("layout") or {}).get("layout")
     if not lay:
         return "-"
-    return f"TP{lay['tp']} PP{lay['pp']} DP{lay['dp']}" + (f" CP{lay['cp']}" if lay["cp"] > 1 else "") + f" ZeRO-{lay['zero']}"
+    return f"TP{lay['tp']} PP{lay['pp']} DP{lay['dp']}" + (f" CP{lay['cp']}" if lay["cp"] > 1 else "") + f" Z{lay['zero']}"
 
 
 def row_of(result: PointResult) -> dict[str, Any]:

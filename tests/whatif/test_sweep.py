@@ -122,3 +122,46 @@ def test_sweep_csv_has_one_row_per_point(cli, tmp_path):
     assert cli("sweep", "--budget", "1e21:1e22:3", "--no-layout", "--csv", str(path))[0] == 0
     rows = list(csv.DictReader(path.open()))
     assert [r["--budget"] for r in rows] == ["1e+21", "3.16228e+21", "1e+22"] and all(float(r["params"]) > 0 for r in rows)
+
+
+def test_a_plain_plan_draws_its_iso_flop_curve_and_exports_its_report(cli, tmp_path):
+    from planner.report.plots import plan_figure
+
+    png, html, svg = tmp_path / "p.png", tmp_path / "p.html", tmp_path / "p.svg"
+    code, _, err = cli("--budget", "1e22", "--infer-tokens", "1e11", "--no-layout", "--plot", str(png), "--html", str(html),
+                       "--svg", str(svg))
+    assert code == 0, err
+    assert png.read_bytes()[:4] == b"\x89PNG" and "Lowest loss" in html.read_text() and "<svg" in svg.read_text()
+    doc = json.loads(cli("--budget", "1e22", "--infer-tokens", "1e11", "--no-layout", "--json")[1])
+    fig, drawn = plan_figure(doc)
+    marker = fig.axes[0].get_lines()[1]
+    assert list(marker.get_xdata()) == [doc["result"]["params"]]
+    law, c = doc["law"], doc["result"]["train_flops"]
+    n = drawn["curve"]["params"][60]
+    assert drawn["curve"]["loss"][60] == pytest.approx(law["E"] + law["A"] / n ** law["alpha"] + law["B"] / (c / 6 / n) ** law["beta"])
+    assert [b.get_height() for b in fig.axes[1].patches] == [doc["result"]["train_flops"], doc["result"]["inference_flops"]]
+    code, _, err = cli("--budget", "1e22", "--no-layout", "--plot", str(tmp_path / "p.toml"))
+    assert code == 2 and "--plot" in err
+
+
+def test_fit_and_fit_samples_plots_hold_their_data(cli, tmp_path):
+    from planner.laws.lawfit import fit_runs
+    from planner.report.plots import fit_figure, samples_figure
+    from planner.serving.sample_fit import fit_sample_file
+
+    runs = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "planner" / "data" / "measured" / "chinchilla_epoch.csv")
+    code, _, err = cli("fit", runs, "--bootstrap", "10", "--plot", str(tmp_path / "f.png"))
+    assert code == 0 and (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG", err
+    outcome = fit_runs(runs, n_bootstrap=10)
+    fig, drawn = fit_figure(outcome)
+    assert len(drawn["runs"]["params"]) == outcome.n_runs and all(lo <= hi for lo, hi in zip(drawn["band"]["lo"], drawn["band"]["hi"]))
+    assert sorted(fig.axes[0].collections[0].get_offsets()[:, 0].tolist() + fig.axes[0].collections[1].get_offsets()[:, 0].tolist()) \
+        == sorted(r["params"] for r in outcome.residuals)
+    samples = tmp_path / "s.csv"
+    samples.write_text("model,n,c\n" + "".join(f"m,20,{c}\n" for c in (0, 1, 3, 5, 8, 12, 2, 0, 19, 4)))
+    code, _, err = cli("fit-samples", str(samples), "--group-col", "model", "--plot", str(tmp_path / "s.png"))
+    assert code == 0, err
+    entries = fit_sample_file(str(samples), group_col="model")
+    fig, drawn = samples_figure(entries)
+    dots = fig.axes[0].get_lines()[0]
+    assert list(dots.get_ydata()) == drawn["m"]["observed"] == [entries[0]["pass_at_k_unbiased"][str(k)] for k in drawn["m"]["k_observed"]]
