@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -73,6 +74,8 @@ def bayesian(
     n_trials: int,
     seed: int = 0,
     warm_starts: Sequence[int] = (),
+    storage: Any = None,
+    study_name: str | None = None,
 ) -> SearchResult:
     """TPE (seeded) over the fields' values, each proposal repaired to a candidate.
 
@@ -80,6 +83,10 @@ def bayesian(
     proposal is mapped to the nearest valid candidate (squared distance between value
     ranks scaled to [0, 1], ties to the lower index) and that candidate is evaluated; infeasible
     candidates score as infinitely bad. ``warm_starts`` (candidate indices) are tried first.
+
+    With an optuna ``storage`` (an object the caller opened) and ``study_name`` the search is
+    resumable and shareable: a study of that name continues where it stopped (its evaluated
+    candidates count, and only the remaining trials of ``n_trials`` run).
     """
     import optuna
 
@@ -104,9 +111,15 @@ def bayesian(
     else:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, n_trials), multivariate=True)
-        study = optuna.create_study(direction="minimize", sampler=sampler)
-        for i in warm_starts:
-            study.enqueue_trial({k: candidates[k][i].item() for k in names})
+        study = optuna.create_study(direction="minimize", sampler=sampler, storage=storage, study_name=study_name,
+                                    load_if_exists=storage is not None)
+        done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+        for t in done:  # a resumed study: what it evaluated counts
+            if "candidate" in t.user_attrs and t.value is not None:
+                seen.setdefault(int(t.user_attrs["candidate"]), float(t.value))
+        if not done:
+            for i in warm_starts:
+                study.enqueue_trial({k: candidates[k][i].item() for k in names})
 
         def objective(trial: optuna.Trial) -> float:
             pick = [trial.suggest_categorical(k, values[k].tolist()) for k in names]
@@ -115,7 +128,7 @@ def bayesian(
             trial.set_user_attr("candidate", i)
             return scored(i)
 
-        study.optimize(objective, n_trials=n_trials)
+        study.optimize(objective, n_trials=max(0, n_trials - len(done)))
     good = sorted((t, i) for i, t in seen.items() if np.isfinite(t))
     return SearchResult(
         np.array([i for _, i in good], dtype=int), np.array([t for t, _ in good]), len(seen), size, "bayesian"

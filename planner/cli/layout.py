@@ -76,17 +76,31 @@ def _layout_options(f: Any) -> Any:
 @click.option("--export", "export", type=click.Choice(EXPORT_CHOICES), help="The best layout (and, with --tokens, its recipe) as Megatron-LM arguments or a Megatron-Bridge config (nemo: an alias).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the --export to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
+@click.option("--storage", help="With --method bayesian: an optuna storage (journal file or database URL) that makes "
+                                "the search resumable and shareable.")
+@click.option("--study", help="Study name in --storage (needed with it).")
 @hardware_option
 def layout_command(gpu: str, gpus: int, global_batch: int | None, tokens: float | None, method: str, trials: int | None,
                    seed: int, top_k: int, flash_attention: bool, memory_reserve: float, precision: str, export: str | None,
-                   output: str | None, as_json: bool, hardware_files: tuple[str, ...], **flags: Any) -> None:
+                   output: str | None, as_json: bool, storage: str | None, study: str | None, hardware_files: tuple[str, ...],
+                   **flags: Any) -> None:
     """Evaluate or search parallel layouts: flags you give are held, the rest searched."""
     from planner.systems.layout_request import run_layout
+
+    opened = None
+    if storage or study:
+        if method != "bayesian" or not (storage and study):
+            raise PlannerInputError("--storage and --study go together, with --method bayesian")
+        if not study.isprintable() or len(study) > 128:
+            raise PlannerInputError(f"--study {study!r}: a name of 1 to 128 printable characters")
+        from planner.whatif.store import open_storage
+
+        opened = open_storage(storage)
 
     found, warnings, doc, exported = run_layout(
         gpu=gpu, gpus=gpus, global_batch=global_batch, tokens=tokens, method=method, trials=trials, seed=seed, top_k=top_k,
         flash_attention=flash_attention, memory_reserve=memory_reserve, precision=precision, export=export,
-        hardware_files=hardware_files, flags=flags,
+        hardware_files=hardware_files, flags=flags, storage=opened, study=study,
     )
     for w in warnings:
         click.echo(f"plan: warning: {w}", err=True)

@@ -268,9 +268,12 @@ def search_layouts(
     memory_reserve_fraction: float = DEFAULT_MEMORY_RESERVE_FRACTION,
     flash_attention: bool = True,
     tp_overlap: bool = DEFAULT_TP_COMM_OVERLAP,
+    storage: Any = None,
+    study: str | None = None,
 ) -> LayoutSearch:
     """Best layouts by time per sequence (step time at a given batch) among those that fit.
-    ``fixed`` holds the given fields; a :class:`BatchTarget` lets each layout round the batch."""
+    ``fixed`` holds the given fields; a :class:`BatchTarget` lets each layout round the batch.
+    A Bayesian search with an optuna ``storage`` and ``study`` name resumes and can be shared."""
     from solvers.discrete import bayesian, exhaustive
 
     target = global_batch.sequences if isinstance(global_batch, BatchTarget) else global_batch
@@ -292,7 +295,8 @@ def search_layouts(
     elif method == "bayesian":
         fits = feasible(cands)
         n_trials = trials or int(min(400, max(50, len(fits) // 20)))
-        found = bayesian(cands, feasible, step_time, n_trials=n_trials, seed=seed, warm_starts=_heuristics(cands, shape, accel, fits))
+        found = bayesian(cands, feasible, step_time, n_trials=n_trials, seed=seed, warm_starts=_heuristics(cands, shape, accel, fits),
+                         storage=storage, study_name=study)
     else:
         raise PlannerInputError(f"unknown search method '{method}'; use exhaustive or bayesian")
     if found.order.size == 0:

@@ -97,3 +97,17 @@ def test_a_study_name_holds_one_sweep(storage, tmp_path, cli):
     code, out, _ = cli("sweep", "--budget", "1e21,1e22", "--no-layout", "--storage", storage, "--study", study, "--json")
     assert code == 0 and len(json.loads(out)["points"]) == 2  # read back, nothing redone
     assert len(_trials(storage, study)) == 2
+
+
+def test_a_bayesian_layout_search_on_a_storage_resumes_and_extends(cli, tmp_path):
+    journal = str(tmp_path / "layout.journal")
+    argv = ["layout", "--params", "7B", "--gpus", "64", "--method", "bayesian", "--storage", journal, "--study", "s", "--json"]
+    first = json.loads(cli(*argv, "--trials", "30")[1])
+    again = json.loads(cli(*argv, "--trials", "30")[1])
+    assert again["evaluated"] == first["evaluated"] and again["layout"] == first["layout"]  # nothing redone
+    assert len(_trials(journal, "s")) == 30
+    more = json.loads(cli(*argv, "--trials", "60")[1])
+    assert len(_trials(journal, "s")) == 60 and more["evaluated"] >= first["evaluated"]
+    assert more["step_time_s"] <= first["step_time_s"]
+    code, _, err = cli("layout", "--params", "7B", "--gpus", "64", "--storage", journal)
+    assert code == 2 and "--method bayesian" in err
