@@ -42,16 +42,23 @@ def open_storage(url: str) -> Any:
         import inspect
         import warnings
 
-        retry = _retry_callback()(max_retry=None)
         name = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in
                 inspect.signature(optuna.storages.RDBStorage).parameters else "failed_trial_callback")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, **{name: retry})
-        except Exception as exc:  # driver missing, server down, bad URL: all the user's to fix
-            raise PlannerInputError(f"--storage {url}: cannot open the database ({type(exc).__name__}: "
-                                    f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        last: Exception | None = None
+        for attempt in range(10):  # workers starting together race to create optuna's tables: the losers retry
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    retry = _retry_callback()(max_retry=None)
+                    return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, **{name: retry})
+            except ImportError as exc:  # no driver: retrying will not help
+                last = exc
+                break
+            except Exception as exc:  # server down, bad URL, or the table-creation race
+                last = exc
+                time.sleep(0.2 * (attempt + 1))
+        text = str(last).splitlines()[0] if last is not None and str(last) else ""
+        raise PlannerInputError(f"--storage {url}: cannot open the database ({type(last).__name__}: {text})")
     path = url.removeprefix("journal:")
     from optuna.storages.journal import JournalFileBackend
 
