@@ -76,6 +76,7 @@ def bayesian(
     warm_starts: Sequence[int] = (),
     storage: Any = None,
     study_name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SearchResult:
     """TPE (seeded) over the fields' values, each proposal repaired to a candidate.
 
@@ -128,7 +129,8 @@ def bayesian(
             trial.set_user_attr("candidate", i)
             return scored(i)
 
-        study.optimize(objective, n_trials=max(0, n_trials - len(done)))
+        callbacks = [lambda st, _t: progress(len(st.trials), n_trials)] if progress else None  # (done, total)
+        study.optimize(objective, n_trials=max(0, n_trials - len(done)), callbacks=callbacks)
     good = sorted((t, i) for i, t in seen.items() if np.isfinite(t))
     return SearchResult(
         np.array([i for _, i in good], dtype=int), np.array([t for t, _ in good]), len(seen), size, "bayesian"

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from planner.cli.options import QUANTITY, SEED, echo_json
+from planner.cli.options import QUANTITY, SEED, echo_json, progress_bar
 from planner.defaults import DEFAULT_HUBER_DELTA, DEFAULT_INTERVAL_LEVEL, LIMITS
 
 __all__ = ["fit_command", "predict_command"]
@@ -50,15 +50,8 @@ def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | 
                         error_col=error_col, where=where, objective=objective, delta=delta, n_bootstrap=n_bootstrap,
                         seed=seed, level=level, params_include_embeddings=not non_embedding, progress=progress)
 
-    if n_bootstrap:
-        from rich.console import Console
-        from rich.progress import Progress
-
-        with Progress(console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task("bootstrap", total=n_bootstrap)
-            outcome = run(lambda i, n: bar.update(task, completed=i))
-    else:
-        outcome = run(None)
+    with progress_bar("bootstrap", quiet=as_json or not n_bootstrap) as progress:
+        outcome = run(progress)
     if plot:
         from planner.report.plots import fit_figure, save_figure
 

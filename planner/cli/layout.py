@@ -14,6 +14,7 @@ from planner.cli.options import (
     echo_json,
     emit_export,
     hardware_option,
+    progress_bar,
 )
 from planner.defaults import (
     DEFAULT_MEMORY_RESERVE_FRACTION,
@@ -97,11 +98,12 @@ def layout_command(gpu: str, gpus: int, global_batch: int | None, tokens: float 
 
         opened = open_storage(storage)
 
-    found, warnings, doc, exported = run_layout(
-        gpu=gpu, gpus=gpus, global_batch=global_batch, tokens=tokens, method=method, trials=trials, seed=seed, top_k=top_k,
-        flash_attention=flash_attention, memory_reserve=memory_reserve, precision=precision, export=export,
-        hardware_files=hardware_files, flags=flags, storage=opened, study=study,
-    )
+    with progress_bar("layout search", quiet=as_json or method != "bayesian") as progress:
+        found, warnings, doc, exported = run_layout(
+            gpu=gpu, gpus=gpus, global_batch=global_batch, tokens=tokens, method=method, trials=trials, seed=seed, top_k=top_k,
+            flash_attention=flash_attention, memory_reserve=memory_reserve, precision=precision, export=export,
+            hardware_files=hardware_files, flags=flags, storage=opened, study=study, progress=progress,
+        )
     for w in warnings:
         click.echo(f"plan: warning: {w}", err=True)
     if output and exported is None:

@@ -4,7 +4,10 @@ here, so ``plan --help`` is instant."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -87,3 +90,18 @@ def emit_export(config: Any, output: str | None, as_json: bool) -> None:
         echo_json({"export": config.to_dict()})
     else:
         click.echo(config.to_text())
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, *, quiet: bool = False) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr for work that takes more than a second, as a
+    ``(done, total)`` callback; None (no bar) under --json or when output is not a terminal."""
+    if quiet or not (sys.stdout.isatty() and sys.stderr.isatty()):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)

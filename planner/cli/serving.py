@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from planner.cli.options import QUANTITY, SEED, echo_json
+from planner.cli.options import QUANTITY, SEED, echo_json, progress_bar
 from planner.defaults import LIMITS
 
 __all__ = ["fit_samples_command", "qat_command"]
@@ -80,7 +80,8 @@ def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str
         raise PlannerInputError("--save needs --sizes: a plan uses a task law across model sizes, not one model's fit")
     from planner.serving.sample_fit import fit_sample_file
 
-    entries = fit_sample_file(path, group_col=group_col, n_col=n_col, c_col=c_col, ks=ks, where=where)
+    with progress_bar("difficulty fits", quiet=as_json) as progress:
+        entries = fit_sample_file(path, group_col=group_col, n_col=n_col, c_col=c_col, ks=ks, where=where, progress=progress)
     for e in entries:
         for w in e["warnings"]:
             click.echo(f"plan: warning: {e['name']}: {w}", err=True)

@@ -7,14 +7,13 @@ command's option parser (``plan_args``), so a point is exactly the plan of the s
 from __future__ import annotations
 
 import shlex
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from planner.cli.options import COUNT, echo_json
+from planner.cli.options import COUNT, echo_json, progress_bar
 from planner.cli.plan_args import apply_scenario, plan_kwargs
 from planner.defaults import LIMITS
 from planner.errors import PlannerInputError
@@ -78,18 +77,6 @@ def _point_kwargs(root: click.Group, args: Sequence[str]) -> dict[str, Any]:
     return plan_kwargs(flags, hardware_files)
 
 
-def _progress(quiet: bool) -> tuple[Any, Callable[[int, int], None] | None]:
-    """A rich progress bar on stderr, or nothing under --json or when output is not a terminal."""
-    if quiet or not (sys.stdout.isatty() and sys.stderr.isatty()):
-        return None, None
-    from rich.console import Console
-    from rich.progress import Progress
-
-    bar = Progress(console=Console(stderr=True), transient=True)
-    task = bar.add_task("plans", total=None)
-    return bar, lambda done, total: bar.update(task, completed=done, total=total)
-
-
 @click.command("sweep", context_settings=_EXTRA)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document: the sweep and every point's plan.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per point to this CSV file.")
@@ -138,19 +125,11 @@ def sweep_command(ctx: click.Context, as_json: bool, csv_path: str | None, plot:
         raise PlannerInputError("nothing to sweep: give a flag several values (1e21,1e22 or 1e21:1e25:5)")
     labels = grid(axes)
     points = [SweepPoint(i, label, plan_kwargs_for(root, fixed, label)) for i, label in enumerate(labels)]
-    bar, progress = _progress(as_json)
-    if bar:
-        bar.start()
-    try:
+    with progress_bar("plans", quiet=as_json) as progress:
         if storage:
-
-            name = study or "sweep-" + _digest(fixed, axes)
-            results = _on_storage(points, storage, name, workers, progress)
+            results = _on_storage(points, storage, study or "sweep-" + _digest(fixed, axes), workers, progress)
         else:
             results = run_points(points, workers=workers, progress=progress)
-    finally:
-        if bar:
-            bar.stop()
     rows = [row_of(r) for r in results]
     names = [a for a, _ in axes]
     changes = regime_changes(rows, names)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,7 @@ def _tail_interval(n: np.ndarray, c: np.ndarray, ks: Sequence[int], n_min: int) 
 
 def fit_sample_file(
     path: str, *, group_col: str | None = None, n_col: str = "n", c_col: str = "c", ks: Sequence[float] = (),
-    where: Sequence[str] = (),
+    where: Sequence[str] = (), progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     table = read_runs(path).where(where)
     for col in (n_col, c_col) + ((group_col,) if group_col else ()):
@@ -93,4 +93,6 @@ def fit_sample_file(
             "warnings": warnings,
         }
         entries.append(entry)
+        if progress:
+            progress(len(entries), len(order))
     return entries

@@ -12,6 +12,7 @@ nodes, the smallest model-parallel size that fits).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -270,6 +271,7 @@ def search_layouts(
     tp_overlap: bool = DEFAULT_TP_COMM_OVERLAP,
     storage: Any = None,
     study: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LayoutSearch:
     """Best layouts by time per sequence (step time at a given batch) among those that fit.
     ``fixed`` holds the given fields; a :class:`BatchTarget` lets each layout round the batch.
@@ -296,7 +298,7 @@ def search_layouts(
         fits = feasible(cands)
         n_trials = trials or int(min(400, max(50, len(fits) // 20)))
         found = bayesian(cands, feasible, step_time, n_trials=n_trials, seed=seed, warm_starts=_heuristics(cands, shape, accel, fits),
-                         storage=storage, study_name=study)
+                         storage=storage, study_name=study, progress=progress)
     else:
         raise PlannerInputError(f"unknown search method '{method}'; use exhaustive or bayesian")
     if found.order.size == 0:

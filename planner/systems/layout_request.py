@@ -60,7 +60,7 @@ def default_global_batch(shape: ModelShape, tokens: float | None, gpus: int) -> 
 def run_layout(*, gpu: str, gpus: int, global_batch: int | None, tokens: float | None, method: str, trials: int | None,
                seed: int, top_k: int, flash_attention: bool, memory_reserve: float, precision: str, export: str | None,
                hardware_files: tuple[str, ...], flags: dict[str, Any], storage: Any = None,
-               study: str | None = None) -> tuple[LayoutSearch, tuple[str, ...], dict[str, Any], LaunchConfig | None]:
+               study: str | None = None, progress: Any = None) -> tuple[LayoutSearch, tuple[str, ...], dict[str, Any], LaunchConfig | None]:
     """The ``plan layout`` answer for these options: the search (or the one evaluation) as a
     record, its warnings, its JSON document, and the launcher export when asked."""
     if not 0 <= memory_reserve < 1:
@@ -100,7 +100,7 @@ def run_layout(*, gpu: str, gpus: int, global_batch: int | None, tokens: float |
                              shape=shape, global_batch=global_batch, n_gpus=gpus)
     else:
         found = search_layouts(shape, accel, gpus, global_batch, fixed=fixed, method=method, top_k=top_k, trials=trials,
-                               seed=seed, calibration=cal, storage=storage, study=study, **kw)
+                               seed=seed, calibration=cal, storage=storage, study=study, progress=progress, **kw)
     doc = {"schema_version": "1.0", "gpu": accel.id, **found.to_dict(record=False), "warnings": warnings}
     exported = None
     if export is not None:

@@ -165,3 +165,19 @@ def test_fit_and_fit_samples_plots_hold_their_data(cli, tmp_path):
     fig, drawn = samples_figure(entries)
     dots = fig.axes[0].get_lines()[0]
     assert list(dots.get_ydata()) == drawn["m"]["observed"] == [entries[0]["pass_at_k_unbiased"][str(k)] for k in drawn["m"]["k_observed"]]
+
+
+def test_progress_bars_are_quiet_off_a_terminal_and_under_json(monkeypatch):
+    import sys
+
+    from planner.cli.options import progress_bar
+
+    with progress_bar("plans") as progress:
+        assert progress is None  # the test's stdout is not a terminal
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with progress_bar("plans", quiet=True) as progress:
+        assert progress is None
+    with progress_bar("plans") as progress:
+        progress(1, 2)
+        progress(2, 2)
