@@ -124,7 +124,7 @@ def sweep_command(ctx: click.Context, as_json: bool, csv_path: str | None, plot:
     if not axes:
         raise PlannerInputError("nothing to sweep: give a flag several values (1e21,1e22 or 1e21:1e25:5)")
     labels = grid(axes)
-    points = [SweepPoint(i, label, plan_kwargs_for(root, fixed, label)) for i, label in enumerate(labels)]
+    points = [SweepPoint(i, label, _kwargs_for(root, fixed, label)) for i, label in enumerate(labels)]
     with progress_bar("plans", quiet=as_json) as progress:
         if storage:
             results = _on_storage(points, storage, study or "sweep-" + _digest(fixed, axes), workers, progress)
@@ -146,7 +146,8 @@ def sweep_command(ctx: click.Context, as_json: bool, csv_path: str | None, plot:
     write_report(render_sweep(rows, changes, names), html, svg, title="plan sweep")
 
 
-def plan_kwargs_for(root: click.Group, fixed: Sequence[str], label: Sequence[tuple[str, str]]) -> dict[str, Any]:
+def _kwargs_for(root: click.Group, fixed: Sequence[str], label: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The plan of one sweep point: the fixed flags, then the point's swept values."""
     return _point_kwargs(root, [*fixed, *(x for pair in label for x in pair)])
 
 
