@@ -7,7 +7,7 @@ from typing import Any
 
 from planner.errors import PlannerInputError
 
-__all__ = ["check_fraction", "check_int", "check_positive"]
+__all__ = ["MAX_COUNT", "check_fraction", "check_int", "check_positive"]
 
 
 def check_positive(name: str, value: Any, *, allow_zero: bool = False, where: str = "") -> float | None:
@@ -25,10 +25,17 @@ def check_positive(name: str, value: Any, *, allow_zero: bool = False, where: st
     return value
 
 
+#: Every count is a 32-bit integer at most, so that none overflows the array code behind it
+#: (the command line's integer options have the same bound).
+MAX_COUNT = 2**31 - 1
+
+
 def check_int(name: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> int | None:
-    """A positive integer (or None), at most ``maximum`` when given (a stated planner limit)."""
+    """A positive integer (or None), at most ``maximum`` when given (a stated planner limit),
+    and at most :data:`MAX_COUNT` always."""
     if value is None:
         return None
+    maximum = MAX_COUNT if maximum is None else min(maximum, MAX_COUNT)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise PlannerInputError(f"{name} must be a positive integer, got {value!r}")
     if maximum is not None and value > maximum:

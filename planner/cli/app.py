@@ -33,11 +33,13 @@ from planner.cli.options import (
     echo_json,
     emit_export,
     hardware_option,
+    save_plot,
+    write_report,
 )
 from planner.cli.plan_args import apply_scenario, plan_kwargs
 from planner.cli.serving import fit_samples_command, qat_command
 from planner.cli.validate import validate_command
-from planner.cli.whatif import compare_command, sweep_command, write_report
+from planner.cli.whatif import compare_command, sweep_command
 from planner.defaults import (
     DEFAULT_DEADLINE_DAYS,
     DEFAULT_GEN_TOKENS,
@@ -144,9 +146,9 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
         emit_export(result.export(export), output, as_json)
         return
     if plot:
-        from planner.report.plots import plan_figure, save_figure
+        from planner.report.plots import plan_figure
 
-        click.echo(f"wrote {save_figure(plan_figure(result.to_dict())[0], plot)}", err=True)
+        save_plot(plan_figure(result.to_dict())[0], plot)
     if as_json:
         click.echo(result.to_json())
         return

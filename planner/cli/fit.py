@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from planner.cli.options import QUANTITY, SEED, echo_json, progress_bar
+from planner.cli.options import QUANTITY, SEED, echo_json, progress_bar, save_plot
 from planner.defaults import DEFAULT_HUBER_DELTA, DEFAULT_INTERVAL_LEVEL, LIMITS
 
 __all__ = ["fit_command", "predict_command"]
@@ -53,9 +53,9 @@ def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | 
     with progress_bar("bootstrap", quiet=as_json or not n_bootstrap) as progress:
         outcome = run(progress)
     if plot:
-        from planner.report.plots import fit_figure, save_figure
+        from planner.report.plots import fit_figure
 
-        click.echo(f"plan: wrote {save_figure(fit_figure(outcome)[0], plot)}", err=True)
+        save_plot(fit_figure(outcome)[0], plot)
     saved_to = None
     if save_name is not None:
         from planner.io.store import save_law_table

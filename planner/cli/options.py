@@ -13,9 +13,10 @@ from typing import Any
 import click
 
 from planner.systems import exports as _exports
+from planner.validate import MAX_COUNT
 
-__all__ = ["EXIT_INFEASIBLE", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "EXPORT_CHOICES", "QUANTITY", "Quantity", "echo_json", "emit_export",
-           "hardware_option", "registry"]
+__all__ = ["COUNT", "EXIT_INFEASIBLE", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "EXPORT_CHOICES", "QUANTITY", "SEED", "Quantity",
+           "echo_json", "emit_export", "hardware_option", "progress_bar", "registry", "save_plot", "write_report", "wrote"]
 
 #: ``--export`` choices: the formats and their aliases (a light import: no numpy).
 EXPORT_CHOICES = (*_exports.FORMATS, *_exports.ALIASES)
@@ -42,9 +43,9 @@ class Quantity(click.ParamType):
 
 
 QUANTITY = Quantity()
-#: Every count a user gives (sizes, tokens per query, batches): a positive 32-bit integer, so
-#: that no value overflows the array code behind it (tighter limits are in LIMITS).
-COUNT = click.IntRange(min=1, max=2**31 - 1)
+#: Every count a user gives (sizes, tokens per query, batches): a positive 32-bit integer, the
+#: library's own bound (``planner.validate.MAX_COUNT``; tighter limits are in LIMITS).
+COUNT = click.IntRange(min=1, max=MAX_COUNT)
 #: Seeds of the samplers (numpy and optuna take any 32-bit unsigned seed).
 SEED = click.IntRange(min=0, max=2**32 - 1)
 
@@ -105,3 +106,29 @@ def progress_bar(label: str, *, quiet: bool = False) -> Iterator[Callable[[int, 
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def wrote(path: Any) -> None:
+    """Say on stderr where a file went (stdout stays the report or the JSON document)."""
+    click.echo(f"plan: wrote {path}", err=True)
+
+
+def save_plot(fig: Any, path: str) -> None:
+    """Write a matplotlib figure (``--plot FILE``) in one step and say where."""
+    from planner.report.plots import save_figure
+
+    wrote(save_figure(fig, path))
+
+
+def write_report(renderable: Any, html: str | None = None, svg: str | None = None, *, title: str = "plan") -> None:
+    """Print a rich report; with ``--html``/``--svg`` also save what was printed (recorded)."""
+    from rich.console import Console
+
+    console = Console(record=bool(html or svg))
+    console.print(renderable)
+    from planner.io.store import write_text
+
+    if html:
+        wrote(write_text(html, console.export_html(clear=False)))
+    if svg:
+        wrote(write_text(svg, console.export_svg(title=title, clear=False)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from planner.cli.options import QUANTITY, SEED, echo_json, progress_bar
+from planner.cli.options import QUANTITY, SEED, echo_json, progress_bar, save_plot
 from planner.defaults import LIMITS
 
 __all__ = ["fit_samples_command", "qat_command"]
@@ -86,9 +86,9 @@ def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str
         for w in e["warnings"]:
             click.echo(f"plan: warning: {e['name']}: {w}", err=True)
     if plot:
-        from planner.report.plots import samples_figure, save_figure
+        from planner.report.plots import samples_figure
 
-        click.echo(f"plan: wrote {save_figure(samples_figure(entries)[0], plot)}", err=True)
+        save_plot(samples_figure(entries)[0], plot)
     if as_json:
         echo_json(entries)
         return

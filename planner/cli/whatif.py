@@ -13,30 +13,23 @@ from typing import Any
 
 import click
 
-from planner.cli.options import COUNT, echo_json, progress_bar
+from planner.cli.options import (
+    COUNT,
+    echo_json,
+    progress_bar,
+    save_plot,
+    write_report,
+    wrote,
+)
 from planner.cli.plan_args import apply_scenario, plan_kwargs
 from planner.defaults import LIMITS
 from planner.errors import PlannerInputError
 
-__all__ = ["compare_command", "sweep_command", "write_report"]
+__all__ = ["compare_command", "sweep_command"]
 
 _EXTRA = {"ignore_unknown_options": True, "allow_extra_args": True}
 #: Root flags that make no sense inside a sweep or comparison (they have their own outputs).
-_REFUSED = {"--json", "--export", "-o", "--version", "--help", "-h", "--html", "--svg", "--plot"}
-
-
-def write_report(renderable: Any, html: str | None, svg: str | None, *, title: str) -> None:
-    """Print a rich report; with ``--html``/``--svg`` also save what was printed (recorded)."""
-    from rich.console import Console
-
-    console = Console(record=bool(html or svg))
-    console.print(renderable)
-    from planner.io.store import write_text
-
-    if html:
-        click.echo(f"wrote {write_text(html, console.export_html(clear=False))}", err=True)
-    if svg:
-        click.echo(f"wrote {write_text(svg, console.export_svg(title=title, clear=False))}", err=True)
+_REFUSED = {"--json", "--export", "-o", "--output", "--version", "--help", "-h", "--html", "--svg", "--plot"}
 
 
 def _split(root: click.Command, args: Sequence[str]) -> list[tuple[str, str | None]]:
@@ -46,8 +39,8 @@ def _split(root: click.Command, args: Sequence[str]) -> list[tuple[str, str | No
     while i < len(args):
         a = args[i]
         if a in _REFUSED:
-            raise PlannerInputError(f"{a} is not a plan flag a sweep or comparison varies: give it before the "
-                                    "subcommand's own options (see plan sweep --help)")
+            raise PlannerInputError(f"{a} is not a flag a sweep or comparison passes to its plans (its own outputs: "
+                                    "--json, --csv, --plot, --html, --svg)")
         if a not in opts:
             raise PlannerInputError(f"no such plan flag: {a}" + (" (values follow their flag)" if not a.startswith("-") else ""))
         p = opts[a]
@@ -60,6 +53,11 @@ def _split(root: click.Command, args: Sequence[str]) -> list[tuple[str, str | No
             out.append((a, args[i + 1]))
             i += 2
     return out
+
+
+def _flags(root: click.Command, args: Sequence[str]) -> list[str]:
+    """``args`` checked as plan flags (:func:`_split`), as a flat list again."""
+    return [x for opt, v in _split(root, args) for x in ((opt,) if v is None else (opt, v))]
 
 
 def _point_kwargs(root: click.Group, args: Sequence[str]) -> dict[str, Any]:
@@ -185,17 +183,16 @@ def _write_csv(path: str, rows: Sequence[dict[str, Any]]) -> None:
     w = csv.DictWriter(buf, fieldnames=keys)
     w.writeheader()
     w.writerows(rows)
-    click.echo(f"wrote {write_text(path, buf.getvalue())}", err=True)
+    wrote(write_text(path, buf.getvalue()))
 
 
 def _plot_sweep(path: str, rows: Sequence[dict[str, Any]], axes: Sequence[str], results: Sequence[Any]) -> None:
-    from planner.report.plots import save_figure, sweep_figure
+    from planner.report.plots import sweep_figure
 
     doc = next((r.doc for r in results if r.doc is not None), None)
     law = doc["resolved"]["law"] if doc else "-"
     source = (doc.get("law") or {}).get("source", "") if doc else ""
-    fig, _ = sweep_figure(rows, axes, law=law, source=source)
-    click.echo(f"wrote {save_figure(fig, path)}", err=True)
+    save_plot(sweep_figure(rows, axes, law=law, source=source)[0], path)
 
 
 def _scenarios_and_flags(root: click.Command, args: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -238,24 +235,26 @@ def compare_command(ctx: click.Context, scenarios: tuple[str, ...], as_json: boo
 
     root = ctx.find_root().command
     scenarios, rest = _scenarios_and_flags(root, [*scenarios, *ctx.args])
-    common = [x for opt, v in _split(root, rest) for x in ((opt,) if v is None else (opt, v))]
+    common = _flags(root, rest)
     if len(scenarios) < 2:
         raise PlannerInputError("compare needs at least two scenarios (files or quoted flag sets)")
     points, names = [], []
     for i, s in enumerate(scenarios):
-        flags = shlex.split(s) if s.lstrip().startswith("-") else ["--scenario", s]
-        flat = [x for opt, v in _split(root, flags) for x in ((opt,) if v is None else (opt, v))]
-        names.append(s if flags[0] != "--scenario" else Path(s).stem)
-        points.append(SweepPoint(i, (("scenario", names[-1]),), _point_kwargs(root, [*flat, *common])))
+        is_file = not s.lstrip().startswith("-")
+        try:
+            flags = ["--scenario", s] if is_file else shlex.split(s)
+        except ValueError as exc:  # an unmatched quote in a flag set
+            raise PlannerInputError(f"scenario {s!r}: {exc}") from None
+        names.append(Path(s).stem if is_file else s)
+        points.append(SweepPoint(i, (("scenario", names[-1]),), _point_kwargs(root, [*_flags(root, flags), *common])))
     results = run_points(points)
     rows = [row_of(r) for r in results]
     table, sentences = compare_rows(rows), differences(names, rows)
     if plot:
-        from planner.report.plots import compare_figure, save_figure
+        from planner.report.plots import compare_figure
 
         law = next((r.doc["resolved"]["law"] for r in results if r.doc is not None), "-")
-        fig, _ = compare_figure(names, rows, law=law)
-        click.echo(f"wrote {save_figure(fig, plot)}", err=True)
+        save_plot(compare_figure(names, rows, law=law)[0], plot)
     if as_json:
         echo_json({"schema_version": "1.0", "scenarios": names, "comparison": table, "differences": sentences,
                    "plans": [r.to_dict() for r in results]})

@@ -12,8 +12,8 @@ import contextlib
 import math
 import os
 import re
-import tempfile
 import tomllib
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -107,9 +107,13 @@ def _write_atomically(path: Path, text: str | bytes, *, overwrite: bool) -> None
     a failure part-way leaves the old file (or none) untouched, never a truncated one. Without
     ``overwrite`` the move is exclusive (a hard link, which fails if ``path`` exists), so two
     concurrent saves of one name cannot both succeed."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = str(path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp")
+    # Created as a plain write would create it (0666 less the umask; mkstemp would make 0600),
+    # then given the mode of the file it replaces, if any.
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
     try:
-        os.chmod(tmp, _mode_for(path))  # mkstemp makes 0600: give the file the mode a plain write would
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
         with os.fdopen(fd, "wb") as fh:
             fh.write(text.encode("utf-8") if isinstance(text, str) else text)
             fh.flush()
@@ -127,16 +131,6 @@ def _write_atomically(path: Path, text: str | bytes, *, overwrite: bool) -> None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-
-
-def _mode_for(path: Path) -> int:
-    """The replaced file's mode, or what the umask leaves of 0666 for a new file."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def save_law_table(name: str, table: Mapping[str, Any], *, overwrite: bool = False, reserved: set[str] = frozenset()) -> Path:

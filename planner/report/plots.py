@@ -19,6 +19,7 @@ def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["svg.hashsalt"] = "compute-planner"  # fixed SVG element ids (deterministic files)
     import matplotlib.pyplot as plt
 
     return plt
@@ -34,7 +35,9 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     import io
 
     buf = io.BytesIO()
-    fig.savefig(buf, format=p.suffix.lower().lstrip("."), bbox_inches="tight", metadata=None if p.suffix.lower() != ".png" else {})
+    fmt = p.suffix.lower().lstrip(".")
+    # No creation date in SVG/PDF: the same plan draws the same bytes.
+    fig.savefig(buf, format=fmt, bbox_inches="tight", metadata={"Date": None} if fmt in ("svg", "pdf") else None)
     _pyplot().close(fig)
     return write_bytes(p, buf.getvalue())
 

@@ -6,21 +6,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from planner.report._safe import Table, plain
+from planner.units import fmt_count
+from planner.whatif.compare import LOSS_MATTERS, MATTERS
 
 __all__ = ["render_compare", "render_sweep"]
 
 
-def _n(v: Any, unit: str = "") -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return _short(f"{v:.3g}") + unit
-    return f"{v}{unit}"
+def _n(v: Any) -> str:
+    """Numbers as the plan report writes them (7.34B, 612K); anything else as text."""
+    return fmt_count(v) if isinstance(v, float) else "-" if v is None else str(v)
 
 
-def _short(text: str) -> str:
-    """1e+21 -> 1e21, 3.16e+09 -> 3.16e9: narrower columns, the same number."""
-    return text.replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+def _label(text: str) -> str:
+    """A swept value as typed, with 1e+21 shown as 1e21 (a narrower column, the same number)."""
+    return text.replace("e+", "e")
 
 
 def render_sweep(rows: Sequence[Mapping[str, Any]], changes: Sequence[Sequence[str]], axes: Sequence[str]) -> Any:
@@ -36,7 +35,7 @@ def render_sweep(rows: Sequence[Mapping[str, Any]], changes: Sequence[Sequence[s
         t.add_column(col, justify="right" if col not in ("layout", "") else "left")
     notes = []
     for row, change in zip(rows, changes, strict=True):
-        swept = [_short(str(row[a])) for a in axes]
+        swept = [_label(str(row[a])) for a in axes]
         mark = "◆" if change else ""
         if change:
             notes.append(f"◆ point {row['index']}: " + "; ".join(change))
@@ -62,12 +61,12 @@ def render_compare(names: Sequence[str], table: Sequence[Mapping[str, Any]], sen
         cells = []
         for v, d in zip(entry["values"], entry["deltas"], strict=True):
             text = str(_n(v)) if not isinstance(v, float) or entry["key"] != "loss" else f"{v:.4f}"
-            if isinstance(d, float) and abs(d) >= (5e-5 if entry["key"] == "loss" else 5e-3):
+            if isinstance(d, float) and abs(d) >= (5e-5 if entry["key"] == "loss" else 5e-3):  # shown to the digits printed
                 text += f" ({d:+.4f})" if entry["key"] == "loss" else f" ({d:+.0%})"
             elif d == "changed":
                 text += " *"
             cells.append(text)
         t.add_row(entry["what"], *cells)
     lines = [Text("What differs:", style="bold")] + [Text("• " + s) for s in sentences] if sentences else \
-        [Text("No difference that matters (5 % on sizes and costs, 0.005 in loss).")]
+        [Text(f"No difference that matters ({MATTERS:.0%} on sizes and costs, {LOSS_MATTERS:g} in loss).")]
     return Group(t, *lines)

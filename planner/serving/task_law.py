@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["SizeCounts", "TaskLaw", "beta_binomial_fit", "bootstrap_task_law", "fit_task_law", "leave_out_check"]
+__all__ = ["SizeCounts", "TaskLaw", "beta_binomial_fit", "bootstrap_task_law", "fit_task_law", "leave_out_check", "pooled_nll"]
 
 
 @dataclass(frozen=True)
@@ -130,12 +130,27 @@ def _start(sizes: Sequence[SizeCounts], x_loss: np.ndarray) -> np.ndarray:
     return np.array([m0, m1, 0.0, math.log(0.2), 0.0])
 
 
+def pooled_nll(x: np.ndarray, xs: np.ndarray, n: np.ndarray, c: np.ndarray) -> tuple[float, np.ndarray]:
+    """The pooled Beta-binomial negative log-likelihood of the five coefficients ``x`` (m0, m1,
+    m2, a0, a1) over problems with loss offsets ``xs``, samples ``n`` and correct ``c``, and its
+    gradient in closed form (d/da betaln(a, b) = psi(a) - psi(a + b), and the chain rule)."""
+    from scipy.special import betaln, digamma
+
+    a = np.exp(x[3] + x[4] * xs)
+    b = a * np.exp(-(x[0] + x[1] * xs + x[2] * xs * xs))  # alpha (1/mu - 1) = alpha exp(-logit mu)
+    value = -float(np.sum(betaln(c + a, n - c + b) - betaln(a, b)))
+    both = digamma(n + a + b) - digamma(a + b)
+    ga = -(digamma(c + a) - digamma(a) - both) * a  # d nll / d log a
+    gb = -(digamma(n - c + b) - digamma(b) - both) * b  # d nll / d log b
+    grad = np.array([-gb.sum(), -(gb * xs).sum(), -(gb * xs * xs).sum(), (ga + gb).sum(), ((ga + gb) * xs).sum()])
+    return value, grad
+
+
 def fit_task_law(sizes: Sequence[SizeCounts], *, name: str = "task", loss_law: str = "", source: str = "",
                  start: np.ndarray | None = None) -> TaskLaw:
     """Pooled Beta-binomial maximum likelihood of the five coefficients over all ``sizes``
     (L-BFGS from :func:`_start`, or from ``start``: deterministic)."""
     from scipy.optimize import minimize
-    from scipy.special import betaln, digamma
 
     if len({s.loss for s in sizes}) < 2:
         raise ValueError("a task law needs models of at least two different losses")
@@ -146,24 +161,12 @@ def fit_task_law(sizes: Sequence[SizeCounts], *, name: str = "task", loss_law: s
     n = np.concatenate([np.asarray(s.n, dtype=float) for s in sizes])
     c = np.concatenate([np.asarray(s.c, dtype=float) for s in sizes])
 
-    def nll(x: np.ndarray) -> float:
-        a = np.exp(x[3] + x[4] * xs)
-        b = a * np.exp(-(x[0] + x[1] * xs + x[2] * xs * xs))  # alpha (1/mu - 1) = alpha exp(-logit mu)
-        return -float(np.sum(betaln(c + a, n - c + b) - betaln(a, b)))
-
-    def grad(x: np.ndarray) -> np.ndarray:
-        """d nll / dx in closed form: d/da betaln(a, b) = psi(a) - psi(a + b), and the chain rule."""
-        a = np.exp(x[3] + x[4] * xs)
-        b = a * np.exp(-(x[0] + x[1] * xs + x[2] * xs * xs))
-        both = digamma(n + a + b) - digamma(a + b)
-        ga = -(digamma(c + a) - digamma(a) - both) * a  # d nll / d log a
-        gb = -(digamma(n - c + b) - digamma(b) - both) * b  # d nll / d log b
-        return np.array([-gb.sum(), -(gb * xs).sum(), -(gb * xs * xs).sum(), (ga + gb).sum(), ((ga + gb) * xs).sum()])
-
     x0 = _start(sizes, x_loss) if start is None else np.asarray(start, dtype=float)
-    res = minimize(nll, x0, jac=grad, method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-6})
+    res = minimize(pooled_nll, x0, args=(xs, n, c), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-6})
     if not res.success:  # rare: fall back on the simplex from where it stopped
-        res = minimize(nll, res.x, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 40000, "adaptive": True})
+        res = minimize(lambda x: pooled_nll(x, xs, n, c)[0], res.x, method="Nelder-Mead",
+                       options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 40000, "adaptive": True})
     return TaskLaw(name=name, m0=float(res.x[0]), m1=float(res.x[1]), m2=float(res.x[2]), a0=float(res.x[3]), a1=float(res.x[4]), center=center,
                    loss_lo=float(losses.min()), loss_hi=float(losses.max()), loss_law=loss_law, source=source,
                    sizes=tuple(s.name for s in sizes))

@@ -12,7 +12,7 @@ nodes, the smallest model-parallel size that fits).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,12 @@ class Layout:
     def to_dict(self) -> dict[str, Any]:
         return {"tp": self.t, "pp": self.p, "dp": self.d, "cp": self.c, "vp": self.v, "micro_batch": self.b,
                 "recompute": self.recompute, "sequence_parallel": self.sp, "zero": self.zero}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Layout:
+        """The way back from :meth:`to_dict` (a plan's JSON document)."""
+        return cls(d["tp"], d["pp"], d["dp"], d["cp"], d["vp"], d["micro_batch"], d["recompute"], bool(d["sequence_parallel"]),
+                   d["zero"])
 
     def __str__(self) -> str:
         return (f"TP{self.t} PP{self.p} DP{self.d} CP{self.c} VP{self.v} mb{self.b} "

@@ -24,7 +24,7 @@ from planner.systems.shape import (
     complete_shape,
     shape_for_params,
 )
-from planner.validate import check_int, check_positive
+from planner.validate import MAX_COUNT, check_int, check_positive
 
 __all__ = ["default_global_batch", "run_layout", "shape_from_flags"]
 
@@ -51,7 +51,7 @@ def default_global_batch(shape: ModelShape, tokens: float | None, gpus: int) -> 
     d = tokens or 20.0 * shape.params
     r = training_recipe(shape.params, d, seq_len=shape.seq, batch_multiple=gpus)
     why = f"Step Law batch for {d:.3g} tokens{' (20 tokens/parameter)' if tokens is None else ''}, rounded to a multiple of {gpus}"
-    if r.batch_sequences > 2**31 - 1:
+    if r.batch_sequences > MAX_COUNT:
         raise PlannerInputError(f"the Step Law batch for {d:.3g} tokens is {r.batch_sequences:.3g} sequences, more than any "
                                 "layout can hold: give fewer --tokens or a --global-batch")
     return r.batch_sequences, why

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from planner.units import fmt_count
+
 __all__ = ["COMPARED", "compare_rows", "differences"]
 
 #: What a comparison shows, in order: row key, words, and whether it is a number compared by ratio.
@@ -39,7 +41,7 @@ def compare_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _fmt(v: Any) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
+    return fmt_count(v) if isinstance(v, float) else str(v)
 
 
 def differences(names: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[str]:

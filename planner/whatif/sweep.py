@@ -18,6 +18,7 @@ from typing import Any
 
 from planner.defaults import LIMITS
 from planner.errors import InfeasiblePlanError, PlannerInputError
+from planner.systems.layout import Layout
 from planner.units import parse_quantity
 
 __all__ = ["PointResult", "SweepPoint", "expand_axis", "grid", "regime_changes", "row_of", "run_point", "run_points"]
@@ -122,9 +123,7 @@ def run_points(points: Sequence[SweepPoint], *, workers: int = 1,
 
 def _layout_text(doc: Mapping[str, Any]) -> str:
     lay = (doc.get("layout") or {}).get("layout")
-    if not lay:
-        return "-"
-    return f"TP{lay['tp']} PP{lay['pp']} DP{lay['dp']}" + (f" CP{lay['cp']}" if lay["cp"] > 1 else "") + f" Z{lay['zero']}"
+    return str(Layout.from_dict(lay)) if lay else "-"
 
 
 def row_of(result: PointResult) -> dict[str, Any]:

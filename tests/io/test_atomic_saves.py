@@ -63,3 +63,17 @@ def test_control_characters_are_escaped_and_load_back(tmp_path):
 
     path = save_table(tmp_path, "law", "odd", {**TABLE, "source": "a\x01b\x1b[31m\nc"})
     assert tomllib.loads(path.read_text())["odd"]["source"] == "a\x01b\x1b[31m\nc"
+
+
+def test_saved_files_get_the_mode_a_plain_write_gives(tmp_path):
+    from planner.io.store import write_text
+
+    umask = os.umask(0o022)
+    try:
+        new = write_text(tmp_path / "new.txt", "x")
+        assert new.stat().st_mode & 0o777 == 0o644
+        os.chmod(new, 0o600)
+        write_text(new, "y")  # a replaced file keeps its mode
+        assert new.stat().st_mode & 0o777 == 0o600 and new.read_text() == "y"
+    finally:
+        os.umask(umask)

@@ -156,3 +156,22 @@ def test_downstream_degenerate_inputs():
         DownstreamFit().fit([3.0, 2.5, 2.0, 1.9], [0.8, 0.7, 1.6, 0.5])
     with pytest.raises(PlannerInputError, match="distinct losses"):
         DownstreamFit().fit([3.0, 3.0, 2.0, 2.0], [0.8, 0.7, 0.6, 0.5])
+
+
+@pytest.mark.parametrize("objective", ["huber", "lsq"])
+def test_the_start_grid_scores_the_same_in_chunks(objective, monkeypatch):
+    """Scoring the start grid in row chunks (bounded memory) changes no score."""
+    import numpy as np
+
+    from planner.laws import fitting
+
+    rng = np.random.default_rng(1)
+    n = np.exp(rng.uniform(np.log(1e7), np.log(1e10), 37))
+    d = n * rng.uniform(5, 200, 37)
+    loss = 1.8 + 400 / n**0.34 + 2000 / d**0.28
+    fit = fitting.LossLawFit("chinchilla", objective=objective)
+    grid = fit._grid()
+    args = (np.log(n), np.log(d), np.log(loss), loss)
+    whole = fit._score_grid(grid, *args)
+    monkeypatch.setattr(fitting, "_GRID_CELLS", len(grid) * 5)  # 5 runs a chunk: 8 chunks, the last short
+    assert np.allclose(fit._score_grid(grid, *args), whole, rtol=1e-12, atol=0)

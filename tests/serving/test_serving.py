@@ -261,3 +261,25 @@ def test_saved_task_profile_is_usable(cli, tmp_path):
     code, out, _ = cli("--budget", "1e22", "--infer-tokens", "1e8", "--objective", "pass@k", "--task", "mytask",
                        "--law", "gadre2024-rpj", "--json")
     assert code == 0 and json.loads(out)["result"]["objective"] == "pass@k"
+
+
+def test_the_scaled_beta_likelihood_matches_direct_integration():
+    """The vectorised Gauss-Jacobi likelihood against quadrature of the same integral."""
+    import math
+
+    import numpy as np
+    from scipy.integrate import quad
+    from scipy.special import betaln, comb
+
+    from planner.serving.sampling import ScaledBetaFit
+
+    counts = {(10, 0): 3, (10, 2): 2, (10, 7): 1, (25, 1): 2, (25, 25): 1}
+    a, b, s = 0.4, 3.0, 0.8
+    theta = np.array([math.log(a), math.log(b), math.log(s / (1 - s))])
+
+    def one(n: int, c: int) -> float:
+        f = lambda x: comb(n, c) * (s * x) ** c * (1 - s * x) ** (n - c) * x ** (a - 1) * (1 - x) ** (b - 1)
+        return quad(f, 0, 1, limit=200, points=[1e-6, 1e-3])[0] / math.exp(betaln(a, b))
+
+    direct = sum(m * math.log(one(n, c)) for (n, c), m in counts.items())
+    assert ScaledBetaFit._loglik(theta, counts, True) == pytest.approx(direct, rel=1e-6)

@@ -133,3 +133,20 @@ def test_a_single_models_tail_is_a_point_where_identified_and_an_interval_where_
     for k, ref in (("1000", 0.112), ("10000", 0.237)):  # Brown et al.'s Pythia-70M fit
         lo, hi = e70["pass_at_k_interval"][k]
         assert lo <= ref <= hi
+
+
+def test_the_pooled_likelihood_gradient_is_its_derivative():
+    """The closed-form gradient the task-law fit descends, against central differences."""
+    import numpy as np
+
+    from planner.serving.task_law import pooled_nll
+
+    rng = np.random.default_rng(0)
+    xs = rng.uniform(-0.4, 0.4, 60)
+    n = np.full(60, 100.0)
+    c = rng.integers(0, 30, 60).astype(float)
+    for x in (np.array([-4.8, -4.8, -4.5, -1.7, -1.5]), np.array([-2.0, 1.0, 0.5, 0.3, -0.2])):
+        _, grad = pooled_nll(x, xs, n, c)
+        h = 1e-6
+        numeric = [(pooled_nll(x + h * e, xs, n, c)[0] - pooled_nll(x - h * e, xs, n, c)[0]) / (2 * h) for e in np.eye(5)]
+        assert np.allclose(grad, numeric, rtol=1e-5, atol=1e-4)

@@ -48,7 +48,7 @@ def test_an_infeasible_point_is_reported_not_fatal(cli):
 
 def test_sweep_refuses_what_it_cannot_vary(cli):
     for argv, message in ((["sweep", "--budget", "1e21"], "nothing to sweep"), (["sweep", "--budget", "1e21,1e22", "--bogus", "1"], "no such plan flag"),
-                          (["sweep", "--budget", "1e21,1e22", "--export", "megatron"], "not a plan flag a sweep")):
+                          (["sweep", "--budget", "1e21,1e22", "--export", "megatron"], "is not a flag a sweep")):
         code, _, err = cli(*argv)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
@@ -96,6 +96,9 @@ def test_sweep_plot_holds_the_plotted_numbers(cli, tmp_path):
     assert drawn["loss"]["infer-tokens 0"]["baseline"] == [r["baseline_loss"] for r in rows if r["--infer-tokens"] == "0"]
     code, _, _ = cli("sweep", "--budget", "1e21,1e22", "--no-layout", "--plot", str(out_svg))
     assert code == 0 and b"<svg" in out_svg.read_bytes()[:400]
+    first = out_svg.read_bytes()
+    assert cli("sweep", "--budget", "1e21,1e22", "--no-layout", "--plot", str(out_svg))[0] == 0
+    assert out_svg.read_bytes() == first  # deterministic: no date, fixed element ids
 
 
 def test_compare_plot_and_report_exports(cli, tmp_path):
@@ -179,5 +182,6 @@ def test_progress_bars_are_quiet_off_a_terminal_and_under_json(monkeypatch):
     with progress_bar("plans", quiet=True) as progress:
         assert progress is None
     with progress_bar("plans") as progress:
+        assert progress is not None  # a terminal: a bar that counts
         progress(1, 2)
         progress(2, 2)
