@@ -19,6 +19,8 @@ from planner.serving.sampling import (
 __all__ = ["DEFAULT_KS", "fit_sample_file"]
 
 DEFAULT_KS = (1, 10, 100, 1000, 10000)
+#: The observed k a report shows (with the largest observed), observed and fitted.
+SHOWN_KS = (1, 2, 5, 10, 20, 50, 100)
 #: Fewer problems ever solved than this and a single model's tail is treated as not identified:
 #: a planner rule (Pythia 70M on MATH solves 2 of 128, and its own fit says pass@10000 = 0.75
 #: where Brown et al. measured ~0.24).
@@ -64,7 +66,8 @@ def fit_sample_file(
         fit = ScaledBetaFit().fit(n, c)
         n_min = int(n.min())
         observed = [k for k in range(1, n_min + 1)]
-        unbiased = {k: unbiased_pass_at_k(n, c, k) for k in observed}
+        unbiased = {k: unbiased_pass_at_k(n, c, k) for k in observed}  # every k: the power law is fitted on them all
+        shown = [k for k in observed if k in SHOWN_KS or k == n_min]  # the fit is integrated at these only
         a_pl, b_pl = fit_power_law(list(unbiased), list(unbiased.values()))
         pred = fit.pass_at_k(ks)
         warnings = []
@@ -86,8 +89,8 @@ def fit_sample_file(
             "log_likelihood": fit.log_likelihood_,
             "pass_at_k": {str(k): (None if interval and k > n_min else float(v)) for k, v in zip(ks, pred, strict=True)},
             "pass_at_k_interval": interval,
-            "pass_at_k_unbiased": {str(k): v for k, v in unbiased.items() if k in (1, 2, 5, 10, 20, 50, 100) or k == n_min},
-            "pass_at_k_fit_on_observed": {str(k): float(v) for k, v in zip(observed, fit.pass_at_k(observed), strict=True) if k in (1, 2, 5, 10, 20, 50, 100) or k == n_min},
+            "pass_at_k_unbiased": {str(k): unbiased[k] for k in shown},
+            "pass_at_k_fit_on_observed": {str(k): float(v) for k, v in zip(shown, fit.pass_at_k(shown), strict=True)},
             "power_law": {"a": a_pl, "b": b_pl},
             "pass_at_k_power_law": {str(k): float(np.exp(a_pl * k**b_pl)) for k in ks},
             "warnings": warnings,
