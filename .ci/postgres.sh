@@ -19,11 +19,18 @@ case "$cmd" in
   start)
     mkdir -p "$dir"
     if [ ${#as[@]} -gt 0 ]; then chown postgres "$dir" && chmod o+x "$(dirname "$dir")"; fi
-    "${as[@]}" "$bin/initdb" -D "$dir/data" -U planner --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 || exit 0
-    "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null || exit 0
-    "${as[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U planner sweeps || exit 0
-    echo "postgresql://planner@127.0.0.1:$port/sweeps"
+    if ! "${as[@]}" "$bin/initdb" -D "$dir/data" -U planner --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1; then
+      echo "postgres.sh: initdb failed: $(tail -1 "$dir/initdb.log")" >&2; exit 0
+    fi
+    for p in $(seq "$port" $((port + 9))); do  # the first free port of ten
+      if "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+           -o "-p $p -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null 2>&1; then
+        "${as[@]}" "$bin/createdb" -h 127.0.0.1 -p "$p" -U planner sweeps || exit 0
+        echo "postgresql://planner@127.0.0.1:$p/sweeps"
+        exit 0
+      fi
+    done
+    echo "postgres.sh: the server did not start: $(tail -1 "$dir/server.log" 2>/dev/null)" >&2
     ;;
   stop)
     [ -d "$dir/data" ] && "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
