@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from planner.cli.browse import hardware, laws
+from planner.cli.curve import curve
 from planner.cli.fit import fit_command, predict_command
 from planner.cli.layout import layout_command
 from planner.cli.options import (
@@ -160,7 +161,7 @@ def cli(ctx: click.Context, scenario: str | None, as_json: bool, hardware_files:
 # --------------------------------------------------------------------------- entry point
 
 
-for _command in (hardware, laws, fit_command, predict_command, layout_command, qat_command, fit_samples_command,
+for _command in (hardware, laws, fit_command, predict_command, curve, layout_command, qat_command, fit_samples_command,
                  validate_command, sweep_command, compare_command):
     cli.add_command(_command)
 

@@ -22,8 +22,9 @@ import numpy as np
 
 from planner._frozen import FrozenDict
 from planner.errors import PlannerInputError
-from planner.io.text import is_file
-from planner.io.toml import check_keys, load_packaged_toml, load_toml_file, unknown_name
+from planner.io.toml import check_keys, load_packaged_toml, unknown_name
+from planner.laws.curves import CURVE_FORMS
+from planner.laws.lawfile import is_law_path, read_law_file, saved_laws
 from planner.validate import check_positive
 from solvers.problem import LawCoefficients
 
@@ -222,6 +223,8 @@ def law_from_table(name: str, table: Mapping[str, Any], origin: str = "builtin")
     form = table.get("form", "chinchilla")
     if form == "downstream":
         raise PlannerInputError(f"'{name}' is a downstream-error map, not a loss law: pass it with --downstream")
+    if form in CURVE_FORMS:
+        raise PlannerInputError(f"'{name}' is a loss-curve law (form {form}): use it with plan curve predict --law or plan --curve-law")
     if form not in _FORM_KEYS:
         raise PlannerInputError(f"{where}: unknown form '{form}'; use chinchilla or overtrain")
     check_keys(where, table, _COMMON | _FORM_KEYS[form])
@@ -283,29 +286,6 @@ def preset_names() -> list[str]:
     return list(presets())
 
 
-def _read_law_file(path: str | Path) -> tuple[str, dict[str, Any]]:
-    """The (name, table) of a law file: top-level keys, or exactly one ``[name]`` table."""
-    data = load_toml_file(path, "law")
-    if "form" in data or "E" in data or "k" in data:
-        return Path(path).stem, data
-    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
-    if len(tables) != 1:
-        raise PlannerInputError(f"law file {path}: expected one law, found {len(tables)} tables")
-    ((name, table),) = tables.items()
-    return name, table
-
-
-def saved_laws() -> dict[str, Path]:
-    """Laws saved by ``plan fit --save`` (loss laws and downstream maps), by name."""
-    from planner.io.store import saved_law_files
-
-    return saved_law_files()
-
-
-def _is_path(text: str) -> bool:
-    return text.endswith(".toml") or "/" in text or is_file(text)
-
-
 def get_law(name_or_path: str | Path) -> ChinchillaLaw:
     """A preset, a saved law (``plan fit --save NAME``), or a law read from a ``.toml`` file.
 
@@ -318,10 +298,10 @@ def get_law(name_or_path: str | Path) -> ChinchillaLaw:
         return table[key]
     saved = saved_laws()
     if key in saved:
-        name, raw = _read_law_file(saved[key])
+        name, raw = read_law_file(saved[key])
         return law_from_table(name, raw, origin=str(saved[key]))
-    if _is_path(text):
-        name, raw = _read_law_file(text)
+    if is_law_path(text):
+        name, raw = read_law_file(text)
         return law_from_table(name, raw, origin=text)
     raise unknown_name("law", text, [*table, *saved])
 
@@ -357,11 +337,11 @@ def get_downstream(name_or_path: str | Path) -> DownstreamMap:
             raise unknown_name(f"suite of {preset}", suite, law.downstream)
         return law.downstream[suite]
     saved = saved_laws()
-    path = saved.get(text.lower()) or (text if _is_path(text) else None)
+    path = saved.get(text.lower()) or (text if is_law_path(text) else None)
     if path is None:
         with_maps = [p for p, law in presets().items() if law.downstream]
         raise unknown_name("downstream map", text, [*with_maps, *saved])
-    name, raw = _read_law_file(path)
+    name, raw = read_law_file(path)
     if raw.get("form") != "downstream":
         raise PlannerInputError(f"'{name}' is a loss law, not a downstream-error map: pass it with --law")
     return downstream_from_table(name, raw, origin=str(path))
@@ -370,8 +350,14 @@ def get_downstream(name_or_path: str | Path) -> DownstreamMap:
 def law_entries() -> list[dict[str, Any]]:
     """Every preset and saved law (loss laws and downstream maps) as plain dicts, for listing.
     A saved file that cannot be read is listed as ``unreadable`` with the reason."""
+    from planner.laws.curve_catalog import curve_entries
+
     entries: list[dict[str, Any]] = [law.to_dict() for law in presets().values()]
+    curves = curve_entries()
+    curve_names = {e["name"] for e in curves}
     for name, path in saved_laws().items():
+        if name in curve_names:
+            continue
         try:
             entries.append(get_law(name).to_dict())
         except PlannerInputError:
@@ -382,4 +368,4 @@ def law_entries() -> list[dict[str, Any]]:
                 continue
             entries.append({"name": name, "form": "downstream", "k": m.k, "gamma": m.gamma, "epsilon": m.epsilon,
                             "origin": str(path), "source": m.source, "bootstrap_draws": len(m.draws)})
-    return entries
+    return entries + curves

@@ -29,16 +29,18 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     """Write ``fig`` to ``path`` (the suffix picks the format) in one step, then close it."""
     from planner.io.store import write_bytes
 
-    p = Path(path)
-    if p.suffix.lower() not in FORMATS:
-        raise PlannerInputError(f"--plot {path}: give a file ending in {', '.join(FORMATS)}")
     import io
 
+    p = Path(path)
     buf = io.BytesIO()
-    fmt = p.suffix.lower().lstrip(".")
-    # No creation date in SVG/PDF: the same plan draws the same bytes.
-    fig.savefig(buf, format=fmt, bbox_inches="tight", metadata={"Date": None} if fmt in ("svg", "pdf") else None)
-    _pyplot().close(fig)
+    try:
+        if p.suffix.lower() not in FORMATS:
+            raise PlannerInputError(f"--plot {path}: give a file ending in {', '.join(FORMATS)}")
+        fmt = p.suffix.lower().lstrip(".")
+        # No creation date in SVG/PDF: the same plan draws the same bytes.
+        fig.savefig(buf, format=fmt, bbox_inches="tight", metadata={"Date": None} if fmt in ("svg", "pdf") else None)
+    finally:
+        _pyplot().close(fig)
     return write_bytes(p, buf.getvalue())
 
 

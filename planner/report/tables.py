@@ -174,7 +174,8 @@ def render_hardware(acc: Accelerator) -> Table:
 
 def render_laws(entries: list[dict[str, Any]], default_law: str) -> Table:
     """``plan laws list``: presets and saved laws."""
-    t = Table(title="Scaling laws: L = E + A/N^alpha + B/D^beta  (downstream: Err = epsilon - k exp(-gamma L))")
+    t = Table(title="Scaling laws: L = E + A/N^alpha + B/D^beta  (downstream: Err = epsilon - k exp(-gamma L); "
+                    "annealing and multi-power: loss curves, plan curve)")
     for col in ("name", "kind", "coefficients", "draws", "source"):
         t.add_column(col, overflow="fold")
     for e in entries:
@@ -184,6 +185,8 @@ def render_laws(entries: list[dict[str, Any]], default_law: str) -> Table:
             coeffs = f"k {e['k']:.4g}, gamma {e['gamma']:.4g}, eps {e['epsilon']:.4g}"
         elif e["form"] == "unreadable":
             coeffs = "-"
+        elif "coefficients" in e:  # a loss-curve law (plan curve fit)
+            coeffs = ", ".join(f"{k} {v:.4g}" for k, v in e["coefficients"].items()) + f"; peak lr {e['peak_lr']:g}"
         else:
             coeffs = f"E {e['E']:.4g}, A {e['A']:.4g}, B {e['B']:.4g}, alpha {e['alpha']:.4g}, beta {e['beta']:.4g}"
             if e.get("downstream"):

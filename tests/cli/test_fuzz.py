@@ -59,8 +59,11 @@ def _files(folder: Path) -> list[str]:
     (folder / "a_folder").mkdir(exist_ok=True)
     # A copy of real runs: -o may be handed any of these paths, so none may be a shipped file.
     (folder / "runs.csv").write_bytes((MEASURED / "chinchilla_epoch.csv").read_bytes())
+    curves = (MEASURED / "lr_schedule_curves_mpl.csv").read_text().splitlines()
+    keep = ("run", "mpl25M_constant_24000", "mpl25M_cosine_24000")
+    (folder / "curves.csv").write_text("\n".join(line for line in curves if line.startswith(keep)) + "\n")
     return [str(folder / n) for n in made] + [str(folder / "a_folder"), str(folder / "missing.toml"),
-                                               str(folder / "runs.csv"), str(folder / "out.txt")]
+                                               str(folder / "runs.csv"), str(folder / "curves.csv"), str(folder / "out.txt")]
 
 
 def _commands() -> dict[tuple[str, ...], click.Command]:
@@ -85,7 +88,7 @@ def _value(param: click.Option, files: list[str]) -> st.SearchStrategy[str]:
     if kind == "Quantity":
         return st.sampled_from(NUMBERS)
     if kind in ("IntRange", "IntParamType"):
-        small = param.name in ("trials", "bootstrap", "draws", "top", "max_samples")
+        small = param.name in ("trials", "bootstrap", "n_bootstrap", "draws", "top", "max_samples")
         return st.sampled_from(["1", "3", "-1", "x"] if small else INTS)
     if kind == "Path":
         return st.sampled_from(files)
@@ -98,7 +101,9 @@ VALID = {(): ["--budget", "1e21"], ("fit",): ["runs.csv"],  # relative: the host
          ("predict",): ["--params", "7B", "--tokens", "1T"], ("layout",): ["--params", "1B", "--gpus", "16"],
          ("qat",): ["--params", "1e9", "--tokens", "1e11", "--bits", "4"], ("hardware", "show"): ["h100"],
          ("laws", "show"): ["besiroglu2024"], ("sweep",): ["--budget", "1e21,1e22", "--no-layout"],
-         ("compare",): ["--budget 1e21", "--budget 1e22", "--no-layout"]}
+         ("compare",): ["--budget 1e21", "--budget 1e22", "--no-layout"], ("curve", "fit"): ["curves.csv"],
+         ("curve", "predict"): ["--law", "mpl-25m", "--schedule", "wsd:decay=0.2", "--steps", "24000"],
+         ("curve", "decide"): ["--law", "mpl-25m", "--runs", "curves.csv", "--total-steps", "30000"]}
 
 
 @st.composite

@@ -1,0 +1,103 @@
+"""``plan curve fit | predict | decide`` end to end, on the shipped curves."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from planner.io import measured_data_dir
+
+CURVES = measured_data_dir() / "lr_schedule_curves_mpl.csv"
+
+
+@pytest.fixture
+def two_runs(tmp_path):
+    """The 100M constant and cosine runs at 24k steps, as JSON lines (the other accepted format)."""
+    path = tmp_path / "runs.jsonl"
+    with open(CURVES, newline="") as f, open(path, "w") as out:
+        for r in csv.DictReader(f):
+            if r["run"] in ("mpl100M_constant_24000", "mpl100M_cosine_24000"):
+                out.write(json.dumps({"run": r["run"], "step": int(r["step"]), "lr": float(r["lr"]), "val_loss": float(r["loss"])}) + "\n")
+    return path
+
+
+def test_fit_save_and_predict_a_named_schedule(cli, two_runs, tmp_path):
+    code, out, err = cli("curve", "fit", str(two_runs), "--save", "two", "--bootstrap", "4", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["law"]["form"] == "annealing" and len(doc["per_run"]) == 2 and len(doc["held_back"]) == 2
+    assert set(doc["intervals"]) == {"L0", "A", "alpha", "C"} and doc["saved_to"].endswith("two.toml")
+    code, out, err = cli("curve", "predict", "--law", "two", "--schedule", "wsd:decay=0.1667,shape=linear,final=0.1",
+                         "--steps", "24000", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert len(doc["step"]) == len(doc["loss"]) == 24000 - doc["step"][0] + 1  # every step after warmup
+    assert doc["step"][-1] == 24000 and doc["final_loss"] == doc["loss"][-1]
+    lo, hi = doc["final_loss_interval"]
+    assert lo <= doc["final_loss"] <= hi
+    observed = [float(r["loss"]) for r in csv.DictReader(open(CURVES)) if r["run"] == "mpl100M_wsdld_20000_24000"][-1]
+    assert abs(doc["final_loss"] / observed - 1) < 0.005  # a schedule the law never saw
+
+
+def test_predict_from_a_schedule_file_with_the_observed_run_and_a_plot(cli, tmp_path):
+    sched = tmp_path / "lr.csv"
+    steps = np.arange(0, 16001, 500)
+    lr = np.where(steps < 8000, 3e-4, 9e-5)
+    lr[steps < 2160] = 3e-4 * steps[steps < 2160] / 2160
+    sched.write_text("step,lr\n" + "".join(f"{s},{v}\n" for s, v in zip(steps[1:], lr[1:], strict=True)))
+    png = tmp_path / "p.png"
+    code, out, err = cli("curve", "predict", "--law", "mpl-100m", "--schedule", str(sched), "--observed", str(CURVES),
+                         "--run", "mpl100M_wsdcon_9", "--every", "1000", "--plot", str(png), "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["schedule"]["kind"] == "file" and doc["step"][-1] == 16000
+    assert doc["observed"]["run"] == "mpl100M_wsdcon_9" and doc["observed"]["mean_abs_rel_error"] < 0.01
+    assert png.stat().st_size > 10_000
+
+
+def test_decide_on_a_run_in_progress(cli, tmp_path):
+    png = tmp_path / "d.png"
+    code, out, err = cli("curve", "decide", "--law", "mpl-100m", "--runs", str(CURVES), "--run", "mpl100M_constant_72000",
+                         "--at", "16000", "--total-steps", "24000", "--compare", "mpl100M_wsd_20000_24000", "--plot", str(png), "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    best = doc["best"]
+    assert doc["step"] == 16000 and best["decay_start"] + best["decay_steps"] == 24000
+    assert all(r["final_loss"] >= best["final_loss"] for r in doc["continue_then_decay"])
+    assert [r["total_steps"] for r in doc["extend"]] == [30000, 36000, 48000]
+    assert png.stat().st_size > 10_000
+    code, out, err = cli("curve", "decide", "--law", "mpl-100m", "--runs", str(CURVES), "--run", "mpl100M_constant_72000",
+                         "--at", "16000", "--total-steps", "24000")
+    assert code == 0 and "Decay now over k steps" in out and "A longer budget" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["curve", "predict", "--law", "mpl-100m", "--schedule", "wsd:decay=2", "--steps", "100"], "share"),
+    (["curve", "predict", "--law", "mpl-100m", "--schedule", "cosine"], "--steps is required"),
+    (["curve", "predict", "--law", "nope", "--schedule", "cosine", "--steps", "100"], "unknown curve law"),
+    (["curve", "predict", "--law", "besiroglu2024", "--schedule", "cosine", "--steps", "100"], "unknown curve law"),
+    (["curve", "decide", "--law", "mpl-25m", "--runs", str(CURVES), "--run", "mpl25M_wsdcon_3", "--total-steps", "100"], "beyond the current step"),
+    (["curve", "decide", "--law", "mpl-25m", "--runs", str(CURVES), "--run", "nope", "--total-steps", "100"], "no run 'nope'"),
+    (["curve", "fit", str(CURVES), "--where", "run=nope"], "no data rows|no curves"),
+    (["curve", "fit", str(CURVES), "--save", "mpl-25m"], "shipped preset"),
+])
+def test_bad_curve_input_is_one_line_and_exit_2(cli, argv, message):
+    import re
+
+    code, out, err = cli(*argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("plan: error:") and re.search(message, lines[0]), err
+
+
+def test_curve_laws_are_listed_with_the_others(cli, two_runs):
+    assert cli("curve", "fit", str(two_runs), "--save", "mine", "--no-holdout")[0] == 0
+    code, out, err = cli("laws", "list", "--json")
+    forms = {e["name"]: e["form"] for e in json.loads(out)}
+    assert forms["mine"] == "annealing" and forms["mpl-25m"] == "annealing" and forms["besiroglu2024"] == "chinchilla"
+    assert "warning" not in err
+    code, out, _ = cli("laws", "list")
+    assert code == 0 and "mine" in out
