@@ -127,7 +127,9 @@ LIMITS = {
     # language model is trained, and --extrapolate would take the solvers to degenerate corners.
     "min_budget_flops": 1e12,
     "sweep_points": 10_000, "workers": 64,  # plan sweep: points in one sweep, local worker processes
-    "curves": 64, "curve_bootstrap": 200,  # plan curve fit: curves in one fit, bootstrap refits (each a full fit)
+    "curves": 64, "curve_bootstrap": 200,
+    # a validation bound, not a price: costs (GPU-hours x price) must stay finite floats
+    "price_usd_per_gpu_hour": 1e12,  # plan curve fit: curves in one fit, bootstrap refits (each a full fit)
 }
 
 #: A peak learning rate above this warns (a planner threshold): the best rate of every (N, D)

@@ -82,6 +82,9 @@ __all__ = ["cli", "main"]
 @click.option("--downstream", default=None, help="Downstream-error map: a saved map, PRESET or PRESET:SUITE (default: the law's own).")
 @click.option("--lr-rule", type=click.Choice(["steplaw", "deepseek"]), default="steplaw", show_default=True, help="Learning-rate and batch law for the training recipe.")
 @click.option("--seq-len", type=COUNT, default=DEFAULT_SEQ_LEN, show_default=True, help="Training sequence length (recipe batch size).")
+@click.option("--curve-law", help="A loss-curve law (plan curve fit --save, or mpl-25m / mpl-100m): the WSD decay share comes from it.")
+@click.option("--optimizer", type=click.Choice(["adamw", "muon", "soap"]), default="adamw", show_default=True,
+              help="Say what this optimizer's measured speedup over AdamW is worth at the chosen N and D (Wen et al. 2025).")
 @click.option("--warmup-fraction", type=QUANTITY, default=DEFAULT_WARMUP_FRACTION, show_default=True, help="Share of steps in warmup (a planner default, not a law).")
 @click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="loss", show_default=True, help="What the plan maximises (error and pass@k need a downstream map; pass@k a --task).")
 @click.option("--samples", type=COUNT, help="Samples per query k (default: searched for --objective pass@k, else 1).")

@@ -50,6 +50,8 @@ SCENARIO_KEYS = {
     "latency": "latency_s",
     "task": "task",
     "serving_cost": "serving_cost",
+    "curve_law": "curve_law",
+    "optimizer": "optimizer",
 }
 _SCENARIO_INFO = {"title", "description"}
 
@@ -95,6 +97,8 @@ def plan_kwargs(flags: dict[str, Any], hardware_files: tuple[str, ...]) -> dict[
         latency_s=flags["latency_s"],
         task=flags["task"],
         serving_cost=flags["serving_cost"],
+        curve_law=flags["curve_law"],
+        optimizer=flags["optimizer"],
         hardware_files=hardware_files,
     )
     if flags["law"]:

@@ -17,13 +17,13 @@ our references: it is a user setting (default 1 % of steps).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from planner.defaults import DEFAULT_SEQ_LEN, DEFAULT_WARMUP_FRACTION
 from planner.errors import PlannerInputError
 
-__all__ = ["DEEPSEEK_LAW", "LR_RULES", "STEP_LAW", "TrainingRecipe", "law_optimum", "training_recipe"]
+__all__ = ["DEEPSEEK_LAW", "LR_RULES", "STEP_LAW", "TrainingRecipe", "law_optimum", "training_recipe", "with_decay_share"]
 
 # (coefficient, exponent(s)) with their source; see the module docstring.
 STEP_LAW = {"lr": (1.79, -0.713, 0.307), "batch": (0.58, 0.571)}
@@ -69,6 +69,15 @@ class TrainingRecipe:
         d["notes"] = list(self.notes)
         d["schedule"] = "warmup-stable-decay"
         return d
+
+
+def with_decay_share(recipe: TrainingRecipe, share: float, note: str) -> TrainingRecipe:
+    """The recipe with its WSD decay over ``share`` of the steps (the warmup kept), saying why."""
+    decay = min(round(recipe.steps * share), recipe.steps - recipe.warmup_steps - 1)
+    if decay < 1:
+        return recipe
+    notes = tuple(n for n in recipe.notes if not n.startswith("decay share")) + (note,)
+    return replace(recipe, decay_steps=decay, stable_steps=recipe.steps - recipe.warmup_steps - decay, notes=notes)
 
 
 def law_optimum(rule: str, params: float, tokens: float) -> tuple[float, float]:
@@ -123,6 +132,8 @@ def training_recipe(
         notes.append("Step Law expects non-embedding N; the law's N counts embeddings, so lr is slightly low for small models")
     notes.append(f"decay to {MIN_LR_FRACTION:.0%} of the peak rate, as Llama 3 405B did (Dubey et al. 2024): a recipe choice, not a law")
     notes.append(f"decay shape {WSD_DECAY_SHAPE} (Hagele et al. 2024's best cooldown): a recipe choice, not a law")
+    notes.append(f"decay share {decay_fraction:.0%} of the steps (MiniCPM's WSD, Hu et al. 2024): a recipe choice; "
+                 "--curve-law derives it from a fitted loss-curve law")
     if warmup_fraction == DEFAULT_WARMUP_FRACTION:
         notes.append(f"warmup {DEFAULT_WARMUP_FRACTION:.0%} of steps is a planner default, not a published law")
     return TrainingRecipe(

@@ -33,6 +33,7 @@ from planner.defaults import (
 from planner.errors import PlannerInputError
 from planner.hardware.registry import Accelerator, HardwareRegistry
 from planner.laws.catalog import DEFAULT_LAW, ChinchillaLaw, DownstreamMap
+from planner.laws.curve_catalog import get_curve_law
 from planner.laws.recipe import TrainingRecipe, law_optimum
 from planner.planning.assumptions import CURRENCY, assumptions, warnings_for
 from planner.planning.cluster import (
@@ -66,6 +67,7 @@ from planner.planning.stages import (
     choose_layout,
     recipe_for,
     serving_section,
+    training_dynamics,
     uncertainty,
 )
 from planner.serving.joint import ServingLowering
@@ -91,6 +93,7 @@ def plan(
     serve_memory_bytes: float | None = None, latency_s: float | None = None, task: str | None = None,
     serving_cost: str | None = None, max_gpus: int = DEFAULT_MAX_GPUS, extrapolate: bool = False,
     max_unique_tokens: float = DEFAULT_MAX_UNIQUE_TOKENS, verifier_flops: float = 0.0, reward_model_params: float | None = None,
+    curve_law: str | None = None, optimizer: str = "adamw",
     registry: HardwareRegistry | None = None,
     hardware_files: Iterable[str | Path] = (),
 ) -> Plan:
@@ -117,9 +120,11 @@ def plan(
                           "serve_gpu": _name(serve_gpu)})
     ctx = resolve(req, gpu=gpu, law=law, downstream=downstream, serve_gpu=serve_gpu, registry=registry,
                   hardware_files=hardware_files)
+    curve = get_curve_law(req.curve_law) if req.curve_law else None
     fp, at, cluster = _settle_cluster(req, ctx)
     problem, found, recipe, layout = at.problem, at.found, at.recipe, at.layout
     best = found.best
+    recipe, dynamics = training_dynamics(req, ctx.law, best, recipe, curve)
     serving = serving_section(problem, found, price=req.price_usd_per_gpu_hour, precision=req.precision)
     unc = uncertainty(ctx.law, dict(ctx.maps), problem, best, level=req.interval_level, max_draws=req.max_uncertainty_draws)
     gpus = cluster.gpus if cluster is not None else req.gpus
@@ -139,7 +144,7 @@ def plan(
         assumptions=assumptions(req, ctx, fp, mfu_source, recipe, unc, layout, cluster),
         warnings=warnings_for(req, ctx, result, fp, layout, at.layout_note, cluster, recipe),
         cluster=cluster, shape=layout.shape if layout is not None else shape_for_params(best.params, seq=req.seq_len),
-        law=ctx.law, accelerator=ctx.accel,
+        dynamics=dynamics, law=ctx.law, accelerator=ctx.accel,
     )
 
 

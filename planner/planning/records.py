@@ -17,23 +17,10 @@ from planner.laws.recipe import TrainingRecipe
 from planner.systems.layout import LayoutSearch
 from planner.systems.shape import ModelShape
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "Allocation",
-    "Assumption",
-    "Baseline",
-    "ClusterChoice",
-    "ClusterOption",
-    "FixedPoint",
-    "Plan",
-    "Request",
-    "Resolved",
-    "ServingChoice",
-    "ServingSection",
-    "Uncertainty",
-]
+__all__ = ["SCHEMA_VERSION", "Allocation", "Assumption", "Baseline", "ClusterChoice", "ClusterOption", "FixedPoint", "Plan",
+           "Request", "Resolved", "ServingChoice", "ServingSection", "Uncertainty"]
 
-SCHEMA_VERSION = "2.1"
+SCHEMA_VERSION = "2.2"
 
 
 @dataclass(frozen=True)
@@ -93,6 +80,8 @@ class Request:
     max_unique_tokens: float = 15e12
     verifier_flops: float = 0.0  # FLOPs to check one sample; or a reward model of reward_model_params scores it
     reward_model_params: float | None = None
+    curve_law: str | None = None  # a loss-curve law: the recipe's WSD decay share comes from it
+    optimizer: str = "adamw"  # what Wen et al. 2025's measured speedup is worth at the plan's N and D
 
 
 @dataclass(frozen=True)
@@ -313,6 +302,8 @@ class Plan:
     warnings: tuple[str, ...] = ()
     cluster: ClusterChoice | None = None
     shape: ModelShape | None = None
+    #: the recipe's loss curve under a curve law and the optimizer's worth (None: neither asked)
+    dynamics: Mapping[str, Any] | None = None
     schema_version: str = SCHEMA_VERSION
     law: ChinchillaLaw | None = field(default=None, repr=False, compare=False)
     accelerator: Accelerator | None = field(default=None, repr=False, compare=False)
@@ -339,6 +330,7 @@ class Plan:
             "layout": self.layout.to_dict() if self.layout is not None else None,
             "cluster": to_data(self.cluster),
             "shape": to_data(self.shape),
+            "dynamics": to_data(self.dynamics),
             "decision": self.decision(),
             "warnings": list(self.warnings),
             "law": to_data(self.law),
@@ -384,6 +376,7 @@ class Plan:
             warnings=tuple(doc["warnings"]),
             cluster=None if doc.get("cluster") is None else from_data(ClusterChoice, doc["cluster"]),
             shape=None if doc.get("shape") is None else from_data(ModelShape, doc["shape"]),
+            dynamics=doc.get("dynamics"),
             schema_version=doc["schema_version"],
             law=None if doc.get("law") is None else from_data(ChinchillaLaw, doc["law"]),
             accelerator=None if doc.get("accelerator") is None else from_data(Accelerator, doc["accelerator"]),

@@ -6,6 +6,7 @@ from typing import Any
 
 from planner.defaults import KV_BITS, LIMITS, OBJECTIVES, SERVING_COSTS, WEIGHT_BITS
 from planner.errors import PlannerInputError
+from planner.laws.optimizers import OPTIMIZERS
 from planner.planning.records import Request
 from planner.validate import check_fraction, check_int, check_positive
 
@@ -67,6 +68,9 @@ def make_request(**given: Any) -> Request:
                        ("max_params", "max-params"), ("max_tokens", "max-tokens"), ("serve_memory_bytes", "serve-memory"),
                        ("latency_s", "latency")):
         r[name] = check_positive(flag, r[name])
+    if r["price_usd_per_gpu_hour"] is not None and r["price_usd_per_gpu_hour"] > LIMITS["price_usd_per_gpu_hour"]:
+        raise PlannerInputError(f"--price {r['price_usd_per_gpu_hour']:g} is above the planner's bound of "
+                                f"{LIMITS['price_usd_per_gpu_hour']:g} US$ per GPU-hour (README, 'Limits')")
     r["infer_tokens"] = check_positive("infer-tokens", r["infer_tokens"], allow_zero=True) or 0.0
     r["gpus"] = check_int("gpus", r["gpus"], maximum=LIMITS["gpus"])
     r["max_unique_tokens"] = check_positive("max-unique-tokens", r["max_unique_tokens"])
@@ -82,6 +86,9 @@ def make_request(**given: Any) -> Request:
     r["goodput"] = check_fraction("goodput", r["goodput"])
     if not 0 < r["interval_level"] < 1:
         raise PlannerInputError(f"interval level must be in (0, 1), got {r['interval_level']}")
+    r["optimizer"] = str(r.get("optimizer") or "adamw").strip().lower()
+    if r["optimizer"] not in OPTIMIZERS:
+        raise PlannerInputError(f"unknown optimizer '{r['optimizer']}'; measured ones: {', '.join(OPTIMIZERS)}")
     r["budget_kind"] = _budget_kind(r)
     _check_serving(r)
     return Request(**r)

@@ -34,7 +34,7 @@ from planner.systems.layout import BatchTarget, LayoutSearch
 from planner.systems.shape import shape_for_params
 from planner.units import gpu_hours, wall_clock_days
 
-__all__ = ["account", "baseline", "choose_layout", "recipe_for", "serving_section", "uncertainty"]
+__all__ = ["account", "baseline", "choose_layout", "recipe_for", "serving_section", "training_dynamics", "uncertainty"]
 
 
 def recipe_for(choice: Choice, *, rule: str, seq_len: int, warmup_fraction: float, params_include_embeddings: bool,
@@ -219,3 +219,38 @@ def uncertainty(law: ChinchillaLaw, maps: dict[str, DownstreamMap], problem: Pla
         tokens_range=interval(tokens) if tokens else None,
         downstream_error_interval=FrozenDict({k: interval(m.error_draws(losses)) for k, m in maps.items()}),
     )
+
+
+def training_dynamics(req: Any, law: ChinchillaLaw, choice: Choice, recipe: TrainingRecipe, curve: Any = None
+                      ) -> tuple[TrainingRecipe, dict[str, Any] | None]:
+    """The recipe's decay share from a curve law (and its predicted loss curve), and what the
+    chosen optimizer is worth at the plan's N and D; None when neither was asked for."""
+    from planner.laws.optimizers import optimizer_speedup
+
+    out: dict[str, Any] = {}
+    if curve is not None:
+        from planner.laws.decay import best_decay_share
+        from planner.laws.recipe import with_decay_share
+        from planner.laws.schedules import Schedule
+
+        share, _ = best_decay_share(curve, recipe.steps, warmup=recipe.warmup_steps, shape=recipe.decay_shape,
+                                    final=recipe.min_learning_rate / recipe.learning_rate)
+        recipe = with_decay_share(recipe, share, f"decay share {share:.1%} minimises the final loss under curve law {curve.name} "
+                                  f"at this run's {recipe.steps:,} steps (at the law's peak lr {curve.peak_lr:g}; "
+                                  "MiniCPM's 10 % otherwise)")
+        sched = Schedule("wsd", steps=recipe.steps, peak_lr=curve.peak_lr, warmup=recipe.warmup_steps,
+                         params={"decay": recipe.decay_steps / recipe.steps, "shape": recipe.decay_shape,
+                                 "final": recipe.min_learning_rate / recipe.learning_rate})
+        steps = np.unique(np.linspace(max(recipe.warmup_steps, 1), recipe.steps, 64).round().astype(int))
+        out["curve"] = {"law": curve.name, "form": curve.form, "decay_share": share, "step": steps.tolist(),
+                        "loss": [float(x) for x in curve.loss(sched.lr(), steps)],
+                        "note": f"the loss of {curve.name}'s own model under this plan's schedule (its units): the shape, not "
+                                "the plan's loss level"}
+    if req.optimizer != "adamw":
+        s = optimizer_speedup(req.optimizer, choice.params, choice.tokens)
+        with_opt = float(law.loss(choice.params, choice.tokens * s.speedup))
+        out["optimizer"] = {**s.to_dict(), "loss_adamw": float(choice.loss), "loss_with_optimizer": with_opt,
+                            "train_flops_saved_fraction": 1 - 1 / s.speedup,
+                            "how_read": "the allocation is solved for AdamW (the law's runs); the optimizer's worth is read at that "
+                                    "allocation: its loss on the same tokens, or the share of training compute it saves at the same loss"}
+    return recipe, out or None

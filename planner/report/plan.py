@@ -166,6 +166,26 @@ def _recipe(plan: Plan) -> Table | None:
     return t
 
 
+def _dynamics(plan: Plan) -> list:
+    """The recipe's loss curve under a curve law, and what the optimizer is worth (when asked)."""
+    d = plan.dynamics or {}
+    out: list = []
+    if "curve" in d:
+        c = d["curve"]
+        out.append(Text(f"  loss curve of this recipe under {c['law']} ({c['form']}): {c['loss'][0]:.3f} at step {c['step'][0]:,} -> "
+                        f"{c['loss'][-1]:.3f} at {c['step'][-1]:,} ({c['note']}; JSON: dynamics.curve)", style="dim"))
+    if "optimizer" in d:
+        o = d["optimizer"]
+        t = Table(title=f"Optimizer: {o['optimizer']} vs AdamW (Wen et al. 2025)", show_header=False, title_justify="left", box=None, pad_edge=False)
+        t.add_column(style="bold")
+        t.add_column(justify="right")
+        t.add_row("speedup at this N and D", f"{o['speedup']:.2f}x")
+        t.add_row("loss on the same tokens", f"{o['loss_with_optimizer']:.4f} (AdamW {o['loss_adamw']:.4f})")
+        t.add_row("training compute saved at AdamW's loss", f"{o['train_flops_saved_fraction']:.0%}")
+        out += [Text(""), t, Text(f"  {o['note']}", style="dim"), Text(f"  {o['how_read']}", style="dim")]
+    return out
+
+
 def _serving(plan: Plan) -> list:
     r = plan.result
     s = r.serving
@@ -230,6 +250,7 @@ def render_plan(plan: Plan, *, warnings: bool = True) -> Group:
     if recipe is not None:
         parts += [Text(""), recipe]
         parts += [Text(f"  {n}", style="dim") for n in plan.recipe.notes]
+    parts += _dynamics(plan)
     parts += [Text(""), _assumptions(plan)]
     for w in plan.warnings if warnings else ():
         parts.append(Text(f"warning: {w}", style="yellow"))

@@ -27,9 +27,9 @@ def _pyplot() -> Any:
 
 def save_figure(fig: Any, path: str | Path) -> Path:
     """Write ``fig`` to ``path`` (the suffix picks the format) in one step, then close it."""
-    from planner.io.store import write_bytes
-
     import io
+
+    from planner.io.store import write_bytes
 
     p = Path(path)
     buf = io.BytesIO()

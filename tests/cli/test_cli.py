@@ -27,7 +27,7 @@ def test_json_to_stdout_diagnostics_to_stderr(cli):
     code, out, err = cli("--budget", "1e25", "--infer-tokens", "2T", "--json")
     assert code == 0
     doc = json.loads(out)  # stdout is exactly one JSON document
-    assert doc["schema_version"] == "2.1"  # 2.1: cluster, shape and the decision in every plan
+    assert doc["schema_version"] == "2.2"  # 2.1: cluster, shape and the decision in every plan; 2.2: dynamics
     assert doc["request"]["infer_tokens"] == 2e12
     assert doc["warnings"] and all(f"plan: warning: {w}" in err for w in doc["warnings"])
 
