@@ -1,4 +1,5 @@
-"""Scaling laws: forms and presets, fitting to your runs, prediction, and the training recipe."""
+"""Scaling laws: forms and presets, fitting to your runs, prediction, the training recipe, loss
+curves under any learning-rate schedule (and the decay decision), and optimizer speedups."""
 
 from __future__ import annotations
 
@@ -24,12 +25,30 @@ _WHERE = {
     "TrainingRecipe": "recipe",
     "training_recipe": "recipe",
     "LR_RULES": "recipe",
+    "CurveLaw": "curves",
+    "Schedule": "schedules",
+    "parse_schedule": "schedules",
+    "get_curve_law": "curve_catalog",
+    "fit_curves": "curvefit",
+    "read_curves": "curvefit",
+    "decay_decision": "decay",
+    "DecayDecision": "decay",
+    "optimizer_speedup": "optimizers",
 }
 __all__ = [
     "DEFAULT_LAW",
     "LR_RULES",
     "BootstrapResult",
     "ChinchillaLaw",
+    "CurveLaw",
+    "DecayDecision",
+    "Schedule",
+    "decay_decision",
+    "fit_curves",
+    "get_curve_law",
+    "optimizer_speedup",
+    "parse_schedule",
+    "read_curves",
     "DownstreamFit",
     "DownstreamMap",
     "FitOutcome",

@@ -31,7 +31,7 @@ import numpy as np
 from planner.errors import PlannerInputError
 from planner.laws.schedules import warmup_end
 
-__all__ = ["CURVE_FORMS", "CurveLaw", "PARAM_NAMES", "curve_features", "curve_loss"]
+__all__ = ["CURVE_FORMS", "CurveLaw", "PARAM_NAMES", "curve_features", "curve_loss", "schedule_areas"]
 
 CURVE_FORMS = ("annealing", "multi-power")
 PARAM_NAMES: dict[str, tuple[str, ...]] = {
@@ -44,7 +44,8 @@ DEFAULT_LAMBDA = 0.999
 MPL_TERMS = 400
 
 
-def _areas(lr: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def schedule_areas(lr: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(prefix sums of the rate, the rate drops after the warmup, the warmup's last index)."""
     if lr.size == 0 or np.any(steps < 1) or np.any(steps > lr.size):
         raise PlannerInputError(f"steps must lie within the schedule's 1..{lr.size:,} steps")
     prefix = np.concatenate([[0.0], np.cumsum(lr)])
@@ -59,7 +60,7 @@ def curve_features(form: str, lr: np.ndarray, steps: Sequence[int] | np.ndarray,
     """What ``form`` needs of a schedule at ``steps`` (1-based), computed once per curve."""
     lr = np.asarray(lr, dtype=float)
     t = np.asarray(steps, dtype=int)
-    prefix, drop, _ = _areas(lr, t)
+    prefix, drop, _ = schedule_areas(lr, t)
     s1 = prefix[t]
     if np.any(s1 <= 0):
         raise PlannerInputError("the learning rate must be above 0 somewhere before every evaluated step")

@@ -49,6 +49,44 @@ def final_loss_with_decay(law: CurveLaw, history: np.ndarray, stable: int, decay
     return float(law.loss(lr, [lr.size])[0])
 
 
+class _AnnealingTail:
+    """The annealing law's final loss after a history, in closed form over the continuation:
+    the history's areas are summed once; a stable stretch of m steps only lets the annealing
+    momentum decay geometrically (sum M0·lam(1 − lam^m)/(1 − lam)); each decay drop d_i,
+    i of k, adds d_i·(1 − lam^(k − i + 1))/(1 − lam). Equal to the step-by-step law (tested)."""
+
+    def __init__(self, law: CurveLaw, history: np.ndarray, shape: str, final: float) -> None:
+        from scipy.signal import lfilter
+
+        from planner.laws.curves import schedule_areas
+
+        self.law, self.shape, self.final = law, shape, final
+        prefix, drop, _ = schedule_areas(history, np.array([history.size]))
+        momentum = lfilter([1.0], [1.0, -law.lam], drop)
+        self.s1, self.s2, self.m0 = float(prefix[-1]), float(momentum.sum()), float(momentum[-1])
+        self.rate = float(history[-1])
+
+    def __call__(self, stable: int, decay: int) -> float:
+        lam, r = self.law.lam, self.rate
+        levels = r * decay_shape(self.shape, np.arange(1, decay + 1) / decay, self.final)
+        drops = -np.diff(np.concatenate([[r], levels]))
+        geo = lam / (1 - lam)
+        s1 = self.s1 + stable * r + float(levels.sum())
+        m1 = self.m0 * lam**stable
+        s2 = (self.s2 + self.m0 * geo * (1 - lam**stable) + m1 * geo * (1 - lam**decay)
+              + float(drops @ (1 - lam ** np.arange(decay, 0, -1))) / (1 - lam))
+        p = self.law.coefficients
+        return float(p["L0"] + p["A"] * s1 ** (-p["alpha"]) - p["C"] * s2)
+
+
+def _final_loss(law: CurveLaw, history: np.ndarray, shape: str, final: float) -> Any:
+    """``f(stable, decay)`` -> final loss: the closed form for the annealing law (once the
+    warmup is over), the law step by step otherwise."""
+    if law.form == "annealing" and int(np.argmax(history)) < history.size - 1:
+        return _AnnealingTail(law, history, shape, final)
+    return lambda stable, decay: final_loss_with_decay(law, history, stable, decay, shape=shape, final=final)
+
+
 @dataclass(frozen=True)
 class DecayDecision:
     step: int
@@ -131,14 +169,16 @@ def decay_decision(law: CurveLaw, history: Sequence[float] | np.ndarray, total_s
     min_decay = max(1, min(min_decay, remaining))
     anchored, shift = _anchor(law, h, observed)
 
+    tail = _final_loss(anchored, h, shape, final)
+
     def at_budget(start: int) -> float:  # decay from `start` (absolute) to the budget's end
-        return final_loss_with_decay(anchored, h, start - t0, total_steps - start, shape=shape, final=final)
+        return tail(start - t0, total_steps - start)
 
     start = _best_start(at_budget, t0, total_steps - min_decay)
     best = at_budget(start)
     now = []
     for k in dict.fromkeys(min(remaining, max(1, round(share * total_steps))) for share in NOW_SHARES):
-        loss = final_loss_with_decay(anchored, h, 0, k, shape=shape, final=final)
+        loss = tail(0, k)
         now.append({"decay_steps": k, "ends_at": t0 + k, "steps_saved": remaining - k, "final_loss": loss})
     cont = []
     for share in np.linspace(0, 1, 6)[:-1]:
@@ -149,7 +189,7 @@ def decay_decision(law: CurveLaw, history: Sequence[float] | np.ndarray, total_s
         longer = round(total_steps * factor)
 
         def at_longer(s: int, longer: int = longer) -> float:
-            return final_loss_with_decay(anchored, h, s - t0, longer - s, shape=shape, final=final)
+            return tail(s - t0, longer - s)
 
         s = _best_start(at_longer, t0, longer - min_decay)
         loss = at_longer(s)

@@ -47,6 +47,19 @@ def test_search_matches_brute_force_for_any_annealing_law(L0, A, alpha, C, now, 
     assert d.best_final_loss == pytest.approx(_brute(law, history, now + remaining)[1], rel=1e-12)
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["1-sqrt", "linear", "cosine", "exp"]), st.integers(0, 3000), st.integers(1, 3000), st.floats(0.2, 1.0))
+def test_closed_form_continuation_equals_the_law_step_by_step(shape, stable, decay, level):
+    from planner.laws.decay import _final_loss
+
+    law = curve_presets()["mpl-25m"]
+    history = Schedule("wsd", steps=4000, peak_lr=3e-4, warmup=500, params={"decay": 0.3, "final": 0.1}).lr()
+    history = np.concatenate([history, np.full(10, 3e-4 * level)])  # a non-monotone history too
+    final = 0.1 if shape == "exp" else 0.0
+    fast = _final_loss(law, history, shape, final)
+    assert fast(stable, decay) == pytest.approx(final_loss_with_decay(law, history, stable, decay, shape=shape, final=final), rel=1e-10)
+
+
 def test_decision_at_a_branch_point_predicts_the_real_branches():
     """At step 16,000 of the 100M constant run, with a law fitted to the other 100M curves (the
     two WSD branches left out), the 4,000-step cooldowns those branches ran from step 20,000
