@@ -129,7 +129,8 @@ def compare_figure(names: Sequence[str], rows: Sequence[Mapping[str, Any]], *, l
 
 def plan_figure(doc: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     """A plan: the law's loss along its iso-FLOP curve at the plan's training compute, with the
-    plan and the Chinchilla baseline marked; and the lifetime compute split."""
+    plan and the Chinchilla baseline marked; the lifetime compute split; and with a curve law
+    (``--curve-law``), the recipe's predicted loss curve and learning rate."""
     import numpy as np
 
     plt = _pyplot()
@@ -142,7 +143,11 @@ def plan_figure(doc: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
         return law["E"] + law["A"] / n ** law["alpha"] + law["B"] / d ** law["beta"]
 
     curve = loss(ns, c / (6 * ns))
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
+    dyn = (doc.get("dynamics") or {}).get("curve")
+    if dyn:
+        fig, (a, b, d) = plt.subplots(1, 3, figsize=(15, 4), gridspec_kw={"width_ratios": [2, 1, 2]})
+    else:
+        fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
     a.plot(ns, curve, "-", label=f"{law['name']} at {c:.3g} training FLOPs")
     a.plot([n_star], [loss(n_star, c / (6 * n_star))], "o", label=f"plan: N = {n_star:.3g}, D = {r['train_tokens']:.3g}")
     a.set(xscale="log", xlabel="parameters N (D = C / 6N)", ylabel="predicted loss (nats/token)",
@@ -152,10 +157,18 @@ def plan_figure(doc: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     b.bar(list(parts), list(parts.values()), color=["#4c72b0", "#dd8452"])
     b.set(ylabel="FLOPs (training-FLOP equivalents)",
           title=f"lifetime compute: {r['inference_share']:.0%} inference")
+    drawn: dict[str, Any] = {"curve": {"params": ns.tolist(), "loss": curve.tolist()}, "plan": {"params": n_star}, "split": parts}
+    if dyn:
+        rc = doc["recipe"]
+        d.plot(dyn["step"], dyn["loss"], "-", color="#55a868")
+        d.set(xlabel="step", ylabel=f"loss under {dyn['law']} (its model)",
+              title=f"the recipe's WSD curve: decay {dyn['decay_share']:.1%} of {rc['steps']:,} steps")
+        d.axvline(rc["steps"] - rc["decay_steps"], color="grey", lw=0.5)
+        drawn["recipe_curve"] = {"step": dyn["step"], "loss": dyn["loss"]}
     fig.suptitle(f"plan · law {law['name']} · baseline (inference ignored) N = {base['params']:.3g}", fontsize=10)
     fig.text(0.01, 0.005, f"law source: {law.get('source', '')}"[:160], fontsize=7)
     fig.tight_layout(rect=(0, 0.03, 1, 0.95))
-    return fig, {"curve": {"params": ns.tolist(), "loss": curve.tolist()}, "plan": {"params": n_star}, "split": parts}
+    return fig, drawn
 
 
 def fit_figure(outcome: Any) -> tuple[Any, dict[str, Any]]:

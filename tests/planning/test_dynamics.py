@@ -56,6 +56,14 @@ def test_dynamics_round_trip_through_json_and_render(with_both):
     assert "Optimizer: muon vs AdamW" in text and "loss curve of this recipe under mpl-100m" in text
 
 
+def test_the_plan_picture_draws_the_recipes_curve(with_both):
+    from planner.report.plots import plan_figure
+
+    fig, drawn = plan_figure(with_both.to_dict())
+    assert drawn["recipe_curve"]["loss"] == with_both.dynamics["curve"]["loss"]
+    assert len(fig.axes) == 3
+
+
 def test_without_either_the_recipe_keeps_minicpms_share():
     p = planner.plan(budget_flops=1e22, gpu="h100", choose_layout=False)
     assert p.dynamics is None
