@@ -131,7 +131,7 @@ def _schedule_lr(spec: str, steps: int | None, peak_lr: float | None, warmup: in
 @click.option("--warmup", type=click.IntRange(min=0), help="Warmup steps (default: the law's own).")
 @click.option("--observed", type=click.Path(dir_okay=False), help="A curve file to draw and compare beside the prediction.")
 @click.option("--run", "run_name", help="The run of --observed to compare (default: its only or first run).")
-@click.option("--every", type=COUNT, help="Report every K-th step (default: the table 20 rows, the JSON every step).")
+@click.option("--every", type=COUNT, help="Report every K-th step after the warmup (default: the table 20 rows, the JSON every step).")
 @click.option("--level", type=QUANTITY, default=DEFAULT_INTERVAL_LEVEL, show_default=True, help="Coverage of the interval.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Draw the predicted curve (and the observed one) to FILE.png / .svg.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
@@ -150,7 +150,9 @@ def predict_command(law_name: str, schedule: str, steps: int | None, peak_lr: fl
     obs = _observed_curve(observed, run_name) if observed else None
     stride = every or 1
     at = np.unique(np.concatenate([np.arange(stride, lr.size + 1, stride), [lr.size]])).astype(int)
-    start = min(max(law.warmup, 1), lr.size)
+    from planner.laws.schedules import warmup_end
+
+    start = max(warmup_end(lr), 1)  # the laws describe the loss after the warmup
     at = at[at >= start] if np.any(at >= start) else np.array([lr.size])
     loss = law.loss(lr, at)
     draws = law.loss_draws(lr, [lr.size])
