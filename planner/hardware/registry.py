@@ -12,6 +12,7 @@ with the same keys; an override of a shipped entry may give only the keys it cha
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -279,11 +280,18 @@ class HardwareRegistry(Mapping[str, Accelerator]):
         return HardwareRegistry(entries.values())
 
 
+@functools.cache
+def _builtin_registry() -> HardwareRegistry:
+    """The shipped entries (read-only: every merge builds a new registry)."""
+    return HardwareRegistry(())._merged(load_packaged_toml("hardware.toml"), "builtin")
+
+
 def load_registry(
     extra_files: Iterable[str | Path] = (), *, user_config: bool = True
 ) -> HardwareRegistry:
-    """The shipped registry, then the per-user file (if any), then ``extra_files``."""
-    registry = HardwareRegistry(())._merged(load_packaged_toml("hardware.toml"), "builtin")
+    """The shipped registry, then the per-user file (if any), then ``extra_files`` (the files are
+    read on every call, so an edit shows at once; the shipped part is parsed once)."""
+    registry = _builtin_registry()
     if user_config and user_hardware_file().is_file():
         registry = registry.with_file(user_hardware_file())
     for path in extra_files:

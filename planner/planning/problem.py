@@ -295,8 +295,13 @@ def search(problem: PlanningProblem, *, seed: int = 0, warm: Search | None = Non
 
     def one(i: int) -> float:
         if i not in solved:
+            # Start the serving monomials at this choice's N in a nearby problem, else at the N of
+            # the last choice solved (neighbours on the grid differ by one bit width or sample
+            # count): fewer re-matches, the same answer within the re-matching tolerance.
+            near = starts.get(grid[i]) or (last[0] if last else None)
             try:
-                solved[i] = solve_choice(problem, *grid[i], n_start=starts.get(grid[i]))
+                solved[i] = solve_choice(problem, *grid[i], n_start=near)
+                last[:] = [solved[i].params]
             except _Infeasible as exc:
                 solved[i] = None
                 infeasible.append((*grid[i], exc.reason))
@@ -306,6 +311,7 @@ def search(problem: PlanningProblem, *, seed: int = 0, warm: Search | None = Non
         return math.inf if c is None else _score(problem, c)
 
     index = {k: i for i, k in enumerate(grid)}
+    last: list[float] = []
     starts = {(c.bits, c.samples): c.params for c in warm.choices} if warm is not None else {}
 
     def score(c: dict[str, np.ndarray]) -> np.ndarray:

@@ -51,11 +51,12 @@ class BatchTarget:
     sequences: float
     tolerance: float
 
-    def for_unit(self, unit: np.ndarray) -> np.ndarray:
-        """The batch for each DP x micro-batch ``unit``; 0 where no multiple is in range."""
-        batch = np.maximum(1, np.round(self.sequences / unit)) * unit
-        ok = (batch >= self.sequences / self.tolerance - 1e-9) & (batch <= self.sequences * self.tolerance + 1e-9)
-        return np.where(ok, batch, 0).astype(np.int64)
+    def for_unit(self, unit: int) -> int:
+        """The batch for a DP x micro-batch ``unit``; 0 where no multiple is in range (round
+        half to even, as numpy rounds)."""
+        batch = max(1, round(self.sequences / unit)) * unit
+        ok = self.sequences / self.tolerance - 1e-9 <= batch <= self.sequences * self.tolerance + 1e-9
+        return int(batch) if ok else 0
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,8 @@ def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch:
     tps = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= accel.devices_per_node and shape.heads % t == 0
            and shape.kv_heads % t == 0 and shape.ffn % t == 0]
     rows = []
+    tail = list(itertools.product(choices("recompute", [0, 1, 2]), choices("sp", [0, 1]), choices("zero", [0, 1, 2, 3])))
+    tail_no_sp = [x for x in tail if x[1] == 0] if fixed.get("sp") is None else tail
     for t in choices("t", tps):
         for c in choices("c", [c for c in _CP if shape.seq % (2 * c) == 0 or c == 1]):
             for p in choices("p", _stage_counts(shape.layers)):
@@ -176,7 +179,7 @@ def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch:
                     continue
                 for b in choices("b", list(_MICRO_BATCHES)):
                     if isinstance(global_batch, BatchTarget):
-                        batch = int(global_batch.for_unit(np.array([b * d]))[0])
+                        batch = global_batch.for_unit(b * d)
                         if batch == 0:
                             continue
                     elif global_batch % (b * d):
@@ -186,10 +189,7 @@ def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch:
                     m = batch // (b * d)
                     vs = [v for v in _virtual_stages(shape.layers, p) if v == 1 or m % p == 0]
                     for v in choices("v", vs):
-                        for rc, sp, zero in itertools.product(
-                            choices("recompute", [0, 1, 2]), choices("sp", [0, 1] if t > 1 else [0]), choices("zero", [0, 1, 2, 3])
-                        ):
-                            rows.append((t, p, d, c, v, b, rc, sp, zero, batch))
+                        rows += [(t, p, d, c, v, b, rc, sp, zero, batch) for rc, sp, zero in (tail if t > 1 else tail_no_sp)]
     if not rows:
         what = (f"a global batch within {global_batch.tolerance:g}x of {global_batch.sequences:,.0f} sequences"
                 if isinstance(global_batch, BatchTarget) else f"global batch {global_batch} sequences")

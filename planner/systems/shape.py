@@ -182,9 +182,8 @@ def complete_shape(*, layers: int, hidden: int, seq: int = 8192, **overrides: An
     return _shape_for_params(1.0, seq, tuple(sorted({"layers": layers, "hidden": hidden, **overrides}.items())))  # params unused
 
 
-@functools.lru_cache(maxsize=8192)
-def _shape_for_params(params: float, seq: int, override_items: tuple[tuple[str, Any], ...]) -> ModelShape:
-    overrides = dict(override_items)
+def _builder(seq: int, overrides: dict[str, Any]) -> Any:
+    """The rule's shape of a given width and depth, ``overrides`` held fixed."""
     rule = LLAMA3_RULE
     vocab = overrides.get("vocab", rule["vocab"])
     mlp = overrides.get("mlp", "swiglu")
@@ -203,35 +202,55 @@ def _shape_for_params(params: float, seq: int, override_items: tuple[tuple[str, 
             tied_embeddings=overrides.get("tied_embeddings", False),
         )
 
+    return build
+
+
+@functools.lru_cache(maxsize=64)
+def _widths(seq: int, override_items: tuple[tuple[str, Any], ...]) -> tuple[tuple[int, int, int, int, int], ...]:
+    """Per candidate width: (hidden, params per layer, params outside the layers, shallowest and
+    deepest depth), which do not depend on the target, computed once per rule and overrides.
+
+    Widths with a whole number of heads: multiples of 1024 (every Llama 3 size: 8 KV heads of
+    128), then multiples of 512 (Llama 3.2 3B's 3072; 4 KV heads) and of 128 below 1024 (64-wide
+    heads) so that no parameter count falls between two widths."""
+    overrides = dict(override_items)
+    build = _builder(seq, overrides)
+    hiddens = [overrides["hidden"]] if "hidden" in overrides else [*range(256, 1024, 128), *range(1024, 8192, 512), *range(8192, 131073, 1024)]
+    out = []
+    for hidden in hiddens:
+        probe = build(hidden, 1)
+        nominal = max(1, round(hidden / LLAMA3_RULE["hidden_per_layer"]))
+        # Small models stray further from the rule's aspect ratio (GPT-2 small: 12 x 768,
+        # Radford et al. 2019; Llama 3.2 1B: 16 x 2048): 0.5-2x nominal below 16 layers;
+        # deeper ones stay within -25 %..+30 % of it.
+        small = nominal < 16
+        shallowest, deepest = math.floor((0.5 if small else 0.75) * nominal), math.ceil((2.0 if small else 1.3) * nominal)
+        out.append((hidden, probe.params_per_layer, probe.params - probe.params_per_layer, shallowest, deepest, nominal))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=8192)
+def _shape_for_params(params: float, seq: int, override_items: tuple[tuple[str, Any], ...]) -> ModelShape:
+    overrides = dict(override_items)
+    build = _builder(seq, overrides)
     if "hidden" in overrides and "layers" in overrides:
         return build(overrides["hidden"], overrides["layers"])
-    best = None
-    # Widths with a whole number of heads: multiples of 1024 (every Llama 3 size: 8 KV heads
-    # of 128), then multiples of 512 (Llama 3.2 3B's 3072; 4 KV heads) and of 128 below 1024
-    # (64-wide heads) so that no parameter count falls between two widths.
-    hiddens = [overrides["hidden"]] if "hidden" in overrides else [*range(256, 1024, 128), *range(1024, 8192, 512), *range(8192, 131073, 1024)]
-    for hidden in hiddens:
+    best: tuple[float, int, int] | None = None
+    log_target = math.log(params)
+    for hidden, per_layer, fixed, shallowest, deepest, nominal in _widths(seq, override_items):
         if "layers" in overrides:
-            layer_options = [overrides["layers"]]
+            layers = overrides["layers"]
         else:
-            # Depth near the rule's aspect ratio, adjusted (within -25 %..+30 %) to hit the target.
-            nominal = max(1, round(hidden / rule["hidden_per_layer"]))
-            probe = build(hidden, 1)
-            per_layer = probe.params_per_layer
-            fit = (params - (probe.params - per_layer)) / per_layer
-            # Deep models get a multiple of 4 layers, so pipeline stages can divide them.
+            # Depth near the rule's aspect ratio, adjusted to hit the target; deep models get a
+            # multiple of 4 layers, so pipeline stages can divide them.
+            fit = (params - fixed) / per_layer
             fit = 4 * round(fit / 4) if nominal >= 16 else round(fit)
-            # Small models stray further from the rule's aspect ratio (GPT-2 small: 12 x 768,
-            # Radford et al. 2019; Llama 3.2 1B: 16 x 2048): 0.5-2x nominal below 16 layers.
-            small = nominal < 16
-            shallowest, deepest = math.floor((0.5 if small else 0.75) * nominal), math.ceil((2.0 if small else 1.3) * nominal)
-            layer_options = [int(min(max(fit, shallowest), deepest, 1e9)) or 1]
-        for layers in layer_options:
-            s = build(hidden, max(1, layers))
-            err = abs(math.log(s.params / params))
-            if best is None or err < best[0] - 1e-12:
-                best = (err, s)
-    return best[1]
+            layers = int(min(max(fit, shallowest), deepest, 1e9)) or 1
+        layers = max(1, layers)
+        err = abs(math.log(layers * per_layer + fixed) - log_target)
+        if best is None or err < best[0] - 1e-12:
+            best = (err, hidden, layers)
+    return build(best[1], best[2])
 
 
 @functools.cache

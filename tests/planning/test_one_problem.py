@@ -154,7 +154,12 @@ def test_fixing_a_choice_at_the_joint_optimum_gives_the_joint_plan(kwargs):
     fixed = planner.plan(**kwargs, bits=joint.result.qat_bits, samples=joint.result.samples_per_query)
     for field in ("params", "train_tokens", "loss", "objective_value", "inference_flops", "gpu_hours"):
         assert getattr(fixed.result, field) == pytest.approx(getattr(joint.result, field), rel=1e-9), field
-    assert fixed.baseline == joint.baseline
+    # The baseline is derived from the plan's own loss: equal to rounding (each search starts its
+    # serving re-matches from a different neighbour, so the last bits may differ).
+    scale = {"flops": joint.baseline.train_flops}  # differences of FLOP counts: rounding at the FLOPs' scale
+    for k, v in vars(joint.baseline).items():
+        tol = 1e-9 * scale.get(k.rsplit("_", 1)[-1], 1e-3)
+        assert getattr(fixed.baseline, k) == (pytest.approx(v, rel=1e-9, abs=tol) if isinstance(v, float) else v), k
 
 
 def test_explicit_defaults_give_the_same_plan():
