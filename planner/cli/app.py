@@ -34,6 +34,7 @@ from planner.cli.options import (
     echo_json,
     emit_export,
     hardware_option,
+    report_files,
     save_plot,
     write_report,
 )
@@ -110,8 +111,7 @@ __all__ = ["cli", "main"]
 @click.option("--scenario", type=click.Path(dir_okay=False), help="TOML scenario file with the same keys as these flags; flags override it.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout instead of the report.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Draw the plan (iso-FLOP curve, compute split) to FILE.png / .svg.")
-@click.option("--html", type=click.Path(dir_okay=False), help="Also save the printed report as HTML.")
-@click.option("--svg", type=click.Path(dir_okay=False), help="Also save the printed report as SVG.")
+@report_files
 @hardware_option
 @click.version_option(package_name="compute-planner")
 @click.pass_context

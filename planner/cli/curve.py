@@ -12,7 +12,9 @@ from planner.cli.options import (
     SEED,
     echo_json,
     progress_bar,
+    report_files,
     save_plot,
+    write_report,
 )
 from planner.defaults import DEFAULT_INTERVAL_LEVEL, LIMITS
 
@@ -50,9 +52,10 @@ def _columns(f: Any) -> Any:
 @click.option("--overwrite", is_flag=True, help="Replace a saved law of the same name.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Draw the curves and the fit to FILE.png / .svg.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
+@report_files
 def fit_command(runs: str, form: str, run_col: str | None, step_col: str, lr_col: str, loss_col: str | None,
                 where: tuple[str, ...], n_bootstrap: int, seed: int, level: float, no_holdout: bool, save_name: str | None,
-                overwrite: bool, plot: str | None, as_json: bool) -> None:
+                overwrite: bool, plot: str | None, as_json: bool, html: str | None, svg: str | None) -> None:
     """Fit a loss-curve law to training curves (step, lr, loss per row; CSV or JSON lines)."""
     from planner.laws.curvefit import fit_curves, read_curves
     from planner.validate import check_fraction
@@ -84,11 +87,9 @@ def fit_command(runs: str, form: str, run_col: str | None, step_col: str, lr_col
     if as_json:
         echo_json({"schema_version": "1.0", **outcome.to_dict(), "saved_to": str(saved_to) if saved_to else None})
         return
-    from rich.console import Console
-
     from planner.report.curves import render_curve_fit
 
-    Console().print(render_curve_fit(outcome))
+    write_report(render_curve_fit(outcome), html, svg, title="plan curve fit")
 
 
 def _reserved() -> set[str]:
@@ -135,9 +136,10 @@ def _schedule_lr(spec: str, steps: int | None, peak_lr: float | None, warmup: in
 @click.option("--level", type=QUANTITY, default=DEFAULT_INTERVAL_LEVEL, show_default=True, help="Coverage of the interval.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Draw the predicted curve (and the observed one) to FILE.png / .svg.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
+@report_files
 def predict_command(law_name: str, schedule: str, steps: int | None, peak_lr: float | None, warmup: int | None,
                     observed: str | None, run_name: str | None, every: int | None, level: float, plot: str | None,
-                    as_json: bool) -> None:
+                    as_json: bool, html: str | None, svg: str | None) -> None:
     """The loss at every step of a schedule, predicted by a curve law."""
     import numpy as np
 
@@ -172,11 +174,9 @@ def predict_command(law_name: str, schedule: str, steps: int | None, peak_lr: fl
     if as_json:
         echo_json(doc)
         return
-    from rich.console import Console
-
     from planner.report.curves import render_curve_prediction
 
-    Console().print(render_curve_prediction(doc, rows=None if every else 20))
+    write_report(render_curve_prediction(doc, rows=None if every else 20), html, svg, title="plan curve predict")
 
 
 def _observed_curve(path: str, run_name: str | None) -> Any:
@@ -217,8 +217,10 @@ def _compare(law: Any, obs: Any, lr: Any) -> dict[str, Any]:
 @click.option("--plot", type=click.Path(dir_okay=False), help="Draw the curve so far and the options to FILE.png / .svg.")
 @click.option("--compare", multiple=True, help="Also draw this run of the same file (e.g. one that decayed from it); repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
+@report_files
 def decide_command(law_name: str, runs: str, run_name: str | None, total_steps: int, at_step: int | None, shape: str,
-                   final_fraction: float, no_anchor: bool, plot: str | None, compare: tuple[str, ...], as_json: bool) -> None:
+                   final_fraction: float, no_anchor: bool, plot: str | None, compare: tuple[str, ...], as_json: bool,
+                   html: str | None, svg: str | None) -> None:
     """When to decay a run in progress, for how long, and what continuing is worth."""
     from planner.errors import PlannerInputError
     from planner.laws.curve_catalog import get_curve_law
@@ -240,8 +242,6 @@ def decide_command(law_name: str, runs: str, run_name: str | None, total_steps: 
     if as_json:
         echo_json({"schema_version": "1.0", "run": run.run, **d.to_dict()})
         return
-    from rich.console import Console
-
     from planner.report.curves import render_decay_decision
 
-    Console().print(render_decay_decision(d, run.run))
+    write_report(render_decay_decision(d, run.run), html, svg, title="plan curve decide")

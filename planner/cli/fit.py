@@ -6,7 +6,15 @@ from typing import Any
 
 import click
 
-from planner.cli.options import QUANTITY, SEED, echo_json, progress_bar, save_plot
+from planner.cli.options import (
+    QUANTITY,
+    SEED,
+    echo_json,
+    progress_bar,
+    report_files,
+    save_plot,
+    write_report,
+)
 from planner.defaults import DEFAULT_HUBER_DELTA, DEFAULT_INTERVAL_LEVEL, LIMITS
 
 __all__ = ["fit_command", "predict_command"]
@@ -32,10 +40,11 @@ __all__ = ["fit_command", "predict_command"]
 @click.option("--overwrite", is_flag=True, help="Replace a saved law of the same name.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Draw the runs, the fit, its band and outliers to FILE.png / .svg.")
+@report_files
 def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | None, loss_col: str | None,
                 error_col: str | None, where: tuple[str, ...], objective: str, delta: float, n_bootstrap: int,
                 seed: int, level: float, non_embedding: bool, save_name: str | None, overwrite: bool, as_json: bool,
-                plot: str | None) -> None:
+                plot: str | None, html: str | None, svg: str | None) -> None:
     """Fit a scaling law (or a downstream-error map) to your own runs (CSV or JSON lines)."""
     from planner.laws.lawfit import fit_runs
 
@@ -66,11 +75,9 @@ def fit_command(runs: str, form: str, params_col: str | None, tokens_col: str | 
     if as_json:
         echo_json({"schema_version": "1.0", **outcome.to_dict(), "saved_to": str(saved_to) if saved_to else None})
         return
-    from rich.console import Console
-
     from planner.report import render_fit
 
-    Console().print(render_fit(outcome))
+    write_report(render_fit(outcome), html, svg, title="plan fit")
 
 
 @click.command("predict")

@@ -16,7 +16,7 @@ from planner.systems import exports as _exports
 from planner.validate import MAX_COUNT
 
 __all__ = ["COUNT", "EXIT_INFEASIBLE", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "EXPORT_CHOICES", "QUANTITY", "SEED", "Quantity",
-           "echo_json", "emit_export", "hardware_option", "progress_bar", "registry", "save_plot", "write_report", "wrote"]
+           "echo_json", "emit_export", "hardware_option", "progress_bar", "registry", "report_files", "save_plot", "write_report", "wrote"]
 
 #: ``--export`` choices: the formats and their aliases (a light import: no numpy).
 EXPORT_CHOICES = (*_exports.FORMATS, *_exports.ALIASES)
@@ -118,6 +118,12 @@ def save_plot(fig: Any, path: str) -> None:
     from planner.report.plots import save_figure
 
     wrote(save_figure(fig, path))
+
+
+def report_files(f: Any) -> Any:
+    """``--html FILE`` / ``--svg FILE``: also save the printed report (rich's recording console)."""
+    f = click.option("--svg", type=click.Path(dir_okay=False), help="Also save the printed report as SVG.")(f)
+    return click.option("--html", type=click.Path(dir_okay=False), help="Also save the printed report as HTML.")(f)
 
 
 def write_report(renderable: Any, html: str | None = None, svg: str | None = None, *, title: str = "plan") -> None:

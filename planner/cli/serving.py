@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from planner.cli.options import QUANTITY, SEED, echo_json, progress_bar, save_plot
+from planner.cli.options import (
+    QUANTITY,
+    SEED,
+    echo_json,
+    progress_bar,
+    report_files,
+    save_plot,
+    write_report,
+)
 from planner.defaults import LIMITS
 
 __all__ = ["fit_samples_command", "qat_command"]
@@ -47,17 +55,17 @@ def qat_command(params: float, tokens: float, bits: str, kv_bits: str, law: str 
 @click.option("--save", "save_name", help="Save the task law for --task (needs --sizes).")
 @click.option("--overwrite", is_flag=True)
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout.")
-@click.option("--plot", type=click.Path(dir_okay=False), help="Draw pass@k vs k, observed and fitted, per group (without --sizes).")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Draw pass@k vs k, observed and fitted, per group (with --sizes: the task law per size).")
+@report_files
 def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str, ks: tuple[float, ...], where: tuple[str, ...],
                         sizes_path: str | None, law: str | None, draws: int, seed: int,
-                        save_name: str | None, overwrite: bool, as_json: bool, plot: str | None) -> None:
+                        save_name: str | None, overwrite: bool, as_json: bool, plot: str | None, html: str | None,
+                        svg: str | None) -> None:
     """Fit difficulty distributions to per-problem correct-of-n counts and predict pass@k: one
     per group, or (--sizes) one task law whose mean and tail move with the model's loss."""
     from planner.errors import PlannerInputError
 
     if sizes_path:
-        if plot:
-            raise PlannerInputError("--plot draws the per-group fits: run it without --sizes")
         if not group_col:
             raise PlannerInputError("--sizes needs --group-col: the column naming each model")
         from planner.laws.catalog import DEFAULT_LAW
@@ -67,14 +75,16 @@ def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str
                                ks=ks, where=where, draws=draws, seed=seed, save_name=save_name, overwrite=overwrite)
         if report.get("saved_to"):
             click.echo(f"plan: saved task law '{save_name}' to {report['saved_to']}", err=True)
+        if plot:
+            from planner.report.plots import task_law_figure
+
+            save_plot(task_law_figure(report)[0], plot)
         if as_json:
             echo_json(report)
             return
-        from rich.console import Console
-
         from planner.report.tables import render_task_law
 
-        Console().print(render_task_law(report))
+        write_report(render_task_law(report), html, svg, title="plan fit-samples")
         return
     if save_name is not None:
         raise PlannerInputError("--save needs --sizes: a plan uses a task law across model sizes, not one model's fit")
@@ -92,9 +102,7 @@ def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str
     if as_json:
         echo_json(entries)
         return
-    from rich.console import Console
-
     from planner.report import render_sample_fits
 
-    Console().print(render_sample_fits(entries))
+    write_report(render_sample_fits(entries), html, svg, title="plan fit-samples")
 

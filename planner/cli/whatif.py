@@ -17,6 +17,7 @@ from planner.cli.options import (
     COUNT,
     echo_json,
     progress_bar,
+    report_files,
     save_plot,
     write_report,
     wrote,
@@ -79,8 +80,7 @@ def _point_kwargs(root: click.Group, args: Sequence[str]) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document: the sweep and every point's plan.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per point to this CSV file.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Draw the sweep to FILE.png / .svg / .pdf.")
-@click.option("--html", type=click.Path(dir_okay=False), help="Also save the printed report as HTML.")
-@click.option("--svg", type=click.Path(dir_okay=False), help="Also save the printed report as SVG.")
+@report_files
 @click.option("--workers", type=COUNT, default=1, show_default=True, help="Local worker processes.")
 @click.option("--storage", help="Optuna storage: a journal file (resumable on one machine) or a database URL "
                                 "(postgresql://..., shared by workers on many machines).")
@@ -217,8 +217,7 @@ def _scenarios_and_flags(root: click.Command, args: Sequence[str]) -> tuple[list
 @click.argument("scenarios", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document: the plans, the deltas and the differences.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Draw the scenarios side by side to FILE.png / .svg.")
-@click.option("--html", type=click.Path(dir_okay=False), help="Also save the printed report as HTML.")
-@click.option("--svg", type=click.Path(dir_okay=False), help="Also save the printed report as SVG.")
+@report_files
 @click.pass_context
 def compare_command(ctx: click.Context, scenarios: tuple[str, ...], as_json: bool, plot: str | None, html: str | None,
                     svg: str | None) -> None:

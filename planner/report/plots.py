@@ -10,7 +10,7 @@ from typing import Any
 
 from planner.errors import PlannerInputError
 
-__all__ = ["compare_figure", "fit_figure", "plan_figure", "samples_figure", "save_figure", "sweep_figure"]
+__all__ = ["compare_figure", "fit_figure", "plan_figure", "samples_figure", "save_figure", "sweep_figure", "task_law_figure"]
 
 FORMATS = (".png", ".svg", ".pdf")
 
@@ -238,5 +238,28 @@ def samples_figure(entries: Sequence[Mapping[str, Any]]) -> tuple[Any, dict[str,
                             "k_fit": kf, "fit": [fit[str(k)] for k in kf]}
     a.set(xscale="log", xlabel="samples per problem k", ylabel="pass@k", ylim=(0, 1), title="pass@k: observed and fitted")
     a.legend(fontsize=7)
+    fig.tight_layout()
+    return fig, drawn
+
+
+def task_law_figure(report: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``plan fit-samples --sizes``: pass@k vs k per model size, observed and as the task law
+    predicts from the size's loss (one law across sizes, with its interval where drawn)."""
+    plt = _pyplot()
+    fig, a = plt.subplots(figsize=(7, 4.5))
+    drawn: dict[str, Any] = {}
+    for s in report["sizes"]:
+        ko = sorted(int(k) for k in s["observed"])
+        line = a.plot(ko, [s["observed"][str(k)] for k in ko], "o", label=f"{s['size']} observed (loss {s['loss']:.3f})")[0]
+        kp = sorted(int(k) for k in s["predicted"])
+        a.plot(kp, [s["predicted"][str(k)] for k in kp], "-", color=line.get_color())
+        for k, (lo, hi) in s.get("interval", {}).items():
+            a.plot([int(k)] * 2, [lo, hi], "-", color=line.get_color(), lw=4, alpha=0.4)
+        drawn[s["size"]] = {"k_observed": ko, "observed": [s["observed"][str(k)] for k in ko], "k_law": kp,
+                            "law": [s["predicted"][str(k)] for k in kp]}
+    law = report["task_law"]
+    a.set(xscale="log", xlabel="samples per problem k", ylabel="pass@k", ylim=(0, 1),
+          title=f"task law {law['name']} across sizes (lines), observed (dots); loss from {law['loss_law']}")
+    a.legend(fontsize=6)
     fig.tight_layout()
     return fig, drawn

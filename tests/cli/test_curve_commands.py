@@ -101,3 +101,41 @@ def test_curve_laws_are_listed_with_the_others(cli, two_runs):
     assert "warning" not in err
     code, out, _ = cli("laws", "list")
     assert code == 0 and "mine" in out
+
+
+def test_every_report_can_be_saved_as_html_and_svg(cli, tmp_path, two_runs):
+    """--html / --svg on the fits and the curve commands hold the report that was printed."""
+    runs = [
+        ("curve", "fit", str(two_runs), "--no-holdout"),
+        ("curve", "predict", "--law", "mpl-25m", "--schedule", "cosine", "--steps", "5000"),
+        ("curve", "decide", "--law", "mpl-25m", "--runs", str(two_runs), "--total-steps", "30000"),
+        ("fit", str(measured_data_dir() / "chinchilla_epoch.csv")),
+    ]
+    for i, argv in enumerate(runs):
+        html, svg = tmp_path / f"r{i}.html", tmp_path / f"r{i}.svg"
+        code, out, err = cli(*argv, "--html", str(html), "--svg", str(svg))
+        assert code == 0, (argv, err)
+        first = next(line for line in out.splitlines() if line.strip("╭─╮ "))
+        word = next(w for w in first.replace("│", " ").split() if len(w) > 3)
+        assert word in html.read_text() and svg.read_text().startswith("<svg"), argv
+
+
+def test_task_law_across_sizes_is_drawn(cli, tmp_path):
+    png = tmp_path / "t.png"
+    code, out, err = cli("fit-samples", str(measured_data_dir() / "math_pythia_per_problem_100samples.csv"), "--group-col", "model",
+                         "--sizes", str(measured_data_dir() / "pythia_models.csv"), "--bootstrap", "0", "--plot", str(png))
+    assert code == 0, err
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_task_law_figure_holds_the_reported_numbers(cli):
+    from planner.report.plots import task_law_figure
+
+    code, out, _ = cli("fit-samples", str(measured_data_dir() / "math_pythia_per_problem_100samples.csv"), "--group-col", "model",
+                       "--sizes", str(measured_data_dir() / "pythia_models.csv"), "--bootstrap", "0", "--json")
+    report = json.loads(out)
+    _, drawn = task_law_figure(report)
+    for s in report["sizes"]:
+        d = drawn[s["size"]]
+        assert d["observed"] == [s["observed"][str(k)] for k in d["k_observed"]]
+        assert d["law"] == [s["predicted"][str(k)] for k in d["k_law"]]
