@@ -78,9 +78,18 @@ def _retry_callback() -> Any:
     return new if new is not None else optuna.storages.RetryFailedTrialCallback
 
 
-def _study(storage: Any, name: str, points: Sequence[SweepPoint]) -> Any:
+#: How long a worker that joins a study whose creator has not finished enqueueing waits for the
+#: trial count to stop growing before it takes the creator for dead and enqueues what is
+#: missing (a planner setting).
+ENQUEUE_STALL_S = 5.0
+
+
+def _study(storage: Any, name: str, points: Sequence[SweepPoint], *, stall_s: float | None = None) -> Any:
     """The study, created with every point enqueued once (by whoever creates it); a study of
-    the same name made for other points is refused."""
+    the same name made for other points is refused. The creator names the sweep (``points``)
+    before it enqueues and says ``enqueued`` after; a worker that finds the first without the
+    second waits while the queue grows, and if it stalls (the creator died mid-enqueue) enqueues
+    the points that are missing and says ``enqueued`` itself."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -89,17 +98,35 @@ def _study(storage: Any, name: str, points: Sequence[SweepPoint]) -> Any:
         study = optuna.create_study(study_name=name, storage=storage, direction="minimize")
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(study_name=name, storage=storage)
-        for _ in range(600):  # the creator is enqueueing: wait for it to finish (at most a minute)
+        for _ in range(600):  # the creator names the sweep first thing: wait for it (at most a minute)
             if "points" in study.user_attrs:
                 break
             time.sleep(0.1)
         if study.user_attrs.get("points") != labels:
             raise PlannerInputError(f"study '{name}' in this storage holds a different sweep: give another --study name") from None
+        _finish_enqueue(study, points, ENQUEUE_STALL_S if stall_s is None else stall_s)
         return study
+    study.set_user_attr("points", labels)
     for p in points:
         study.enqueue_trial({"point": p.index}, skip_if_exists=False)
-    study.set_user_attr("points", labels)
+    study.set_user_attr("enqueued", True)
     return study
+
+
+def _finish_enqueue(study: Any, points: Sequence[SweepPoint], stall_s: float) -> None:
+    count, since = -1, time.monotonic()
+    while "enqueued" not in study.user_attrs:
+        n = len(study.get_trials(deepcopy=False))
+        if n != count:
+            count, since = n, time.monotonic()
+        elif time.monotonic() - since > stall_s:  # the creator stopped: enqueue what it did not
+            queued = {t.system_attrs.get("fixed_params", {}).get("point") for t in study.get_trials(deepcopy=False)}
+            for p in points:
+                if p.index not in queued:
+                    study.enqueue_trial({"point": p.index}, skip_if_exists=True)
+            study.set_user_attr("enqueued", True)
+            return
+        time.sleep(0.1)  # user_attrs and get_trials read the storage afresh each time
 
 
 def _retry_dead_workers(study: Any) -> None:

@@ -111,3 +111,27 @@ def test_a_bayesian_layout_search_on_a_storage_resumes_and_extends(cli, tmp_path
     assert more["step_time_s"] <= first["step_time_s"]
     code, _, err = cli("layout", "--params", "7B", "--gpus", "64", "--storage", journal)
     assert code == 2 and "--method bayesian" in err
+
+
+def test_a_sweep_whose_creator_died_mid_enqueue_is_finished_by_the_next_worker(storage, monkeypatch):
+    """The creator named the sweep and enqueued half its points, then died: the next worker
+    waits for the queue to stop growing, enqueues the missing half, and every point is planned
+    exactly once."""
+    import optuna
+
+    import planner.whatif.store as store
+    from planner.whatif.sweep import SweepPoint
+
+    monkeypatch.setattr(store, "ENQUEUE_STALL_S", 0.3)
+    points = [SweepPoint(i, (("budget", f"1e{21 + i}"),), {"budget_flops": 10.0 ** (21 + i), "choose_layout": False,
+                                                            "serving_cost": "flops"}) for i in range(6)]
+    path, name = storage, f"half-{uuid.uuid4().hex[:8]}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name=name, storage=store.open_storage(path), direction="minimize")
+    study.set_user_attr("points", json.dumps([dict(p.label) for p in points], sort_keys=True))
+    for p in points[:3]:
+        study.enqueue_trial({"point": p.index}, skip_if_exists=False)
+    results = store.run_on_storage(points, storage_url=path, study_name=name)
+    assert [r.index for r in results] == list(range(6)) and all(r.status == "optimal" for r in results)
+    assert _completed_points(path, name) == list(range(6))  # each once
+    assert optuna.load_study(study_name=name, storage=store.open_storage(path)).user_attrs["enqueued"] is True
