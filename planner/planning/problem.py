@@ -42,11 +42,16 @@ from planner.units import SECONDS_PER_HOUR, fmt_flops
 
 __all__ = ["Choice", "PlanningProblem", "Search", "Support", "explain_infeasible", "lifetime_budget", "search", "solve_choice"]
 
-# Numerical settings, not published figures. Re-matching the serving monomials stops when N
-# moves by less than _TERM_RTOL (D is then recomputed exactly, so this only bounds how far N is
-# from the fixed point); 3-6 rounds are typical, _MAX_TERM_ROUNDS is a safety stop.
+# Numerical settings, not published figures. Re-matching the serving monomials stops when N is
+# within _TERM_RTOL of the fixed point: N moved by less than that, or the re-matching converges
+# linearly (each step at most half the last) and the steps still to come sum to less (D is then
+# recomputed exactly, so this only bounds how far N is from the fixed point); 2-4 rounds are
+# typical, _MAX_TERM_ROUNDS is a safety stop.
 _MAX_TERM_ROUNDS = 30
 _TERM_RTOL = 1e-5
+#: Two re-matches this close, two apart, with no contraction between: a 2-cycle (the shape rule's
+#: discrete steps make the serving cost jump between two N; both are feasible plans).
+_CYCLE_RTOL = 1e-3
 _TIE_RTOL = 1e-4  # choices this close on the objective tie; the cheaper to serve wins
 _REFINE = 16  # choices a warm-started search of more than 64 re-solves (a numerical setting)
 _N_START = 1e9  # where the first monomials are matched (any N in the shape rule's range works)
@@ -235,6 +240,8 @@ def solve_choice(problem: PlanningProblem, bits: int, samples: int, n_start: flo
         if budget <= 0:
             raise _Infeasible(f"choosing among {samples} samples alone costs {low.constant_cost():.3g} of the {problem.budget_flops:.3g} budget")
     rounds = 0
+    last_step: float | None = None
+    sols: list[Any] = []
     for rounds in range(1, _MAX_TERM_ROUNDS + 1):
         prob = AllocationProblem(law=eff, objective=problem.objective, budget_flops=budget,
                                  target_loss=problem.target_loss, max_params=cap, max_tokens=problem.max_tokens,
@@ -250,8 +257,14 @@ def solve_choice(problem: PlanningProblem, bits: int, samples: int, n_start: flo
             raise _Infeasible(exc.constraint, exc) from None
         except SolveFailed as exc:
             raise SolverError(f"{exc}; please report the inputs") from None
-        settled = low.cost_model == "flops" or abs(sol.params / n0 - 1.0) <= _TERM_RTOL
-        n0 = sol.params
+        step, sols = sol.params - n0, [*sols, sol]
+        ratio = abs(step / last_step) if last_step else 1.0  # the re-matching's contraction, seen on two steps
+        settled = (low.cost_model == "flops" or abs(step) <= _TERM_RTOL * n0
+                   or (ratio <= 0.5 and abs(step) * ratio / (1.0 - ratio) <= _TERM_RTOL * sol.params))
+        if not settled and ratio > 0.5 and len(sols) >= 3 and abs(sols[-1].params / sols[-3].params - 1.0) <= _CYCLE_RTOL:
+            sol = min(sols[-2:], key=lambda s: s.params)  # a 2-cycle (the shape rule's steps): keep the smaller N
+            break
+        last_step, n0 = step, sol.params
         if settled:
             break
     n = sol.params
