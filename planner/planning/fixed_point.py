@@ -5,7 +5,9 @@ sets the model, which sets the layout. ``settle`` looks for an MFU ``m`` the lay
 predicts back for the model sized with ``m``:
 
 1. iterate ``m <- f(m)`` while the sign of ``f(m) - m`` stays the same;
-2. once two evaluations bracket a sign change, bisect the bracket;
+2. once two evaluations bracket a sign change, step to ``f(m)`` when it lies inside the bracket
+   and was not tried (the layout MFU is flat between its jumps, so this lands on the fixed
+   point at once), else bisect the bracket;
 3. if the bracket shrinks below the tolerance without a fixed point (the layout MFU jumps
    across it, as discrete layouts and shapes do), take the bracket's lower end, where the
    layout predicts at least the MFU assumed: the plan is then conservative.
@@ -57,7 +59,7 @@ def settle(evaluate: Callable[[float], tuple[float | None, T]], prior: float, *,
         if lo is not None and hi is not None and lo < hi:
             if hi - lo <= rtol * lo:
                 break
-            m = 0.5 * (lo + hi)
+            m = pred if lo < pred < hi and pred not in cache else 0.5 * (lo + hi)
         else:
             m = pred
     final = lo if lo is not None else min(min(p for _, p in history), m)
