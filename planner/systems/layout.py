@@ -166,9 +166,10 @@ def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch:
 
     tps = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= accel.devices_per_node and shape.heads % t == 0
            and shape.kv_heads % t == 0 and shape.ffn % t == 0]
-    rows = []
-    tail = list(itertools.product(choices("recompute", [0, 1, 2]), choices("sp", [0, 1]), choices("zero", [0, 1, 2, 3])))
-    tail_no_sp = [x for x in tail if x[1] == 0] if fixed.get("sp") is None else tail
+    heads: list[tuple[int, ...]] = []  # (t, p, d, c, v, b, batch); each is crossed with the tail below
+    tail = np.array(list(itertools.product(choices("recompute", [0, 1, 2]), choices("sp", [0, 1]), choices("zero", [0, 1, 2, 3]))),
+                    dtype=np.int64)
+    tail_no_sp = tail[tail[:, 1] == 0] if fixed.get("sp") is None else tail
     for t in choices("t", tps):
         for c in choices("c", [c for c in _CP if shape.seq % (2 * c) == 0 or c == 1]):
             for p in choices("p", _stage_counts(shape.layers)):
@@ -188,17 +189,26 @@ def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch:
                         batch = global_batch
                     m = batch // (b * d)
                     vs = [v for v in _virtual_stages(shape.layers, p) if v == 1 or m % p == 0]
-                    for v in choices("v", vs):
-                        rows += [(t, p, d, c, v, b, rc, sp, zero, batch) for rc, sp, zero in (tail if t > 1 else tail_no_sp)]
-    if not rows:
+                    heads += [(t, p, d, c, v, b, batch) for v in choices("v", vs)]
+    blocks = []
+    for multi_tp, tails in ((False, tail_no_sp), (True, tail)):  # SP only with TP > 1; order kept below
+        h = np.array([x for x in heads if (x[0] > 1) == multi_tp], dtype=np.int64).reshape(-1, 7)
+        if h.size and tails.size:
+            blocks.append((np.flatnonzero([(x[0] > 1) == multi_tp for x in heads]), h, tails))
+    if not blocks:
         what = (f"a global batch within {global_batch.tolerance:g}x of {global_batch.sequences:,.0f} sequences"
                 if isinstance(global_batch, BatchTarget) else f"global batch {global_batch} sequences")
         raise PlannerInputError(
             f"no layout of {n_gpus} GPUs fits the constraints ({what}, "
             f"{shape.layers} layers, {shape.heads} heads): check that the GPU count, batch and fixed flags divide evenly"
         )
-    arr = np.array(rows, dtype=np.int64)
-    return {name: arr[:, i] for i, name in enumerate((*FIELDS, "B"))}
+    # Rows in the order of the loops above: head-major, the tail varying fastest.
+    width = len(tail)  # the longest tail: a head's rows sort before the next head's
+    order = np.concatenate([np.repeat(pos * width, len(tails)) + np.tile(np.arange(len(tails)), len(pos)) for pos, _, tails in blocks])
+    arr = np.concatenate([np.hstack([np.repeat(h, len(tails), axis=0), np.tile(tails, (len(h), 1))]) for _, h, tails in blocks])
+    arr = arr[np.argsort(order, kind="stable")]
+    cols = dict(zip(("t", "p", "d", "c", "v", "b", "B", "recompute", "sp", "zero"), arr.T, strict=True))
+    return {name: np.ascontiguousarray(cols[name]) for name in (*FIELDS, "B")}
 
 
 def _result(res: dict[str, np.ndarray], i: int, cands: dict[str, np.ndarray], usable: float) -> LayoutResult:
