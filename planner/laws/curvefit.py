@@ -3,9 +3,10 @@
 Input: rows of ``step, lr, loss`` (several runs told apart by a run column), CSV or JSON
 lines. Each run's learning rate at every step is rebuilt from its logged points
 (:func:`planner.laws.schedules.lr_from_points`: linear between logs, a linear ramp from 0
-before the first). The fit minimises a soft-L1 (Huber-like) loss of the relative residuals
-with scipy's ``least_squares`` from a small grid of starts, the coefficients in log space
-(all are positive). Outliers are residuals beyond ``OUTLIER_SIGMAS`` robust standard
+before the first). The fit minimises a soft-L1 (Huber-like) loss of the relative residuals,
+each curve weighted equally (its residuals scaled by sqrt(mean points / its points)), with
+scipy's ``least_squares`` from a small grid of starts, the coefficients in log space (all are
+positive). Outliers are residuals beyond ``OUTLIER_SIGMAS`` robust standard
 deviations (1.4826 x MAD); the soft-L1 loss already keeps them from steering the fit.
 
 With several runs, each run is also held back in turn (fit on the others, predict it): the
@@ -140,10 +141,14 @@ def _solve(form: str, feats: Sequence[tuple[Any, ...]], ys: Sequence[np.ndarray]
     from scipy.optimize import least_squares
 
     lo, hi = _bounds(form)
+    # Each curve weighs the same whatever its number of logged points (a 72k-step run logs 6x
+    # more than a 16k one): a run is one experiment.
+    mean_n = float(np.mean([y.size for y in ys]))
+    weights = [np.sqrt(mean_n / y.size) for y in ys]
 
     def residuals(q: np.ndarray) -> np.ndarray:
         p = np.exp(q)
-        return np.concatenate([(curve_loss(form, p, f) - y) / y for f, y in zip(feats, ys, strict=True)])
+        return np.concatenate([w * (curve_loss(form, p, f) - y) / y for f, y, w in zip(feats, ys, weights, strict=True)])
 
     starts = [start] if start is not None else _STARTS[form]
     best = None
