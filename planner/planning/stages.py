@@ -248,7 +248,8 @@ def training_dynamics(req: Any, law: ChinchillaLaw, choice: Choice, recipe: Trai
                                 "the plan's loss level"}
     if req.optimizer != "adamw":
         s = optimizer_speedup(req.optimizer, choice.params, choice.tokens)
-        with_opt = float(law.loss(choice.params, choice.tokens * s.speedup))
+        # Only the data term moves (the QAT penalty acts on N, L(rho N, D)): the plan's loss plus that change.
+        with_opt = float(choice.loss + law.loss(choice.params, choice.tokens * s.speedup) - law.loss(choice.params, choice.tokens))
         out["optimizer"] = {**s.to_dict(), "loss_adamw": float(choice.loss), "loss_with_optimizer": with_opt,
                             "train_flops_saved_fraction": 1 - 1 / s.speedup,
                             "how_read": "the allocation is solved for AdamW (the law's runs); the optimizer's worth is read at that "

@@ -75,3 +75,11 @@ def test_unknown_names_are_refused_before_any_solve():
         planner.plan(budget_flops=1e22, gpu="h100", optimizer="lion")
     with pytest.raises(PlannerInputError, match="unknown curve law"):
         planner.plan(budget_flops=1e22, gpu="h100", curve_law="nope")
+
+
+def test_optimizer_gain_under_qat_moves_only_the_data_term():
+    p = planner.plan(budget_flops=1e22, gpu="h100", bits=4, optimizer="soap", choose_layout=False)
+    r, o = p.result, p.dynamics["optimizer"]
+    assert o["loss_adamw"] == pytest.approx(r.loss)  # the plan's own (QAT) loss
+    gain = p.law.loss(r.params, r.train_tokens) - p.law.loss(r.params, r.train_tokens * o["speedup"])
+    assert o["loss_adamw"] - o["loss_with_optimizer"] == pytest.approx(gain, rel=1e-9)
