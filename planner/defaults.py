@@ -128,6 +128,9 @@ LIMITS = {
     "min_budget_flops": 1e12,
     "sweep_points": 10_000, "workers": 64,  # plan sweep: points in one sweep, local worker processes
     "curves": 64, "curve_bootstrap": 200,
+    # plan curve fit's work: fits (1 + bootstrap + held-back refits) x logged points, a multi-power
+    # point counting 50 (its decay term is a 400-column matrix): a couple of minutes on two cores at most
+    "curve_fit_work": 1_500_000, "multi_power_point_weight": 50,
     # a validation bound, not a price: costs (GPU-hours x price) must stay finite floats
     "price_usd_per_gpu_hour": 1e12,  # plan curve fit: curves in one fit, bootstrap refits (each a full fit)
 }

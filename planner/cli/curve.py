@@ -67,10 +67,16 @@ def fit_command(runs: str, form: str, run_col: str | None, step_col: str, lr_col
 
         check_save_name(user_law_dir(), "law", save_name, overwrite=overwrite, reserved=reserved)
     curves = read_curves(runs, where=where, run_col=run_col, step_col=step_col, lr_col=lr_col, loss_col=loss_col)
-    if len(curves) > LIMITS["curves"]:
-        from planner.errors import PlannerInputError
+    from planner.errors import PlannerInputError
 
+    if len(curves) > LIMITS["curves"]:
         raise PlannerInputError(f"{len(curves)} curves, above the planner's limit of {LIMITS['curves']} (README, 'Limits')")
+    fits = 1 + n_bootstrap + (len(curves) if not no_holdout and len(curves) >= 2 else 0)
+    points = sum(c.steps.size for c in curves) * (LIMITS["multi_power_point_weight"] if form == "multi-power" else 1)
+    if fits * points > LIMITS["curve_fit_work"]:
+        raise PlannerInputError(f"{fits} fits x {points:,} weighted points is above the planner's limit of "
+                                f"{LIMITS['curve_fit_work']:,} (README, 'Limits'): fewer --bootstrap draws, --no-holdout, "
+                                "fewer curves (--where), or the annealing form")
     with progress_bar("bootstrap", quiet=as_json or not n_bootstrap) as progress:
         outcome = fit_curves(curves, form, n_bootstrap=n_bootstrap, seed=seed, level=level, holdout=not no_holdout,
                              data_file=runs, progress=progress)

@@ -83,6 +83,7 @@ def test_decide_on_a_run_in_progress(cli, tmp_path):
     (["curve", "decide", "--law", "mpl-25m", "--runs", str(CURVES), "--run", "nope", "--total-steps", "100"], "no run 'nope'"),
     (["curve", "fit", str(CURVES), "--where", "run=nope"], "no data rows|no curves"),
     (["curve", "fit", str(CURVES), "--save", "mpl-25m"], "shipped preset"),
+    (["curve", "fit", str(CURVES), "--form", "multi-power", "--bootstrap", "50"], "weighted points is above"),
 ])
 def test_bad_curve_input_is_one_line_and_exit_2(cli, argv, message):
     import re
