@@ -42,6 +42,7 @@ PARAM_NAMES: dict[str, tuple[str, ...]] = {
 DEFAULT_LAMBDA = 0.999
 #: Rate changes the multi-power sum keeps exactly; more are pooled into this many blocks.
 MPL_TERMS = 400
+_MPL_CHUNK = 20_000  # steps evaluated at once by the multi-power law (a 20,000 x 400 matrix, 64 MB)
 
 
 def schedule_areas(lr: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -129,6 +130,8 @@ class CurveLaw:
     def loss(self, lr: np.ndarray, steps: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """Predicted loss at ``steps`` (default: every step) of the schedule ``lr``."""
         t = np.arange(1, len(lr) + 1) if steps is None else np.asarray(steps, dtype=int)
+        if self.form == "multi-power" and t.size > _MPL_CHUNK:  # its decay term is a steps x terms matrix
+            return np.concatenate([self.loss(lr, t[i:i + _MPL_CHUNK]) for i in range(0, t.size, _MPL_CHUNK)])
         return curve_loss(self.form, self.vector, curve_features(self.form, lr, t, self.lam))
 
     def loss_draws(self, lr: np.ndarray, steps: Sequence[int] | np.ndarray) -> np.ndarray:
