@@ -168,9 +168,10 @@ def predict_command(law_name: str, schedule: str, steps: int | None, peak_lr: fl
     if draws.size:
         q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
         interval = [float(x) for x in np.percentile(draws[:, 0], q)]
+    warnings = _peak_warnings(law, lr)
     doc: dict[str, Any] = {"schema_version": "1.0", "law": law.to_dict(), "schedule": described, "step": at.tolist(),
                            "lr": lr[at - 1].tolist(), "loss": loss.tolist(), "final_loss": float(loss[-1]),
-                           "final_loss_interval": interval, "level": level}
+                           "final_loss_interval": interval, "level": level, "warnings": warnings}
     if obs is not None:
         doc["observed"] = _compare(law, obs, lr)
     if plot:
@@ -183,6 +184,17 @@ def predict_command(law_name: str, schedule: str, steps: int | None, peak_lr: fl
     from planner.report.curves import render_curve_prediction
 
     write_report(render_curve_prediction(doc, rows=None if every else 20), html, svg, title="plan curve predict")
+
+
+def _peak_warnings(law: Any, lr: Any) -> list[str]:
+    """A warning (also on stderr) when the schedule's peak is far from the rate the law was fitted at."""
+    ratio = float(lr.max()) / law.peak_lr
+    if 0.5 <= ratio <= 2.0:
+        return []
+    w = (f"peak learning rate {lr.max():.3g} is {ratio:.3g}x the rate {law.name} was fitted at ({law.peak_lr:g}): "
+         "a curve law is fitted at its runs' peak rate, so this prediction is an extrapolation")
+    click.echo(f"plan: warning: {w}", err=True)
+    return [w]
 
 
 def _observed_curve(path: str, run_name: str | None) -> Any:
@@ -239,6 +251,7 @@ def decide_command(law_name: str, runs: str, run_name: str | None, total_steps: 
         raise PlannerInputError(f"--at {now:,} lies beyond the run's last logged step {run.lr.size:,}")
     keep = run.steps <= now
     observed = None if no_anchor else (run.steps[keep], run.loss[keep])
+    warnings = _peak_warnings(law, run.lr[:now])
     d = decay_decision(law, run.lr[:now], total_steps, shape=shape, final=final_fraction, observed=observed)
     if plot:
         from planner.report.curve_plots import decision_figure
@@ -246,7 +259,7 @@ def decide_command(law_name: str, runs: str, run_name: str | None, total_steps: 
         branches = [_observed_curve(runs, name) for name in compare]
         save_plot(decision_figure(law, run, d, branches)[0], plot)
     if as_json:
-        echo_json({"schema_version": "1.0", "run": run.run, **d.to_dict()})
+        echo_json({"schema_version": "1.0", "run": run.run, **d.to_dict(), "warnings": warnings})
         return
     from planner.report.curves import render_decay_decision
 

@@ -129,8 +129,8 @@ def _anchor(law: CurveLaw, history: np.ndarray, observed: tuple[Sequence[int], S
     steps = np.asarray(observed[0], dtype=int)
     loss = np.asarray(observed[1], dtype=float)
     keep = (steps >= 1) & (steps <= history.size)
-    if not np.any(keep):
-        raise PlannerInputError("none of the observed steps lies within the learning-rate history")
+    if not np.any(keep):  # deciding before the first log: nothing to anchor to
+        return law, 0.0
     steps, loss = steps[keep][-ANCHOR_POINTS:], loss[keep][-ANCHOR_POINTS:]
     shift = float(np.median(loss - law.loss(history, steps)))
     coeffs = dict(law.coefficients)

@@ -140,3 +140,10 @@ def test_task_law_figure_holds_the_reported_numbers(cli):
         d = drawn[s["size"]]
         assert d["observed"] == [s["observed"][str(k)] for k in d["k_observed"]]
         assert d["law"] == [s["predicted"][str(k)] for k in d["k_law"]]
+
+
+def test_a_schedule_far_from_the_laws_peak_rate_warns(cli):
+    code, out, err = cli("curve", "predict", "--law", "mpl-25m", "--schedule", "cosine", "--steps", "5000", "--peak-lr", "3e-3", "--json")
+    assert code == 0 and "extrapolation" in err and json.loads(out)["warnings"]
+    code, out, err = cli("curve", "predict", "--law", "mpl-25m", "--schedule", "cosine", "--steps", "5000", "--json")
+    assert code == 0 and not json.loads(out)["warnings"] and "warning" not in err
