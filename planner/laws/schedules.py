@@ -81,7 +81,7 @@ class Schedule:
         """First step of the WSD decay (0 for other kinds)."""
         if self.kind != "wsd":
             return 0
-        return max(self.warmup, self.steps - round(self.params["decay"] * self.steps))
+        return max(self.warmup, self.steps - max(1, round(self.params["decay"] * self.steps)))  # at least one decay step
 
     def lr(self) -> np.ndarray:
         """The learning rate of every step, ``lr[i]`` for step ``i + 1``."""

@@ -231,3 +231,17 @@ def test_curve_files_need_enough_sane_rows(tmp_path):
     bad.write_text("run,step,lr,loss\na,1,1e-3,3\na,1,1e-3,2.9\na,3,1e-3,2\n")
     with pytest.raises(PlannerInputError, match="increase"):
         read_curves(str(bad))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["cosine", "wsd"]), st.sampled_from(["linear", "1-sqrt", "cosine", "exp"]), st.floats(0.01, 1.0),
+       st.floats(0.01, 0.9), st.integers(10, 3000), st.integers(0, 9))
+def test_decaying_schedules_fall_from_the_peak_to_their_final_rate(kind, shape, decay, final, steps, warmup_tenths):
+    params = {"final": final} if kind == "cosine" else {"decay": decay, "shape": shape, "final": final}
+    warmup = steps * warmup_tenths // 20
+    lr = Schedule(kind, steps=steps, peak_lr=1e-3, warmup=warmup, params=params).lr()
+    after = lr[warmup:]
+    assert np.all(np.diff(after) <= 1e-18)  # never rises after the warmup
+    assert after.max() <= 1e-3 * (1 + 1e-12) and lr[-1] == pytest.approx(1e-3 * final, rel=1e-9)
+    if warmup:
+        assert np.all(np.diff(lr[:warmup]) > 0) and lr[warmup - 1] == pytest.approx(1e-3)  # the warmup rises to the peak
