@@ -33,6 +33,7 @@ from planner.laws.curves import (
     PARAM_NAMES,
     CurveLaw,
     curve_features,
+    curve_gradient,
     curve_loss,
 )
 from planner.laws.schedules import lr_from_points, warmup_end
@@ -150,12 +151,17 @@ def _solve(form: str, feats: Sequence[tuple[Any, ...]], ys: Sequence[np.ndarray]
         p = np.exp(q)
         return np.concatenate([w * (curve_loss(form, p, f) - y) / y for f, y, w in zip(feats, ys, weights, strict=True)])
 
+    def jacobian(q: np.ndarray) -> np.ndarray:  # d residual / d log coefficient
+        p = np.exp(q)
+        return np.concatenate([(w / y)[:, None] * curve_gradient(form, p, f) * p[None, :]
+                               for f, y, w in zip(feats, ys, weights, strict=True)])
+
     starts = [start] if start is not None else _STARTS[form]
     best = None
     for s in starts:
         q0 = np.clip(np.log(np.maximum(s, 1e-12)), lo + 1e-9, hi - 1e-9)
         with np.errstate(over="ignore", invalid="ignore"):
-            r = least_squares(residuals, q0, bounds=(lo, hi), loss="soft_l1", f_scale=F_SCALE)
+            r = least_squares(residuals, q0, jac=jacobian, bounds=(lo, hi), loss="soft_l1", f_scale=F_SCALE)
         if np.all(np.isfinite(r.fun)) and (best is None or r.cost < best.cost):
             best = r
     if best is None:

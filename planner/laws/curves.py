@@ -31,7 +31,7 @@ import numpy as np
 from planner.errors import PlannerInputError
 from planner.laws.schedules import warmup_end
 
-__all__ = ["CURVE_FORMS", "CurveLaw", "PARAM_NAMES", "curve_features", "curve_loss", "schedule_areas"]
+__all__ = ["CURVE_FORMS", "CurveLaw", "PARAM_NAMES", "curve_features", "curve_gradient", "curve_loss", "schedule_areas"]
 
 CURVE_FORMS = ("annealing", "multi-power")
 PARAM_NAMES: dict[str, tuple[str, ...]] = {
@@ -98,6 +98,29 @@ def curve_loss(form: str, p: Sequence[float], features: tuple[Any, ...]) -> np.n
     x = sk * (lrk ** (-gamma))[None, :]
     g = 1.0 - (C * x + 1.0) ** (-beta)
     return L0 + A * s1 ** (-alpha) - B * (g @ dk)
+
+
+def curve_gradient(form: str, p: Sequence[float], features: tuple[Any, ...]) -> np.ndarray:
+    """d loss / d coefficient at the featured steps (rows: steps; columns in ``PARAM_NAMES``
+    order), for the fit's Jacobian (held to central differences in the tests)."""
+    if form == "annealing":
+        L0, A, alpha, C = p
+        s1, s2 = features
+        power = s1 ** (-alpha)
+        return np.stack([np.ones_like(s1), power, -A * power * np.log(s1), -s2], axis=1)
+    L0, A, alpha, B, C, beta, gamma = p
+    s1, dk, lrk, sk = features
+    power = s1 ** (-alpha)
+    cols = [np.ones_like(s1), power, -A * power * np.log(s1)]
+    if not dk.size:
+        return np.stack([*cols, *(np.zeros_like(s1) for _ in range(4))], axis=1)
+    x = sk * (lrk ** (-gamma))[None, :]
+    base = C * x + 1.0
+    tail = base ** (-beta)
+    d_c = beta * x * tail / base  # dG/dC
+    d_beta = tail * np.log(base)  # dG/dbeta
+    d_gamma = -C * d_c * np.log(lrk)[None, :]  # dG/dgamma, as dx/dgamma = -x ln(lr_k)
+    return np.stack([*cols, -((1.0 - tail) @ dk), -B * (d_c @ dk), -B * (d_beta @ dk), -B * (d_gamma @ dk)], axis=1)
 
 
 @dataclass(frozen=True)

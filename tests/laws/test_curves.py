@@ -245,3 +245,21 @@ def test_decaying_schedules_fall_from_the_peak_to_their_final_rate(kind, shape, 
     assert after.max() <= 1e-3 * (1 + 1e-12) and lr[-1] == pytest.approx(1e-3 * final, rel=1e-9)
     if warmup:
         assert np.all(np.diff(lr[:warmup]) > 0) and lr[warmup - 1] == pytest.approx(1e-3)  # the warmup rises to the peak
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.floats(2, 3.5), st.floats(0.2, 1.0), st.floats(0.3, 0.7), st.floats(50, 2000), st.floats(0.01, 10), st.floats(0.1, 2),
+       st.floats(0.05, 1.2))
+def test_the_fits_gradient_is_the_central_difference(L0, A, alpha, B, C, beta, gamma):
+    from planner.laws.curves import curve_gradient
+
+    lr = parse_schedule("wsd:decay=0.3,shape=linear,final=0.1", steps=3000, peak_lr=3e-4, warmup=200).lr()
+    t = np.arange(250, 3001, 50)
+    for form, p in (("annealing", [L0, A, alpha, C / 10]), ("multi-power", [L0, A, alpha, B, C, beta, gamma])):
+        f = curve_features(form, lr, t)
+        grad = curve_gradient(form, p, f)
+        for i in range(len(p)):
+            up, down = list(p), list(p)
+            up[i], down[i] = p[i] * (1 + 1e-5), p[i] * (1 - 1e-5)
+            num = (curve_loss(form, up, f) - curve_loss(form, down, f)) / (2e-5 * p[i])
+            assert np.allclose(grad[:, i], num, rtol=1e-4, atol=1e-8), (form, i)  # central-difference noise ~1e-10
