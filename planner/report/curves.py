@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from planner.report._safe import Table
+from planner.report.tables import coefficient_table
 
 if TYPE_CHECKING:
     from planner.laws.curvefit import CurveFitOutcome
@@ -29,17 +30,7 @@ def _pct(x: float) -> str:
 def render_curve_fit(o: CurveFitOutcome, max_outliers: int = 10) -> Group:
     law = o.law
     head = Panel(Text(f"{law.form} fit of {o.data_file}: {len(o.per_run)} curves · {_FORMULA[law.form]}", style="bold"))
-    t = Table(title="Coefficients", title_justify="left")
-    t.add_column("")
-    t.add_column("estimate", justify="right")
-    if o.intervals:
-        t.add_column(f"{o.level:.0%} bootstrap interval", justify="right")
-    for name, value in law.coefficients.items():
-        cells = [name, f"{value:.5g}"]
-        if o.intervals:
-            lo, hi = o.intervals[name]
-            cells.append(f"{lo:.5g} - {hi:.5g}")
-        t.add_row(*cells)
+    t = coefficient_table(dict(law.coefficients), o.intervals, o.level)
     runs = Table(title="Errors per curve: in-sample, and held back (fitted on the other curves)", title_justify="left")
     for col in ("run", "points", "mean |err| in", "final err in", "mean |err| held back", "final err held back"):
         runs.add_column(col, justify="left" if col == "run" else "right")

@@ -51,11 +51,17 @@ def _headline(plan: Plan) -> str:
     return f"{goal} {where}{served} · law {v.law}"
 
 
+def _facts(title: str, *, right: bool = False) -> Table:
+    """A two-column table of named facts (names bold; values right-aligned if ``right``)."""
+    t = Table(title=title, show_header=False, title_justify="left", box=None, pad_edge=False)
+    t.add_column(style="bold")
+    t.add_column(justify="right" if right else "left")
+    return t
+
+
 def _allocation(plan: Plan) -> Table:
     r = plan.result
-    t = Table(title="Allocation", show_header=False, title_justify="left", box=None, pad_edge=False)
-    t.add_column(style="bold")
-    t.add_column(justify="right")
+    t = _facts("Allocation", right=True)
     t.add_row("parameters", fmt_count(r.params))
     t.add_row("training tokens", fmt_count(r.train_tokens))
     t.add_row("tokens per parameter", f"{r.tokens_per_param:.1f}")
@@ -156,9 +162,7 @@ def _recipe(plan: Plan) -> Table | None:
     rc = plan.recipe
     if rc is None:
         return None
-    t = Table(title=f"Training recipe ({rc.rule})", show_header=False, title_justify="left", box=None, pad_edge=False)
-    t.add_column(style="bold")
-    t.add_column(justify="right")
+    t = _facts(f"Training recipe ({rc.rule})", right=True)
     t.add_row("peak / final learning rate", f"{rc.learning_rate:.3g} / {rc.min_learning_rate:.3g}")
     t.add_row("global batch", f"{rc.batch_sequences:,} x {rc.seq_len} = {fmt_count(rc.batch_tokens)} tokens")
     t.add_row("steps", f"{rc.steps:,}")
@@ -176,9 +180,7 @@ def _dynamics(plan: Plan) -> list:
                         f"{c['loss'][-1]:.3f} at {c['step'][-1]:,} ({c['note']}; JSON: dynamics.curve)", style="dim"))
     if "optimizer" in d:
         o = d["optimizer"]
-        t = Table(title=f"Optimizer: {o['optimizer']} vs AdamW (Wen et al. 2025)", show_header=False, title_justify="left", box=None, pad_edge=False)
-        t.add_column(style="bold")
-        t.add_column(justify="right")
+        t = _facts(f"Optimizer: {o['optimizer']} vs AdamW (Wen et al. 2025)", right=True)
         t.add_row("speedup at this N and D", f"{o['speedup']:.2f}x")
         t.add_row("loss on the same tokens", f"{o['loss_with_optimizer']:.4f} (AdamW {o['loss_adamw']:.4f})")
         t.add_row("training compute saved at AdamW's loss", f"{o['train_flops_saved_fraction']:.0%}")
@@ -189,9 +191,7 @@ def _dynamics(plan: Plan) -> list:
 def _serving(plan: Plan) -> list:
     r = plan.result
     s = r.serving
-    t = Table(title=f"Serving ({s.pricing} pricing on {s.serve_gpu})", show_header=False, title_justify="left", box=None, pad_edge=False)
-    t.add_column(style="bold")
-    t.add_column()
+    t = _facts(f"Serving ({s.pricing} pricing on {s.serve_gpu})")
     t.add_row("weights / KV", f"{s.bits}-bit weights (QAT on {s.qat_fraction:.0%} of training tokens), {s.kv_bits}-bit KV")
     t.add_row("samples per query", f"{s.samples_per_query} ({s.prompt_tokens} prompt + {s.gen_tokens} generated tokens each): {s.samples_reason}")
     if r.objective != "loss":
@@ -215,9 +215,7 @@ def _layout(plan: Plan) -> list:
         return []
     b = ls.best
     sh = ls.shape
-    t = Table(title="Layout", show_header=False, title_justify="left", box=None, pad_edge=False)
-    t.add_column(style="bold")
-    t.add_column()
+    t = _facts("Layout")
     t.add_row("model shape", f"{sh.layers} layers x {sh.hidden}, {sh.heads} heads / {sh.kv_heads} KV, {sh.mlp} {sh.ffn}, seq {sh.seq}")
     t.add_row("layout", str(b.layout))
     t.add_row("step time", f"{b.step_time_s:.3g} s for {ls.global_batch} sequences ({fmt_count(b.tokens_per_s)} tokens/s)")

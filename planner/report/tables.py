@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from planner.systems.layout import LayoutSearch
 
 __all__ = [
+    "coefficient_table",
     "render_fit",
     "render_hardware",
     "render_hardware_list",
@@ -34,23 +35,29 @@ __all__ = [
 ]
 
 
+def coefficient_table(coefficients: dict[str, float], intervals: dict[str, tuple[float, float]] | None, level: float) -> Table:
+    """A fit's coefficients, with their bootstrap intervals when there are any."""
+    t = Table(title="Coefficients", title_justify="left")
+    t.add_column("")
+    t.add_column("estimate", justify="right")
+    if intervals:
+        t.add_column(f"{level:.0%} bootstrap interval", justify="right")
+    for name, value in coefficients.items():
+        cells = [name, f"{value:.5g}"]
+        if intervals:
+            lo, hi = intervals[name]
+            cells.append(f"{lo:.5g} - {hi:.5g}")
+        t.add_row(*cells)
+    return t
+
+
 def render_fit(outcome: FitOutcome, max_outliers: int = 10) -> Group:
     """A fitted law: coefficients with intervals, fit quality, outliers."""
     o = outcome
     what = {"chinchilla": "L = E + A/N^alpha + B/D^beta", "overtrain": "L = E + A/N^alpha + B/D^alpha (alpha = beta)",
             "downstream": "Err = epsilon - k exp(-gamma L)"}[o.form]
     head = Panel(Text(f"{o.form} fit of {o.data_file}: {o.n_runs} runs, {o.objective} objective · {what}", style="bold"))
-    t = Table(title="Coefficients", title_justify="left")
-    t.add_column("")
-    t.add_column("estimate", justify="right")
-    if o.intervals:
-        t.add_column(f"{o.level:.0%} bootstrap interval", justify="right")
-    for name, value in o.coefficients.items():
-        cells = [name, f"{value:.5g}"]
-        if o.intervals:
-            lo, hi = o.intervals[name]
-            cells.append(f"{lo:.5g} - {hi:.5g}")
-        t.add_row(*cells)
+    t = coefficient_table(o.coefficients, o.intervals, o.level)
     key = "residual" if o.form == "downstream" else "log residual"
     parts: list = [head, t, Text(f"RMS {key}: {o.rms_residual:.4g}")]
     if o.boot is not None:
