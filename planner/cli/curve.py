@@ -67,16 +67,6 @@ def fit_command(runs: str, form: str, run_col: str | None, step_col: str, lr_col
 
         check_save_name(user_law_dir(), "law", save_name, overwrite=overwrite, reserved=reserved)
     curves = read_curves(runs, where=where, run_col=run_col, step_col=step_col, lr_col=lr_col, loss_col=loss_col)
-    from planner.errors import PlannerInputError
-
-    if len(curves) > LIMITS["curves"]:
-        raise PlannerInputError(f"{len(curves)} curves, above the planner's limit of {LIMITS['curves']} (README, 'Limits')")
-    fits = 1 + n_bootstrap + (len(curves) if not no_holdout and len(curves) >= 2 else 0)
-    points = sum(c.steps.size for c in curves) * (LIMITS["multi_power_point_weight"] if form == "multi-power" else 1)
-    if fits * points > LIMITS["curve_fit_work"]:
-        raise PlannerInputError(f"{fits} fits x {points:,} weighted points is above the planner's limit of "
-                                f"{LIMITS['curve_fit_work']:,} (README, 'Limits'): fewer --bootstrap draws, --no-holdout, "
-                                "fewer curves (--where), or the annealing form")
     with progress_bar("bootstrap", quiet=as_json or not n_bootstrap) as progress:
         outcome = fit_curves(curves, form, n_bootstrap=n_bootstrap, seed=seed, level=level, holdout=not no_holdout,
                              data_file=runs, progress=progress)
@@ -155,7 +145,7 @@ def predict_command(law_name: str, schedule: str, steps: int | None, peak_lr: fl
     check_fraction("level", level)
     law = get_curve_law(law_name)
     lr, described = _schedule_lr(schedule, steps, peak_lr, warmup, law)
-    obs = _observed_curve(observed, run_name) if observed else None
+    obs = _observed_curves(observed, run_name)[0] if observed else None
     stride = every or 1
     at = np.unique(np.concatenate([np.arange(stride, lr.size + 1, stride), [lr.size]])).astype(int)
     from planner.laws.schedules import warmup_end
@@ -173,7 +163,9 @@ def predict_command(law_name: str, schedule: str, steps: int | None, peak_lr: fl
                            "lr": lr[at - 1].tolist(), "loss": loss.tolist(), "final_loss": float(loss[-1]),
                            "final_loss_interval": interval, "level": level, "warnings": warnings}
     if obs is not None:
-        doc["observed"] = _compare(law, obs, lr)
+        from planner.laws.curvefit import curve_errors
+
+        doc["observed"] = curve_errors(law, obs, lr)
     if plot:
         from planner.report.curve_plots import predict_figure
 
@@ -197,29 +189,17 @@ def _peak_warnings(law: Any, lr: Any) -> list[str]:
     return [w]
 
 
-def _observed_curve(path: str, run_name: str | None) -> Any:
+def _observed_curves(path: str, *names: str | None) -> list[Any]:
+    """The runs of a curve file by name (None: its first run), the file read once."""
     from planner.errors import PlannerInputError
     from planner.laws.curvefit import read_curves
 
     curves = read_curves(path)
-    if run_name is None:
-        return curves[0]
-    for c in curves:
-        if c.run == run_name:
-            return c
-    raise PlannerInputError(f"{path}: no run '{run_name}' (runs: {', '.join(c.run for c in curves[:10])})")
-
-
-def _compare(law: Any, obs: Any, lr: Any) -> dict[str, Any]:
-    import numpy as np
-
-    steps = obs.steps[obs.steps <= lr.size]
-    if not steps.size:
-        return {"run": obs.run, "points": 0}
-    pred = law.loss(lr, steps)
-    rel = (pred - obs.loss[: steps.size]) / obs.loss[: steps.size]
-    return {"run": obs.run, "points": int(steps.size), "mean_abs_rel_error": float(np.mean(np.abs(rel))),
-            "final_step": int(steps[-1]), "final_loss": float(obs.loss[steps.size - 1]), "final_rel_error": float(rel[-1])}
+    by_name = {c.run: c for c in curves}
+    missing = [n for n in names if n is not None and n not in by_name]
+    if missing:
+        raise PlannerInputError(f"{path}: no run '{missing[0]}' (runs: {', '.join(c.run for c in curves[:10])})")
+    return [curves[0] if n is None else by_name[n] for n in names]
 
 
 @curve.command("decide")
@@ -245,7 +225,7 @@ def decide_command(law_name: str, runs: str, run_name: str | None, total_steps: 
     from planner.laws.decay import decay_decision
 
     law = get_curve_law(law_name)
-    run = _observed_curve(runs, run_name)
+    run, *branches = _observed_curves(runs, run_name, *compare)
     now = int(run.steps[-1]) if at_step is None else at_step
     if now > run.lr.size:
         raise PlannerInputError(f"--at {now:,} lies beyond the run's last logged step {run.lr.size:,}")
@@ -256,7 +236,6 @@ def decide_command(law_name: str, runs: str, run_name: str | None, total_steps: 
     if plot:
         from planner.report.curve_plots import decision_figure
 
-        branches = [_observed_curve(runs, name) for name in compare]
         save_plot(decision_figure(law, run, d, branches)[0], plot)
     if as_json:
         echo_json({"schema_version": "1.0", "run": run.run, **d.to_dict(), "warnings": warnings})

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from planner.defaults import LIMITS
 from planner.errors import PlannerInputError
 from planner.laws.curves import (
     CURVE_FORMS,
@@ -38,7 +39,7 @@ from planner.laws.curves import (
 )
 from planner.laws.schedules import lr_from_points, warmup_end
 
-__all__ = ["Curve", "CurveFitOutcome", "curves_from_table", "fit_curve_law", "fit_curves", "read_curves"]
+__all__ = ["Curve", "CurveFitOutcome", "curve_errors", "curves_from_table", "fit_curve_law", "fit_curves", "read_curves"]
 
 #: Soft-L1 threshold on relative residuals: 0.1 % of the loss, about the step-to-step noise of
 #: the shipped curves (a planner choice).
@@ -184,12 +185,19 @@ def fit_curve_law(curves: Sequence[Curve], form: str = "annealing", *, name: str
                     fit_steps=(int(min(c.steps[0] for c in curves)), int(max(c.steps[-1] for c in curves))))
 
 
-def _errors(law: CurveLaw, c: Curve) -> dict[str, Any]:
-    pred = law.loss(c.lr, c.steps)
-    rel = (pred - c.loss) / c.loss
-    return {"run": c.run, "points": int(c.steps.size), "last_step": int(c.steps[-1]),
+def curve_errors(law: CurveLaw, c: Curve, lr: np.ndarray | None = None) -> dict[str, Any]:
+    """How far the law is from curve ``c``: under its own schedule, or under ``lr`` (a predicted
+    schedule), over the logged steps that schedule covers."""
+    lr = c.lr if lr is None else lr
+    keep = c.steps <= lr.size
+    if not np.any(keep):
+        return {"run": c.run, "points": 0}
+    steps, loss = c.steps[keep], c.loss[keep]
+    pred = law.loss(lr, steps)
+    rel = (pred - loss) / loss
+    return {"run": c.run, "points": int(steps.size), "last_step": int(steps[-1]),
             "mean_abs_rel_error": float(np.mean(np.abs(rel))), "max_abs_rel_error": float(np.max(np.abs(rel))),
-            "final_loss": float(c.loss[-1]), "predicted_final_loss": float(pred[-1]), "final_rel_error": float(rel[-1])}
+            "final_loss": float(loss[-1]), "predicted_final_loss": float(pred[-1]), "final_rel_error": float(rel[-1])}
 
 
 def _resample(curves: Sequence[Curve], rng: np.random.Generator) -> list[Curve]:
@@ -204,13 +212,30 @@ def _resample(curves: Sequence[Curve], rng: np.random.Generator) -> list[Curve]:
     return out
 
 
+def _check_work(curves: Sequence[Curve], form: str, n_bootstrap: int, holdout: bool) -> None:
+    """At most ``LIMITS['curves']`` curves and ``LIMITS['curve_fit_work']`` fits x logged points
+    (a multi-power point weighs more: its decay term is a points x 400 matrix)."""
+    if len(curves) > LIMITS["curves"]:
+        raise PlannerInputError(f"{len(curves)} curves, above the planner's limit of {LIMITS['curves']} (README, 'Limits')")
+    if not 0 <= n_bootstrap <= LIMITS["curve_bootstrap"]:
+        raise PlannerInputError(f"bootstrap draws must be between 0 and {LIMITS['curve_bootstrap']} (README, 'Limits')")
+    fits = 1 + n_bootstrap + (len(curves) if holdout and len(curves) >= 2 else 0)
+    points = sum(c.steps.size for c in curves) * (LIMITS["multi_power_point_weight"] if form == "multi-power" else 1)
+    if fits * points > LIMITS["curve_fit_work"]:
+        raise PlannerInputError(f"{fits} fits x {points:,} weighted points is above the planner's limit of "
+                                f"{LIMITS['curve_fit_work']:,} (README, 'Limits'): fewer --bootstrap draws, --no-holdout, "
+                                "fewer curves (--where), or the annealing form")
+
+
 def fit_curves(curves: Sequence[Curve], form: str = "annealing", *, n_bootstrap: int = 0, seed: int = 0, level: float = 0.9,
                holdout: bool = True, data_file: str = "", lam: float = DEFAULT_LAMBDA,
                progress: Callable[[int, int], None] | None = None) -> CurveFitOutcome:
     """Fit, report in-sample errors per run, held-back errors (each run left out in turn when
-    there are several), outliers and bootstrap intervals."""
+    there are several), outliers and bootstrap intervals. Refuses work beyond the planner's
+    limits (README, 'Limits') before fitting anything."""
+    _check_work(curves, form, n_bootstrap, holdout)
     law = fit_curve_law(curves, form, lam=lam)
-    per_run = [_errors(law, c) for c in curves]
+    per_run = [curve_errors(law, c) for c in curves]
     y = np.concatenate([c.loss for c in curves])
     pred = np.concatenate([law.loss(c.lr, c.steps) for c in curves])
     r2 = float(1 - np.sum((pred - y) ** 2) / np.sum((y - y.mean()) ** 2)) if y.size > 1 and np.ptp(y) > 0 else float("nan")
@@ -228,7 +253,7 @@ def fit_curves(curves: Sequence[Curve], form: str = "annealing", *, n_bootstrap:
     if holdout and len(curves) >= 2:
         for i, c in enumerate(curves):
             others = [d for j, d in enumerate(curves) if j != i]
-            held.append(_errors(fit_curve_law(others, form, lam=lam, start=law.vector), c))
+            held.append(curve_errors(fit_curve_law(others, form, lam=lam, start=law.vector), c))
     draws: list[tuple[float, ...]] = []
     if n_bootstrap:
         rng = np.random.default_rng(seed)

@@ -67,7 +67,7 @@ def render_curve_prediction(doc: Mapping[str, Any], rows: int | None = 20) -> Gr
     obs = doc.get("observed")
     if obs and obs.get("points"):
         parts.append(Text(f"observed {obs['run']}: mean |error| {100 * obs['mean_abs_rel_error']:.3f} % over {obs['points']} points; "
-                          f"at step {obs['final_step']:,} observed {obs['final_loss']:.4f}, error {_pct(obs['final_rel_error'])}"))
+                          f"at step {obs['last_step']:,} observed {obs['final_loss']:.4f}, error {_pct(obs['final_rel_error'])}"))
     return Group(*parts)
 
 
