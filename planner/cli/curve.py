@@ -156,8 +156,9 @@ def predict_command(law_name: str, schedule: str, steps: int | None, peak_lr: fl
     draws = law.loss_draws(lr, [lr.size])
     interval = None
     if draws.size:
-        q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-        interval = [float(x) for x in np.percentile(draws[:, 0], q)]
+        from planner.laws.fitting import percentile_interval
+
+        interval = list(percentile_interval(draws[:, 0], level))
     warnings = _peak_warnings(law, lr)
     doc: dict[str, Any] = {"schema_version": "1.0", "law": law.to_dict(), "schedule": described, "step": at.tolist(),
                            "lr": lr[at - 1].tolist(), "loss": loss.tolist(), "final_loss": float(loss[-1]),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -171,13 +171,14 @@ def _solve(form: str, feats: Sequence[tuple[Any, ...]], ys: Sequence[np.ndarray]
 
 
 def fit_curve_law(curves: Sequence[Curve], form: str = "annealing", *, name: str = "fit", lam: float = DEFAULT_LAMBDA,
-                  start: Sequence[float] | None = None) -> CurveLaw:
-    """The law of ``form`` fitted to ``curves`` (no intervals, no held-back runs)."""
+                  start: Sequence[float] | None = None, features: Sequence[tuple[Any, ...]] | None = None) -> CurveLaw:
+    """The law of ``form`` fitted to ``curves`` (no intervals, no held-back runs); ``features``
+    (each curve's :func:`curve_features`, when the caller refits the same curves) are reused."""
     if form not in CURVE_FORMS:
         raise PlannerInputError(f"unknown curve form '{form}'; use one of {', '.join(CURVE_FORMS)}")
     if not curves:
         raise PlannerInputError("no curves to fit")
-    feats = [curve_features(form, c.lr, c.steps, lam) for c in curves]
+    feats = features if features is not None else [curve_features(form, c.lr, c.steps, lam) for c in curves]
     p = _solve(form, feats, [c.loss for c in curves], start)
     first = curves[0]
     return CurveLaw(name=name, form=form, coefficients=dict(zip(PARAM_NAMES[form], map(float, p), strict=True)),
@@ -200,16 +201,19 @@ def curve_errors(law: CurveLaw, c: Curve, lr: np.ndarray | None = None) -> dict[
             "final_loss": float(loss[-1]), "predicted_final_loss": float(pred[-1]), "final_rel_error": float(rel[-1])}
 
 
-def _resample(curves: Sequence[Curve], rng: np.random.Generator) -> list[Curve]:
+def _resample(curves: Sequence[Curve], feats: Sequence[Any], rng: np.random.Generator) -> tuple[list[Curve], list[Any] | None]:
+    """A bootstrap sample: whole curves drawn with replacement (three or more; their features
+    reused), else moving blocks of ``BLOCK`` logged points in each curve (features anew)."""
     if len(curves) >= 3:
-        return [curves[i] for i in rng.integers(0, len(curves), len(curves))]
+        idx = rng.integers(0, len(curves), len(curves))
+        return [curves[i] for i in idx], [feats[i] for i in idx]
     out = []
     for c in curves:
         n = c.steps.size
         starts = rng.integers(0, max(n - BLOCK, 0) + 1, int(np.ceil(n / BLOCK)))
         idx = np.unique(np.concatenate([np.arange(s, min(s + BLOCK, n)) for s in starts]))
         out.append(Curve(run=c.run, steps=c.steps[idx], loss=c.loss[idx], lr=c.lr))
-    return out
+    return out, None
 
 
 def _check_work(curves: Sequence[Curve], form: str, n_bootstrap: int, holdout: bool) -> None:
@@ -234,7 +238,10 @@ def fit_curves(curves: Sequence[Curve], form: str = "annealing", *, n_bootstrap:
     there are several), outliers and bootstrap intervals. Refuses work beyond the planner's
     limits (README, 'Limits') before fitting anything."""
     _check_work(curves, form, n_bootstrap, holdout)
-    law = fit_curve_law(curves, form, lam=lam)
+    if form not in CURVE_FORMS:
+        raise PlannerInputError(f"unknown curve form '{form}'; use one of {', '.join(CURVE_FORMS)}")
+    feats = [curve_features(form, c.lr, c.steps, lam) for c in curves]  # once: every refit of these curves reuses them
+    law = fit_curve_law(curves, form, lam=lam, features=feats)
     per_run = [curve_errors(law, c) for c in curves]
     y = np.concatenate([c.loss for c in curves])
     pred = np.concatenate([law.loss(c.lr, c.steps) for c in curves])
@@ -252,24 +259,26 @@ def fit_curves(curves: Sequence[Curve], form: str = "annealing", *, n_bootstrap:
     held = []
     if holdout and len(curves) >= 2:
         for i, c in enumerate(curves):
-            others = [d for j, d in enumerate(curves) if j != i]
-            held.append(curve_errors(fit_curve_law(others, form, lam=lam, start=law.vector), c))
+            rest = [j for j in range(len(curves)) if j != i]
+            refit = fit_curve_law([curves[j] for j in rest], form, lam=lam, start=law.vector, features=[feats[j] for j in rest])
+            held.append(curve_errors(refit, c))
     draws: list[tuple[float, ...]] = []
     if n_bootstrap:
         rng = np.random.default_rng(seed)
         for b in range(n_bootstrap):
-            d = fit_curve_law(_resample(curves, rng), form, lam=lam, start=law.vector)
+            picked, picked_feats = _resample(curves, feats, rng)
+            d = fit_curve_law(picked, form, lam=lam, start=law.vector, features=picked_feats)
             draws.append(d.vector)
             if progress:
                 progress(b + 1, n_bootstrap)
     intervals = None
     if draws:
+        from planner.laws.fitting import percentile_interval
+
         a = np.array(draws)
-        q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-        intervals = {k: tuple(float(x) for x in np.percentile(a[:, i], q)) for i, k in enumerate(PARAM_NAMES[form])}
+        intervals = {k: percentile_interval(a[:, i], level) for i, k in enumerate(PARAM_NAMES[form])}
     info = {"data_file": data_file, "runs": [c.run for c in curves], "points": int(y.size), "r2": r2,
             "objective": f"soft-L1 on relative residuals, f_scale {F_SCALE}", "date": _dt.date.today().isoformat()}
-    law = CurveLaw(name=law.name, form=form, coefficients=law.coefficients, peak_lr=law.peak_lr, warmup=law.warmup, lam=lam,
-                   fit_steps=law.fit_steps, draws=tuple(draws), source=f"fitted to {data_file or 'curves'}", fit_info=info)
+    law = replace(law, draws=tuple(draws), source=f"fitted to {data_file or 'curves'}", fit_info=info)
     return CurveFitOutcome(law=law, per_run=per_run, held_back=held, outliers=outliers, intervals=intervals, level=level,
                            data_file=data_file, r2=r2)

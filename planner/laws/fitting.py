@@ -43,6 +43,7 @@ __all__ = [
     "LossLawFit",
     "bootstrap",
     "data_fingerprint",
+    "percentile_interval",
 ]
 
 LOSS_FORMS = ("chinchilla", "overtrain")
@@ -327,6 +328,12 @@ class DownstreamFit:
         return c["epsilon"] - c["k"] * np.exp(-c["gamma"] * np.asarray(loss, float))
 
 
+def percentile_interval(values: Any, level: float) -> tuple[float, float]:
+    """The central ``level`` percentile interval of ``values`` (bootstrap draws)."""
+    lo, hi = np.percentile(np.asarray(values, dtype=float), [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
+
+
 @dataclass(frozen=True)
 class BootstrapResult:
     """Coefficient draws from refits on runs resampled with replacement.
@@ -342,8 +349,7 @@ class BootstrapResult:
     failed: int
 
     def interval(self, level: float = 0.95) -> dict[str, tuple[float, float]]:
-        lo, hi = 50 * (1 - level), 50 * (1 + level)
-        return {name: (float(np.percentile(self.draws[:, i], lo)), float(np.percentile(self.draws[:, i], hi))) for i, name in enumerate(self.names)}
+        return {name: percentile_interval(self.draws[:, i], level) for i, name in enumerate(self.names)}
 
 
 def bootstrap(

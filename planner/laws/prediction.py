@@ -8,6 +8,7 @@ import numpy as np
 
 from planner.errors import PlannerInputError
 from planner.laws.catalog import DEFAULT_LAW, get_downstream, get_law
+from planner.laws.fitting import percentile_interval
 from planner.validate import check_positive
 
 __all__ = ["predict"]
@@ -23,10 +24,8 @@ def predict(*, params: float, tokens: float, law: str | None = None, downstream:
     maps = dict(the_law.downstream) if downstream is None else {downstream: get_downstream(downstream)}
     loss = the_law.loss(params, tokens)
     draws = the_law.loss_draws(params, tokens)
-    lo, hi = 50 * (1 - level), 50 * (1 + level)
-
     def interval(values: np.ndarray) -> list[float] | None:
-        return [float(np.percentile(values, lo)), float(np.percentile(values, hi))] if len(values) > 1 else None
+        return list(percentile_interval(values, level)) if len(values) > 1 else None
 
     errors = {}
     for name, m in maps.items():

@@ -193,12 +193,11 @@ def uncertainty(law: ChinchillaLaw, maps: dict[str, DownstreamMap], problem: Pla
     the plan's own problem (same bits, k, serving cost) re-solved under each draw."""
     if not law.draws:
         return None
+    from planner.laws.fitting import percentile_interval
     from planner.serving.qat import precision_factor
 
-    lo_q, hi_q = 50 * (1 - level), 50 * (1 + level)
-
     def interval(values: Any) -> tuple[float, float]:
-        return float(np.percentile(values, lo_q)), float(np.percentile(values, hi_q))
+        return percentile_interval(values, level)
 
     rho = precision_factor(choice.bits, problem.serving.spec.kv_bits)
     losses = law.loss_draws(rho * choice.params, choice.tokens)
