@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from planner.errors import PlannerInputError
-from planner.laws.curves import CurveLaw
+from planner.laws.curves import CurveLaw, curve_loss
 from planner.laws.schedules import MAX_STEPS, SHAPES, decay_shape
 
 __all__ = ["DecayDecision", "best_decay_share", "decay_decision", "final_loss_with_decay", "lr_with_decay"]
@@ -75,8 +75,7 @@ class _AnnealingTail:
         m1 = self.m0 * lam**stable
         s2 = (self.s2 + self.m0 * geo * (1 - lam**stable) + m1 * geo * (1 - lam**decay)
               + float(drops @ (1 - lam ** np.arange(decay, 0, -1))) / (1 - lam))
-        p = self.law.coefficients
-        return float(p["L0"] + p["A"] * s1 ** (-p["alpha"]) - p["C"] * s2)
+        return float(curve_loss("annealing", self.law.vector, (np.array([s1]), np.array([s2])))[0])
 
 
 def _final_loss(law: CurveLaw, history: np.ndarray, shape: str, final: float) -> Any:
@@ -100,12 +99,11 @@ class DecayDecision:
     continue_then_decay: list[dict[str, Any]]
     anchor_shift: float
     law: str
+    extend: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def best_decay_share(self) -> float:
         return self.best_decay_steps / self.total_steps
-
-    extend: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def continuation_gain(self) -> float | None:
@@ -149,22 +147,36 @@ def _best_start(f: Any, lo: int, hi: int) -> int:
     return int(grid[int(np.argmin([f(s) for s in grid]))])
 
 
-def decay_decision(law: CurveLaw, history: Sequence[float] | np.ndarray, total_steps: int, *, shape: str = "1-sqrt",
-                   final: float = 0.0, observed: tuple[Sequence[int], Sequence[float]] | None = None,
-                   min_decay: int = 1) -> DecayDecision:
-    """When and how long to decay a run now at step ``len(history)`` with ``total_steps`` budgeted."""
+def _checked(history: Sequence[float] | np.ndarray, total_steps: int, shape: str, final: float, *, stretch: float = 1.0) -> np.ndarray:
+    """The history as an array, every input checked (``stretch``: the longest budget priced, as a multiple)."""
     h = np.asarray(history, dtype=float)
     t0 = h.size
     if t0 < 1 or not np.all(np.isfinite(h)) or h[-1] <= 0:
         raise PlannerInputError("the learning-rate history must be non-empty, finite and end above 0")
     if total_steps <= t0:
         raise PlannerInputError(f"the step budget ({total_steps:,}) must lie beyond the current step ({t0:,})")
-    if total_steps * max(EXTEND) > MAX_STEPS:
-        raise PlannerInputError(f"a step budget of at most {MAX_STEPS / max(EXTEND):,.0f} steps (the decision also prices {max(EXTEND):g}x it)")
+    if total_steps * stretch > MAX_STEPS:
+        raise PlannerInputError(f"a step budget of at most {MAX_STEPS / stretch:,.0f} steps"
+                                + (f" (the decision also prices {stretch:g}x it)" if stretch > 1 else ""))
     if shape not in SHAPES:
         raise PlannerInputError(f"unknown decay shape '{shape}'; use one of {', '.join(SHAPES)}")
     if not 0 <= final < 1 or (shape == "exp" and final <= 0):
         raise PlannerInputError("final is the last rate as a fraction of the current one, in [0, 1) (> 0 for exp)")
+    return h
+
+
+def _best_split(tail: Any, t0: int, total_steps: int, min_decay: int) -> tuple[int, float]:
+    """(decay start, final loss) of the best decay ending at ``total_steps``."""
+    start = _best_start(lambda s: tail(s - t0, total_steps - s), t0, total_steps - min_decay)
+    return start, tail(start - t0, total_steps - start)
+
+
+def decay_decision(law: CurveLaw, history: Sequence[float] | np.ndarray, total_steps: int, *, shape: str = "1-sqrt",
+                   final: float = 0.0, observed: tuple[Sequence[int], Sequence[float]] | None = None,
+                   min_decay: int = 1) -> DecayDecision:
+    """When and how long to decay a run now at step ``len(history)`` with ``total_steps`` budgeted."""
+    h = _checked(history, total_steps, shape, final, stretch=max(EXTEND))
+    t0 = h.size
     remaining = total_steps - t0
     min_decay = max(1, min(min_decay, remaining))
     anchored, shift = _anchor(law, h, observed)
@@ -174,8 +186,7 @@ def decay_decision(law: CurveLaw, history: Sequence[float] | np.ndarray, total_s
     def at_budget(start: int) -> float:  # decay from `start` (absolute) to the budget's end
         return tail(start - t0, total_steps - start)
 
-    start = _best_start(at_budget, t0, total_steps - min_decay)
-    best = at_budget(start)
+    start, best = _best_split(tail, t0, total_steps, min_decay)
     now = []
     for k in dict.fromkeys(min(remaining, max(1, round(share * total_steps))) for share in NOW_SHARES):
         loss = tail(0, k)
@@ -187,12 +198,7 @@ def decay_decision(law: CurveLaw, history: Sequence[float] | np.ndarray, total_s
     extend = []
     for factor in EXTEND:
         longer = round(total_steps * factor)
-
-        def at_longer(s: int, longer: int = longer) -> float:
-            return tail(s - t0, longer - s)
-
-        s = _best_start(at_longer, t0, longer - min_decay)
-        loss = at_longer(s)
+        s, loss = _best_split(tail, t0, longer, min_decay)
         extend.append({"total_steps": longer, "decay_steps": longer - s, "final_loss": loss, "gain": best - loss})
     return DecayDecision(step=t0, total_steps=total_steps, shape=shape, final=final, best_decay_start=start,
                          best_decay_steps=total_steps - start, best_final_loss=best, decay_now=now,
@@ -206,6 +212,6 @@ def best_decay_share(law: CurveLaw, steps: int, *, warmup: int | None = None, sh
 
     w = law.warmup if warmup is None else warmup
     w = min(w, steps - 2)
-    history = Schedule("constant", steps=w + 1, peak_lr=law.peak_lr, warmup=w).lr()
-    d = decay_decision(law, history, steps, shape=shape, final=final)
-    return d.best_decay_share, d.best_final_loss
+    history = _checked(Schedule("constant", steps=w + 1, peak_lr=law.peak_lr, warmup=w).lr(), steps, shape, final)
+    start, loss = _best_split(_final_loss(law, history, shape, final), history.size, steps, 1)  # only the best split
+    return (steps - start) / steps, loss
