@@ -25,7 +25,7 @@ def curve_presets() -> dict[str, CurveLaw]:
     return dict(_presets())
 
 
-def _saved_curve(name: str, path: str | Path) -> CurveLaw | None:
+def _saved_curve(path: str | Path) -> CurveLaw | None:
     """The curve law in a saved file, or None when the file holds another kind of law."""
     found, raw = read_law_file(path)
     if raw.get("form") not in CURVE_FORMS:
@@ -43,7 +43,7 @@ def get_curve_law(name_or_path: str | Path) -> CurveLaw:
     path = saved.get(key) or (text if is_law_path(text) else None)
     if path is None:
         raise unknown_name("curve law", text, [*_presets(), *saved])
-    law = _saved_curve(key, path)
+    law = _saved_curve(path)
     if law is None:
         raise PlannerInputError(f"'{text}' is a final-loss law, not a loss-curve law: fit one with plan curve fit")
     return law
@@ -55,15 +55,13 @@ def curve_entries() -> list[dict[str, Any]]:
     out = [law.to_dict() for law in _presets().values()]
     for name, path in saved_laws().items():
         try:
-            law = _saved_curve(name, path)
-        except PlannerInputError as exc:
-            try:
-                form = read_law_file(path)[1].get("form")
-            except PlannerInputError:
-                continue  # the loss-law listing reports the unreadable file
-            if form in CURVE_FORMS:
-                out.append({"name": name, "form": "unreadable", "origin": str(path), "source": str(exc)})
+            found, raw = read_law_file(path)
+        except PlannerInputError:
+            continue  # the loss-law listing reports the unreadable file
+        if raw.get("form") not in CURVE_FORMS:
             continue
-        if law is not None:
-            out.append(law.to_dict())
+        try:
+            out.append(CurveLaw.from_table(found, raw, origin=str(path)).to_dict())
+        except PlannerInputError as exc:
+            out.append({"name": name, "form": "unreadable", "origin": str(path), "source": str(exc)})
     return out

@@ -147,3 +147,13 @@ def test_a_schedule_far_from_the_laws_peak_rate_warns(cli):
     assert code == 0 and "extrapolation" in err and json.loads(out)["warnings"]
     code, out, err = cli("curve", "predict", "--law", "mpl-25m", "--schedule", "cosine", "--steps", "5000", "--json")
     assert code == 0 and not json.loads(out)["warnings"] and "warning" not in err
+
+
+def test_a_corrupt_saved_curve_law_is_listed_as_unreadable_with_one_warning(cli):
+    from planner.io.store import save_law_table
+
+    save_law_table("broken", {"form": "annealing", "L0": 2.0})  # no A, alpha, C, peak_lr
+    code, out, err = cli("laws", "list", "--json")
+    entries = [e for e in json.loads(out) if e["name"] == "broken"]
+    assert code == 0 and len(entries) == 1 and entries[0]["form"] == "unreadable"
+    assert err.count("broken") == 1 and "does not load" in err
