@@ -42,7 +42,10 @@ def predict_figure(lr: np.ndarray, law: Any, observed: Any = None, *, title: str
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     steps = _thin(lr.size)
-    steps = steps[steps >= max(law.warmup, 1)] if np.any(steps >= max(law.warmup, 1)) else steps
+    from planner.laws.schedules import warmup_end
+
+    start = max(warmup_end(lr), 1)  # as plan curve predict: the loss after the schedule's own warmup
+    steps = steps[steps >= start] if np.any(steps >= start) else steps
     pred = law.loss(lr, steps)
     ax.plot(steps, pred, "-", color="C0", label="predicted")
     drawn: dict[str, Any] = {"steps": steps.tolist(), "predicted": pred.tolist()}
