@@ -182,7 +182,7 @@ def predict_command(law_name: str, schedule: str, steps: int | None, peak_lr: fl
 def _peak_warnings(law: Any, lr: Any) -> list[str]:
     """A warning (also on stderr) when the schedule's peak is far from the rate the law was fitted at."""
     ratio = float(lr.max()) / law.peak_lr
-    if 0.5 <= ratio <= 2.0:
+    if 0.5 <= ratio <= 2.0:  # a planner threshold: no published bound on how far a curve law carries
         return []
     w = (f"peak learning rate {lr.max():.3g} is {ratio:.3g}x the rate {law.name} was fitted at ({law.peak_lr:g}): "
          "a curve law is fitted at its runs' peak rate, so this prediction is an extrapolation")

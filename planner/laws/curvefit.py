@@ -44,6 +44,9 @@ __all__ = ["Curve", "CurveFitOutcome", "curve_errors", "curves_from_table", "fit
 #: Soft-L1 threshold on relative residuals: 0.1 % of the loss, about the step-to-step noise of
 #: the shipped curves (a planner choice).
 F_SCALE = 1e-3
+#: Planner choices, not published figures: a point is an outlier beyond this many robust SD;
+#: the block bootstrap resamples runs of this many logged points (about 2k steps of the shipped
+#: curves, longer than their residuals' correlation).
 OUTLIER_SIGMAS = 4.0
 BLOCK = 16
 #: Starts of the fit (a planner choice: they span the values the two papers report).

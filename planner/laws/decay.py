@@ -28,6 +28,8 @@ from planner.laws.schedules import MAX_STEPS, SHAPES, decay_shape
 
 __all__ = ["DecayDecision", "best_decay_share", "decay_decision", "final_loss_with_decay", "lr_with_decay"]
 
+#: Numerical and reporting choices: the law is anchored to the median residual of the run's last
+#: ANCHOR_POINTS logs; the search tries COARSE decay starts per round before narrowing.
 ANCHOR_POINTS = 10
 COARSE = 128
 #: Decay lengths of the "decay now" table, as shares of the total budget (a reporting choice).
