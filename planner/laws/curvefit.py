@@ -45,8 +45,8 @@ __all__ = ["Curve", "CurveFitOutcome", "curve_errors", "curves_from_table", "fit
 #: the shipped curves (a planner choice).
 F_SCALE = 1e-3
 #: Planner choices, not published figures: a point is an outlier beyond this many robust SD;
-#: the block bootstrap resamples runs of this many logged points (about 2k steps of the shipped
-#: curves, longer than their residuals' correlation).
+#: the block bootstrap resamples runs of this many logged points (2,048 steps of the shipped
+#: curves, logged every 128; the residual correlation length was not measured).
 OUTLIER_SIGMAS = 4.0
 BLOCK = 16
 #: Starts of the fit (a planner choice: they span the values the two papers report).
