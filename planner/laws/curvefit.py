@@ -41,15 +41,16 @@ from planner.laws.schedules import lr_from_points, warmup_end
 
 __all__ = ["Curve", "CurveFitOutcome", "curve_errors", "curves_from_table", "fit_curve_law", "fit_curves", "read_curves"]
 
-#: Soft-L1 threshold on relative residuals: 0.1 % of the loss, about the step-to-step noise of
-#: the shipped curves (a planner choice).
+#: Soft-L1 threshold on relative residuals: 0.1 % of the loss, about the fits' mean in-sample
+#: error on the shipped curves (0.08-0.11 %, README) (a planner choice).
 F_SCALE = 1e-3
 #: Planner choices, not published figures: a point is an outlier beyond this many robust SD;
 #: the block bootstrap resamples runs of this many logged points (2,048 steps of the shipped
 #: curves, logged every 128; the residual correlation length was not measured).
 OUTLIER_SIGMAS = 4.0
 BLOCK = 16
-#: Starts of the fit (a planner choice: they span the values the two papers report).
+#: Starts of the fit (a planner choice: a grid around the values fitted on the shipped curves,
+#: e.g. L0 2.8-3.1, A ~0.5-0.6, alpha ~0.47-0.50; the papers' own values were not available here).
 _STARTS = {
     "annealing": [(L0, A, a, C) for L0 in (1.5, 3.0) for A in (0.5, 1.0) for a in (0.3, 0.6) for C in (0.5, 2.0)],
     "multi-power": [(L0, 0.5, 0.5, B, C, 0.5, 0.5) for L0 in (1.5, 3.0) for B in (100.0, 1000.0) for C in (0.5, 5.0)],
