@@ -70,7 +70,13 @@ def test_without_either_the_recipe_keeps_minicpms_share():
     assert p.recipe.decay_steps == round(0.10 * p.recipe.steps)
 
 
-def test_unknown_names_are_refused_before_any_solve():
+def test_unknown_names_are_refused_before_any_solve(monkeypatch):
+    import planner.planning.pipeline as pipeline
+
+    def no_solve(*args, **kwargs):
+        raise AssertionError("solved before the names were checked")
+
+    monkeypatch.setattr(pipeline, "search", no_solve)
     with pytest.raises(PlannerInputError, match="unknown optimizer"):
         planner.plan(budget_flops=1e22, gpu="h100", optimizer="lion")
     with pytest.raises(PlannerInputError, match="unknown curve law"):
