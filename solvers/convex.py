@@ -21,19 +21,23 @@ from typing import Any
 import cvxpy as cp
 
 from solvers.problem import (
+    BUDGET,
+    MAX_PARAMS,
+    MAX_RATIO,
+    MAX_TOKENS,
+    MAX_TRAIN,
+    MIN_PARAMS,
+    MIN_RATIO,
+    TARGET,
     AllocationProblem,
     AllocationSolution,
     InfeasibleProblem,
     SolveFailed,
     check_reachable,
+    check_support_affordable,
 )
 
 __all__ = ["cache_info", "solve_convex"]
-
-# Constraint names used in AllocationSolution.binding.
-BUDGET, TARGET = "lifetime_budget", "target_loss"
-MAX_PARAMS, MAX_TOKENS, MAX_TRAIN = "max_params", "max_tokens", "max_train_flops"
-MIN_PARAMS, MIN_RATIO, MAX_RATIO = "min_params", "min_tokens_per_param", "max_tokens_per_param"
 
 # A constraint counts as binding when its dual exceeds this (duals are elasticities,
 # dimensionless, so an absolute threshold is meaningful).
@@ -174,13 +178,7 @@ def solve_convex(problem: AllocationProblem) -> AllocationSolution:
                 train_flops_needed=needed.train_flops,
                 max_train_flops=problem.max_train_flops,
             )
-        if problem.objective == "min_loss" and (problem.min_params or problem.min_tokens_per_param):
-            n = problem.min_params or 1.0  # the cheapest plan the support allows
-            d = n * (problem.min_tokens_per_param or 0.0)
-            cheapest = problem.train_flops(n, d) + problem.inference_flops(n)
-            if cheapest >= problem.budget_flops:
-                raise InfeasibleProblem("support", min_params=n, cheapest_flops=cheapest,
-                                        budget_flops=problem.budget_flops, serving_flops=problem.inference_flops(n))
+        check_support_affordable(problem)
         raise SolveFailed(f"GP solver returned status '{status}' for a feasible problem")
     n, d = float(built.N.value), float(built.D.value)
     duals = {name: float(c.dual_value or 0.0) for name, c in built.constraints.items()}

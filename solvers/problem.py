@@ -22,6 +22,11 @@ from typing import Literal
 
 __all__ = ["AllocationProblem", "AllocationSolution", "LawCoefficients", "Objective"]
 
+# Constraint names used in AllocationSolution.binding (every backend reports these).
+BUDGET, TARGET = "lifetime_budget", "target_loss"
+MAX_PARAMS, MAX_TOKENS, MAX_TRAIN = "max_params", "max_tokens", "max_train_flops"
+MIN_PARAMS, MIN_RATIO, MAX_RATIO = "min_params", "min_tokens_per_param", "max_tokens_per_param"
+
 Objective = Literal["min_loss", "min_compute"]
 
 
@@ -161,3 +166,16 @@ def check_reachable(problem: AllocationProblem) -> None:
         if problem.max_params and slack - n_term > 0:  # tokens needed at max_params
             detail["tokens_needed"] = (law.B / (slack - n_term)) ** (1 / law.beta)
         raise InfeasibleProblem("bounds", **detail)
+
+
+def check_support_affordable(problem: AllocationProblem) -> None:
+    """Raise :class:`InfeasibleProblem` ("support") when even the cheapest plan the law's support
+    allows (the smallest model at the fewest tokens per parameter) costs the whole budget."""
+    if problem.objective != "min_loss" or not (problem.min_params or problem.min_tokens_per_param):
+        return
+    n = problem.min_params or 1.0
+    d = n * (problem.min_tokens_per_param or 0.0)
+    cheapest = problem.train_flops(n, d) + problem.inference_flops(n)
+    if cheapest >= problem.budget_flops:
+        raise InfeasibleProblem("support", min_params=n, cheapest_flops=cheapest,
+                                budget_flops=problem.budget_flops, serving_flops=problem.inference_flops(n))
