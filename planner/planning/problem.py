@@ -222,8 +222,8 @@ def solve_choice(problem: PlanningProblem, bits: int, samples: int, n_start: flo
     ``n_start`` (e.g. the same choice's N at the previous fixed-point round) is where the
     serving monomials are first matched; it changes how many re-matches run, not the answer
     beyond the re-matching tolerance."""
-    from solvers.convex import solve_convex
     from solvers.problem import AllocationProblem, InfeasibleProblem, SolveFailed
+    from solvers.reduced import solve_reduced
 
     low = problem.lowering(bits, samples)
     eff = served_coefficients(problem.coeffs, bits, low.spec.kv_bits)
@@ -249,7 +249,7 @@ def solve_choice(problem: PlanningProblem, bits: int, samples: int, n_start: flo
                                  min_params=sup.min_params, min_tokens_per_param=sup.min_tokens_per_param,
                                  max_tokens_per_param=sup.max_tokens_per_param)
         try:
-            sol = solve_convex(prob)
+            sol = solve_reduced(prob)
         except InfeasibleProblem as exc:
             if exc.constraint == "support" and n0 != sup.min_params:
                 n0 = sup.min_params  # the monomials were matched far away: check the support's edge exactly

@@ -151,13 +151,13 @@ def test_console_script_exit_codes():
 
 
 def test_solver_failure_is_one_line_exit_1(cli, monkeypatch):
-    import solvers.convex
+    import solvers.reduced
     from solvers.problem import SolveFailed
 
     def broken(problem):
         raise SolveFailed("GP solver returned status 'solver_error' for a feasible problem")
 
-    monkeypatch.setattr(solvers.convex, "solve_convex", broken)
+    monkeypatch.setattr(solvers.reduced, "solve_reduced", broken)
     code, _, err = cli("--budget", "1e23")
     assert code == 1 and err.startswith("plan: error: solver failure:") and err.count("\n") == 1
 
