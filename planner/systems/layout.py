@@ -299,6 +299,12 @@ def search_layouts(
         raise PlannerInputError("--gpus and --global-batch must be positive")
     cal = calibration or load_calibration(accel)
     fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
+    key = None
+    if method == "exhaustive" and storage is None and progress is None:
+        key = (shape, accel, n_gpus, _batches_seen(global_batch, n_gpus), tuple(sorted(fixed.items())), top_k, cal,
+               precision, memory_reserve_fraction, flash_attention, tp_overlap)
+        if key in _SEARCHED:
+            return _SEARCHED[key]
     cands = candidates(shape, accel, n_gpus, global_batch, fixed)
     kw = dict(flash_attention=flash_attention, memory_reserve_fraction=memory_reserve_fraction)
 
@@ -331,9 +337,28 @@ def search_layouts(
     res = evaluate(shape, accel, n_gpus, sub["B"], sub, cal, precision=precision, tp_overlap=tp_overlap, **kw)
     usable = accel.hbm_bytes * (1 - memory_reserve_fraction)
     top = tuple(_result(res, j, sub, usable) for j in range(len(pick)))
-    return LayoutSearch(best=top[0], top=top, method=found.method, evaluated=found.evaluated, space_size=found.space_size,
-                        why=_why(top[0], _runner_up(top)), calibration=cal, shape=shape,
-                        global_batch=top[0].global_batch, n_gpus=n_gpus)
+    out = LayoutSearch(best=top[0], top=top, method=found.method, evaluated=found.evaluated, space_size=found.space_size,
+                       why=_why(top[0], _runner_up(top)), calibration=cal, shape=shape,
+                       global_batch=top[0].global_batch, n_gpus=n_gpus)
+    if key is not None:
+        if len(_SEARCHED) >= _SEARCHED_MAX:
+            _SEARCHED.clear()
+        _SEARCHED[key] = out
+    return out
+
+
+# Exhaustive searches already run, by everything they depend on: a plan's cluster stage asks
+# again for the same model on the same sizes once its fixed point settles (the batch target
+# moving in its last digits, which changes no layout's rounded batch). Bounded; records are frozen.
+_SEARCHED: dict[tuple, LayoutSearch] = {}
+_SEARCHED_MAX = 512
+
+
+def _batches_seen(global_batch: int | BatchTarget, n_gpus: int) -> int | tuple[int, ...]:
+    """What a search sees of the batch: the global batch, or each DP x micro-batch's rounding."""
+    if not isinstance(global_batch, BatchTarget):
+        return global_batch
+    return tuple(global_batch.for_unit(b * d) for d in _divisors(n_gpus) for b in _MICRO_BATCHES)
 
 
 def evaluate_layout(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch: int, layout: Layout, **kw: Any) -> LayoutResult:

@@ -155,3 +155,21 @@ def test_explicit_shape_flags_keep_multi_head_attention_and_the_rule_for_the_res
     assert (gpt.kv_heads, gpt.ffn, gpt.vocab) == (96, 4 * 12288, 128256)
     llama = shape_from_flags(None, 8192, {"layers": 80, "hidden": 8192, "kv_heads": 8})
     assert (llama.heads, llama.kv_heads, llama.ffn) == (64, 8, 28672)  # Llama 3 70B's MLP width
+
+
+def test_a_repeated_search_is_served_from_memory_only_when_it_sees_the_same_batches():
+    import planner.systems.layout as layout
+
+    h100 = load_registry().get("h100")
+    shape = shape_for_params(7e9, seq=2048)
+    layout._SEARCHED.clear()
+    first = layout.search_layouts(shape, h100, 64, layout.BatchTarget(2000.6015924, 2.0))
+    # The fixed point's last digits round no layout's batch differently: the same record.
+    assert layout.search_layouts(shape, h100, 64, layout.BatchTarget(2000.6015951, 2.0)) is first
+    # A target that rounds some layout's batch differently is searched afresh, and matches a
+    # search with nothing remembered.
+    moved = layout.search_layouts(shape, h100, 64, layout.BatchTarget(1500.0, 2.0))
+    assert moved is not first
+    layout._SEARCHED.clear()
+    assert layout.search_layouts(shape, h100, 64, layout.BatchTarget(1500.0, 2.0)) == moved
+    assert layout.search_layouts(shape, h100, 64, layout.BatchTarget(2000.6015924, 2.0)) == first
