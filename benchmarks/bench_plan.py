@@ -7,7 +7,9 @@ Prints, on this machine:
   * a cold `plan --budget 1e23 --gpu h100 --infer-tokens 1e12` process, next to a bare
     `python -c "import cvxpy"` (the target: little more than importing cvxpy);
   * the per-call time of re-solving the cached geometric program over 200 budgets
-    (target ~1-2 ms per re-solve), with and without an inference term.
+    (target ~1-2 ms per re-solve), with and without an inference term, and of the reduced
+    1-D backend the plan uses on the same problems;
+  * warm plan() calls, each with the layout searches' memory cleared (a new plan's searches).
 """
 
 from __future__ import annotations
@@ -28,9 +30,13 @@ def wall(cmd: list[str], repeat: int = 5) -> float:
     return statistics.median(times)
 
 
-def resolve_loop(inference_tokens: float, n: int = 200) -> float:
+def resolve_loop(inference_tokens: float, n: int = 200, backend: str = "convex") -> float:
     from planner.laws.catalog import get_law
-    from solvers import AllocationProblem, LawCoefficients, solve_convex
+    from solvers import AllocationProblem, LawCoefficients
+    from solvers import solve_convex as gp
+    from solvers import solve_reduced
+
+    solve_convex = gp if backend == "convex" else solve_reduced
 
     law = LawCoefficients.of(get_law("besiroglu2024"))
     budgets = [10 ** (20 + 6 * i / (n - 1)) for i in range(n)]
@@ -44,10 +50,12 @@ def resolve_loop(inference_tokens: float, n: int = 200) -> float:
 def warm_plan(n: int = 5, **kwargs: object) -> float:
     """In-process plan() after a warm-up (GP shapes compiled), median seconds."""
     import planner
+    from planner.systems import layout
 
     planner.plan(**kwargs)
     times = []
     for _ in range(n):
+        layout._SEARCHED.clear()
         t = time.perf_counter()
         planner.plan(**kwargs)
         times.append(time.perf_counter() - t)
@@ -62,6 +70,8 @@ def main() -> None:
     print(f"plan --budget 1e23 ... (cold)    {cold * 1e3:8.0f} ms")
     print(f"re-solve, training only          {resolve_loop(0.0) * 1e3:8.2f} ms per budget (200 budgets)")
     print(f"re-solve, with 1e12 served       {resolve_loop(1e12) * 1e3:8.2f} ms per budget (200 budgets)")
+    print(f"reduced 1-D, training only       {resolve_loop(0.0, backend='reduced') * 1e3:8.2f} ms per budget")
+    print(f"reduced 1-D, with 1e12 served    {resolve_loop(1e12, backend='reduced') * 1e3:8.2f} ms per budget")
     head = dict(budget_flops=1e23, gpu="h100", infer_tokens=1e12)
     print(f"plan(), headline, warm           {warm_plan(**head) * 1e3:8.0f} ms (roofline, 3 bit widths, cluster ladder and fixed point)")
     print(f"plan(), headline, one MFU        {warm_plan(**head, choose_layout=False) * 1e3:8.0f} ms (no cluster or layout)")
