@@ -32,9 +32,8 @@ def wall(cmd: list[str], repeat: int = 5) -> float:
 
 def resolve_loop(inference_tokens: float, n: int = 200, backend: str = "convex") -> float:
     from planner.laws.catalog import get_law
-    from solvers import AllocationProblem, LawCoefficients
+    from solvers import AllocationProblem, LawCoefficients, solve_reduced
     from solvers import solve_convex as gp
-    from solvers import solve_reduced
 
     solve_convex = gp if backend == "convex" else solve_reduced
 

@@ -11,6 +11,7 @@ nodes, the smallest model-parallel size that fits).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -137,24 +138,27 @@ class LayoutSearch:
         return doc
 
 
-def _divisors(x: int) -> list[int]:
-    return [k for k in range(1, x + 1) if x % k == 0]
+@functools.lru_cache(maxsize=4096)
+def _divisors(x: int) -> tuple[int, ...]:
+    return tuple(k for k in range(1, x + 1) if x % k == 0)
 
 
-def _virtual_stages(layers: int, p: int) -> list[int]:
+@functools.lru_cache(maxsize=4096)
+def _virtual_stages(layers: int, p: int) -> tuple[int, ...]:
     """Interleaving depths v for ``p`` stages: v divides the (longest) stage's layers, and an
     uneven split's shorter first and last stages each lose at most one chunk's worth (as
     Llama 3 405B's 126 layers on PP16: 7 / 8 ... 8 / 7)."""
     if p == 1:
-        return [1]
+        return (1,)
     first, middle, last = pipeline_split(layers, p)
-    return [v for v in _divisors(middle) if v <= _MAX_V and max(middle - first, middle - last) <= middle // v]
+    return tuple(v for v in _divisors(middle) if v <= _MAX_V and max(middle - first, middle - last) <= middle // v)
 
 
-def _stage_counts(layers: int) -> list[int]:
+@functools.lru_cache(maxsize=1024)
+def _stage_counts(layers: int) -> tuple[int, ...]:
     """Pipeline sizes searched: the divisors of the layer count, and the powers of two that
     split it unevenly (Megatron's first/last-stage split; Llama 3 405B ran 126 layers on PP16)."""
-    return sorted(set(_divisors(layers)) | {2**k for k in range(1, 8) if pipeline_split(layers, 2**k) is not None})
+    return tuple(sorted(set(_divisors(layers)) | {2**k for k in range(1, 8) if pipeline_split(layers, 2**k) is not None}))
 
 
 def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch: int | BatchTarget,
@@ -312,7 +316,7 @@ def search_layouts(
         return memory_per_gpu(shape, accel, c["B"], c, **kw)["fits"]
 
     def step_time(c: dict[str, np.ndarray]) -> np.ndarray:  # per sequence: batches may differ
-        return evaluate(shape, accel, n_gpus, c["B"], c, cal, precision=precision, tp_overlap=tp_overlap, **kw)["step_time_s"] / c["B"]
+        return evaluate(shape, accel, n_gpus, c["B"], c, cal, precision=precision, tp_overlap=tp_overlap, step_only=True, **kw)["step_time_s"] / c["B"]
 
     if method == "exhaustive":
         found = exhaustive(cands, feasible, step_time)

@@ -205,9 +205,11 @@ def evaluate(
     memory_reserve_fraction: float = DEFAULT_MEMORY_RESERVE_FRACTION,
     precision: str = "bf16",
     tp_overlap: bool = False,
+    step_only: bool = False,
 ) -> dict[str, np.ndarray]:
     """Memory and step time of each layout in ``layout`` (arrays t, p, d, c, v, b,
-    recompute (index into RECOMPUTE), sp (0/1), zero (0..3)).
+    recompute (index into RECOMPUTE), sp (0/1), zero (0..3)); ``step_only`` returns just
+    ``step_time_s`` (a search ranking layouts whose memory it has already checked).
 
     Returns arrays: ``memory_per_gpu_bytes``, ``fits``, ``step_time_s``, ``mfu``, ``hfu``,
     ``tokens_per_s`` and the step-time parts (``compute_s``, ``bubble_s``, ``tp_comm_s``,
@@ -319,6 +321,8 @@ def evaluate(
     optimizer = 2 * 16 * opt_params / hbm_bw  # read and write fp32 master + moments
 
     step = pipe + dp_exposed + optimizer
+    if step_only:
+        return {"step_time_s": step}
 
     mem = memory_per_gpu(shape, accel, global_batch, layout, flash_attention=flash_attention, memory_reserve_fraction=memory_reserve_fraction)
     memory, usable = mem["memory_per_gpu_bytes"], mem["usable_bytes"]

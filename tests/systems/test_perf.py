@@ -157,3 +157,17 @@ def test_llama3_405b_as_the_planner_would_search_it():
     errors = llama3_errors(load_calibration(REG.get("h100")))
     print(report("Llama 3 405B, planner search (memory checked)", errors))
     assert errors.size == 3 and np.all(errors < 0) and np.max(np.abs(errors)) <= 0.30
+
+
+def test_step_only_is_the_full_evaluations_step_time():
+    from planner.systems.layout import candidates
+    from planner.systems.perf import evaluate
+
+    h100 = load_registry().get("h100")
+    shape = shape_for_params(7e9, seq=4096)
+    cands = candidates(shape, h100, 64, 512, {})
+    cal = load_calibration(h100)
+    full = evaluate(shape, h100, 64, cands["B"], cands, cal, tp_overlap=True)
+    fast = evaluate(shape, h100, 64, cands["B"], cands, cal, tp_overlap=True, step_only=True)
+    assert set(fast) == {"step_time_s"}
+    np.testing.assert_array_equal(fast["step_time_s"], full["step_time_s"])
