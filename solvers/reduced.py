@@ -164,9 +164,7 @@ class _Reduced:
 
     def dh_on(self, name: str, x: float) -> float:
         """h' at x with ``name`` the active bound (a one-sided derivative at a kink)."""
-        y, slope = self.bound(name, x)
-        fx, fy = self.grad_objective(math.exp(x), math.exp(min(max(y, -300.0), 300.0)))
-        return fx + fy * slope
+        return self._h_slope(x, *self.bound(name, x))
 
     def gap(self, x: float) -> tuple[float, float]:
         """How far y(x) is inside the far-side bounds (concave in x), and its slope."""
@@ -181,9 +179,12 @@ class _Reduced:
 
     def dh(self, x: float) -> float:
         """d/dx of the reduced objective F(x, y(x))."""
-        n, (y, slope, _) = math.exp(x), self.y(x)
+        y, slope, _ = self.y(x)
+        return self._h_slope(x, y, slope)
+
+    def _h_slope(self, x: float, y: float, slope: float) -> float:
         # Near the domain's edge y runs to +-infinity; the gradient's ratios settle long before.
-        fx, fy = self.grad_objective(n, math.exp(min(max(y, -300.0), 300.0)))
+        fx, fy = self.grad_objective(math.exp(x), math.exp(min(max(y, -300.0), 300.0)))
         return fx + fy * slope
 
     # -- gradients in log-log space (for h' and the certificate) --------------------------
@@ -237,8 +238,8 @@ def _root(f, a: float, b: float) -> float:  # noqa: ANN001 - a scalar function
 def _bracket(f, lo: float, hi: float, x0: float) -> tuple[float, float]:  # noqa: ANN001
     """A sub-interval of [lo, hi] (where the increasing ``f`` changes sign) around ``x0``.
 
-    Steps out from ``x0`` by doubling widths; Brent then starts from a bracket about one unit
-    wide instead of the whole domain (a third of the evaluations on the planner's problems)."""
+    Steps out from ``x0`` by doubling widths, so Brent starts from a bracket about as wide as
+    the guess was wrong rather than from the whole 80-unit domain."""
     x0 = min(max(x0, lo), hi)
     v = f(x0)
     if v == 0:
@@ -294,6 +295,7 @@ def _feasible_interval(r: _Reduced) -> tuple[float, float] | None:
         return None
     if not r.other:
         return lo, hi
+
     def gap(x: float) -> float:
         return r.gap(x)[0]
 
@@ -320,15 +322,16 @@ def solve_reduced(problem: AllocationProblem) -> AllocationSolution:
     certificate fails or the problem is infeasible (which the GP backend explains)."""
     check_reachable(problem)
     r = _Reduced(problem)
-    x = None if r.hi < r.lo else _argmin(r, r.lo, r.hi)
+    if r.hi < r.lo:  # no N in the box (e.g. min_params beyond what the budget reaches)
+        return _infeasible(problem)
     # Minimise over the N box first: where that point already keeps the far-side bounds it is
     # the optimum (a subset's minimiser found in the superset); h is convex, so otherwise the
     # optimum is the feasible interval's end nearest it.
-    if x is None or (r.other and r.gap(x)[0] < 0):
+    x = _argmin(r, r.lo, r.hi)
+    if r.other and r.gap(x)[0] < 0:
         interval = _feasible_interval(r)
         if interval is None:
-            check_support_affordable(problem)  # the common way a planner's choice is out of reach
-            return _fallback(problem)
+            return _infeasible(problem)
         x = min(max(x, interval[0]), interval[1])
     y, _, _ = r.y(x)
     n, d = math.exp(x), math.exp(y)
@@ -359,6 +362,12 @@ def solve_reduced(problem: AllocationProblem) -> AllocationSolution:
         elasticity=elasticity,
         binding=binding,
     )
+
+
+def _infeasible(problem: AllocationProblem) -> AllocationSolution:
+    """Name the binding constraint: the support check here (without cvxpy), else the GP's."""
+    check_support_affordable(problem)  # the common way a planner's choice is out of reach
+    return _fallback(problem)
 
 
 def _fallback(problem: AllocationProblem) -> AllocationSolution:
