@@ -140,7 +140,8 @@ class LayoutSearch:
 
 @functools.lru_cache(maxsize=4096)
 def _divisors(x: int) -> tuple[int, ...]:
-    return tuple(k for k in range(1, x + 1) if x % k == 0)
+    small = [k for k in range(1, int(x**0.5) + 1) if x % k == 0]
+    return tuple(sorted(set(small) | {x // k for k in small}))
 
 
 @functools.lru_cache(maxsize=4096)
