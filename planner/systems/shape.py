@@ -273,20 +273,19 @@ def smooth_dims(params: float) -> tuple[float, float, float]:
     rule = LLAMA3_RULE
     if not (math.isfinite(params) and params > 0):
         raise PlannerInputError(f"params must be positive, got {params}")
-
-    def count(h: float) -> float:
-        kv = min(h, rule["kv_heads"] * rule["head_dim"])
-        per_layer = 2 * h * h + 2 * h * kv + 3 * h * rule["ffn_ratio"] * h + 2 * h
-        return h / rule["hidden_per_layer"] * per_layer + 2 * rule["vocab"] * h + h
-
-    lo, hi = math.log(1e-6), math.log(1e12)  # far beyond any model: count() spans ~1e-1..1e33
-    for _ in range(200):  # bisection in log h: count() increases with h
-        mid = 0.5 * (lo + hi)
-        if count(math.exp(mid)) < params:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-13:
+    # With h / 128 layers the count is a cubic in h with positive coefficients, one for each
+    # side of the KV width's cap (min(h, 1024)): c3 h^3 + c2 h^2 + c1 h.
+    cap, per = float(rule["kv_heads"] * rule["head_dim"]), float(rule["hidden_per_layer"])
+    c1, swiglu = 2.0 * rule["vocab"] + 1.0, 3.0 * rule["ffn_ratio"]
+    below = ((4.0 + swiglu) / per, 2.0 / per, c1)  # KV width h
+    above = ((2.0 + swiglu) / per, (2.0 * cap + 2.0) / per, c1)  # KV width capped
+    c3, c2, c1 = above if params >= below[0] * cap**3 + below[1] * cap**2 + c1 * cap else below
+    # Newton's method from above (each term alone bounds the root from above; the cubic is
+    # convex and increasing for h > 0, so the iterates fall monotonically onto the root).
+    h = min((params / c3) ** (1 / 3), (params / c2) ** 0.5, params / c1)
+    for _ in range(100):
+        step = (((c3 * h + c2) * h + c1) * h - params) / ((3.0 * c3 * h + 2.0 * c2) * h + c1)
+        h -= step
+        if step <= 1e-15 * h:
             break
-    h = math.exp(0.5 * (lo + hi))
     return h / rule["hidden_per_layer"], h, min(h, float(rule["kv_heads"] * rule["head_dim"]))

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.systems.shape import LLAMA3_RULE, ModelShape, _round_up, shape_for_params
+from planner.systems.shape import (
+    LLAMA3_RULE,
+    ModelShape,
+    _round_up,
+    shape_for_params,
+    smooth_dims,
+)
 
 
 def _naive(params: float, seq: int, mlp: str = "swiglu", vocab: int = LLAMA3_RULE["vocab"]) -> ModelShape:
@@ -45,3 +52,26 @@ def test_fast_shape_search_is_the_naive_rule(params, seq, mlp, vocab):
 def test_llama3_sizes_come_back():
     assert (shape_for_params(8.03e9).layers, shape_for_params(8.03e9).hidden) == (32, 4096)
     assert (shape_for_params(70.6e9).layers, shape_for_params(70.6e9).hidden) == (80, 8192)
+
+
+def _nominal_count(h: float) -> float:
+    """The rule's nominal parameter count at hidden width h (h / 128 layers), term by term."""
+    rule = LLAMA3_RULE
+    kv = min(h, rule["kv_heads"] * rule["head_dim"])
+    per_layer = 2 * h * h + 2 * h * kv + 3 * h * rule["ffn_ratio"] * h + 2 * h
+    return h / rule["hidden_per_layer"] * per_layer + 2 * rule["vocab"] * h + h
+
+
+@settings(max_examples=300, deadline=None)
+@given(log10_params=st.floats(-3, 30))
+def test_smooth_dims_solves_the_nominal_count(log10_params):
+    params = 10.0**log10_params
+    layers, width, kv = smooth_dims(params)
+    assert _nominal_count(width) == pytest.approx(params, rel=1e-12)
+    assert layers == width / LLAMA3_RULE["hidden_per_layer"] and kv == min(width, 1024.0)
+
+
+def test_smooth_dims_is_continuous_across_the_kv_cap():
+    at_cap = _nominal_count(1024.0)
+    below, above = smooth_dims(at_cap * (1 - 1e-12))[1], smooth_dims(at_cap * (1 + 1e-12))[1]
+    assert below == pytest.approx(1024.0, rel=1e-11) and above == pytest.approx(1024.0, rel=1e-11)
