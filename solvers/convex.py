@@ -21,16 +21,9 @@ from typing import Any
 import cvxpy as cp
 
 from solvers.problem import (
-    BUDGET,
-    MAX_PARAMS,
-    MAX_RATIO,
-    MAX_TOKENS,
-    MAX_TRAIN,
-    MIN_PARAMS,
-    MIN_RATIO,
-    TARGET,
     AllocationProblem,
     AllocationSolution,
+    Constraint,
     InfeasibleProblem,
     SolveFailed,
     check_reachable,
@@ -100,30 +93,30 @@ def _build(shape: tuple[Any, ...]) -> _Built:
     if objective == "min_loss":
         par["budget"] = cp.Parameter(pos=True, name="budget")
         goal = cp.Minimize(par["E"] + reducible)
-        cons[BUDGET] = lifetime <= par["budget"]
+        cons[Constraint.BUDGET] = lifetime <= par["budget"]
     else:
         # Written as reducible <= target - E: better scaled than E + ... <= target.
         par["excess"] = cp.Parameter(pos=True, name="excess")
         goal = cp.Minimize(lifetime)
-        cons[TARGET] = reducible <= par["excess"]
+        cons[Constraint.TARGET] = reducible <= par["excess"]
     if has_np:
         par["max_params"] = cp.Parameter(pos=True, name="max_params")
-        cons[MAX_PARAMS] = N <= par["max_params"]
+        cons[Constraint.MAX_PARAMS] = N <= par["max_params"]
     if has_nd:
         par["max_tokens"] = cp.Parameter(pos=True, name="max_tokens")
-        cons[MAX_TOKENS] = D <= par["max_tokens"]
+        cons[Constraint.MAX_TOKENS] = D <= par["max_tokens"]
     if has_train:
         par["max_train"] = cp.Parameter(pos=True, name="max_train")
-        cons[MAX_TRAIN] = train <= par["max_train"]
+        cons[Constraint.MAX_TRAIN] = train <= par["max_train"]
     if has_min_n:
         par["min_params"] = cp.Parameter(pos=True, name="min_params")
-        cons[MIN_PARAMS] = par["min_params"] <= N
+        cons[Constraint.MIN_PARAMS] = par["min_params"] <= N
     if has_min_r:
         par["min_ratio"] = cp.Parameter(pos=True, name="min_ratio")
-        cons[MIN_RATIO] = par["min_ratio"] * N <= D
+        cons[Constraint.MIN_RATIO] = par["min_ratio"] * N <= D
     if has_max_r:
         par["max_ratio"] = cp.Parameter(pos=True, name="max_ratio")
-        cons[MAX_RATIO] = D <= par["max_ratio"] * N
+        cons[Constraint.MAX_RATIO] = D <= par["max_ratio"] * N
     prob = cp.Problem(goal, list(cons.values()))
     assert prob.is_dgp(dpp=True), "allocation GP must stay DPP so re-solves are cheap"
     return _Built(prob, par, cons, N, D)
@@ -174,7 +167,7 @@ def solve_convex(problem: AllocationProblem) -> AllocationSolution:
         if problem.max_train_flops is not None and problem.objective == "min_compute":
             needed = solve_convex(replace(problem, max_train_flops=None, inference_tokens=0.0, serving_terms=()))
             raise InfeasibleProblem(
-                MAX_TRAIN,
+                Constraint.MAX_TRAIN,
                 train_flops_needed=needed.train_flops,
                 max_train_flops=problem.max_train_flops,
             )
@@ -185,9 +178,9 @@ def solve_convex(problem: AllocationProblem) -> AllocationSolution:
     binding = tuple(name for name, lam in duals.items() if lam > _DUAL_TOL)
     loss = law.loss(n, d)
     if problem.objective == "min_loss":
-        elasticity = -duals[BUDGET]
+        elasticity = -duals[Constraint.BUDGET]
     else:
-        lam = duals[TARGET]  # = -d log C* / d log(target - E)
+        lam = duals[Constraint.TARGET]  # = -d log C* / d log(target - E)
         target = problem.target_loss
         d_logc_d_logl = -lam * target / (target - law.E)
         elasticity = 1.0 / d_logc_d_logl if lam > _DUAL_TOL else None

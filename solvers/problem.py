@@ -20,12 +20,21 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["AllocationProblem", "AllocationSolution", "LawCoefficients", "Objective"]
+__all__ = ["AllocationProblem", "AllocationSolution", "Constraint", "LawCoefficients", "Objective"]
 
-# Constraint names used in AllocationSolution.binding (every backend reports these).
-BUDGET, TARGET = "lifetime_budget", "target_loss"
-MAX_PARAMS, MAX_TOKENS, MAX_TRAIN = "max_params", "max_tokens", "max_train_flops"
-MIN_PARAMS, MIN_RATIO, MAX_RATIO = "min_params", "min_tokens_per_param", "max_tokens_per_param"
+
+class Constraint:
+    """The constraint names every backend reports in :attr:`AllocationSolution.binding`."""
+
+    BUDGET = "lifetime_budget"
+    TARGET = "target_loss"
+    MAX_PARAMS = "max_params"
+    MAX_TOKENS = "max_tokens"
+    MAX_TRAIN = "max_train_flops"
+    MIN_PARAMS = "min_params"
+    MIN_RATIO = "min_tokens_per_param"
+    MAX_RATIO = "max_tokens_per_param"
+
 
 Objective = Literal["min_loss", "min_compute"]
 

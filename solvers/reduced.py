@@ -32,16 +32,9 @@ from dataclasses import dataclass
 
 from solvers.kkt import multipliers
 from solvers.problem import (
-    BUDGET,
-    MAX_PARAMS,
-    MAX_RATIO,
-    MAX_TOKENS,
-    MAX_TRAIN,
-    MIN_PARAMS,
-    MIN_RATIO,
-    TARGET,
     AllocationProblem,
     AllocationSolution,
+    Constraint,
     check_reachable,
     check_support_affordable,
 )
@@ -88,13 +81,13 @@ class _Reduced:
         upper = same if p.objective == "min_loss" else other
         lower = other if p.objective == "min_loss" else same
         if p.max_tokens is not None:
-            upper.append(_Line(MAX_TOKENS, 0.0, math.log(p.max_tokens)))
+            upper.append(_Line(Constraint.MAX_TOKENS, 0.0, math.log(p.max_tokens)))
         if p.max_train_flops is not None:
-            upper.append(_Line(MAX_TRAIN, -1.0, math.log(p.max_train_flops) - log6))
+            upper.append(_Line(Constraint.MAX_TRAIN, -1.0, math.log(p.max_train_flops) - log6))
         if p.max_tokens_per_param is not None:
-            upper.append(_Line(MAX_RATIO, 1.0, math.log(p.max_tokens_per_param)))
+            upper.append(_Line(Constraint.MAX_RATIO, 1.0, math.log(p.max_tokens_per_param)))
         if p.min_tokens_per_param is not None:
-            lower.append(_Line(MIN_RATIO, 1.0, math.log(p.min_tokens_per_param)))
+            lower.append(_Line(Constraint.MIN_RATIO, 1.0, math.log(p.min_tokens_per_param)))
         self.same, self.other = same, other
         if p.objective == "min_loss":
             c = p.budget_flops
@@ -147,7 +140,7 @@ class _Reduced:
     def y(self, x: float) -> tuple[float, float, str]:
         """The active bound on the objective's side: y, its slope and its name."""
         y, slope = self.curve(x)
-        name = BUDGET if self.p.objective == "min_loss" else TARGET
+        name = Constraint.BUDGET if self.p.objective == "min_loss" else Constraint.TARGET
         sign = 1.0 if self.p.objective == "min_loss" else -1.0  # min of upper bounds, max of lower ones
         for line in self.same:
             v = line.slope * x + line.offset
@@ -157,7 +150,7 @@ class _Reduced:
 
     def bound(self, name: str, x: float) -> tuple[float, float]:
         """One same-side bound's y and slope at x (the curve, or a line by its name)."""
-        if name in (BUDGET, TARGET):
+        if name in (Constraint.BUDGET, Constraint.TARGET):
             return self.curve(x)
         line = next(line for line in self.same if line.name == name)
         return line.slope * x + line.offset, line.slope
@@ -209,23 +202,23 @@ class _Reduced:
         x, y = math.log(n), math.log(d)
         if p.objective == "min_loss":
             s, _ = self.serving(n)
-            out.append((BUDGET, math.log((6.0 * n * d + s) / p.budget_flops), self._grad_lifetime(n, d)))
+            out.append((Constraint.BUDGET, math.log((6.0 * n * d + s) / p.budget_flops), self._grad_lifetime(n, d)))
         else:
             a_term, b_term = law.A * n ** (-law.alpha), law.B * d ** (-law.beta)
             r = a_term + b_term
-            out.append((TARGET, math.log(r / (p.target_loss - law.E)), (-law.alpha * a_term / r, -law.beta * b_term / r)))
+            out.append((Constraint.TARGET, math.log(r / (p.target_loss - law.E)), (-law.alpha * a_term / r, -law.beta * b_term / r)))
         if p.max_params is not None:
-            out.append((MAX_PARAMS, x - math.log(p.max_params), (1.0, 0.0)))
+            out.append((Constraint.MAX_PARAMS, x - math.log(p.max_params), (1.0, 0.0)))
         if p.max_tokens is not None:
-            out.append((MAX_TOKENS, y - math.log(p.max_tokens), (0.0, 1.0)))
+            out.append((Constraint.MAX_TOKENS, y - math.log(p.max_tokens), (0.0, 1.0)))
         if p.max_train_flops is not None:
-            out.append((MAX_TRAIN, math.log(6.0 * n * d / p.max_train_flops), (1.0, 1.0)))
+            out.append((Constraint.MAX_TRAIN, math.log(6.0 * n * d / p.max_train_flops), (1.0, 1.0)))
         if p.min_params is not None:
-            out.append((MIN_PARAMS, math.log(p.min_params) - x, (-1.0, 0.0)))
+            out.append((Constraint.MIN_PARAMS, math.log(p.min_params) - x, (-1.0, 0.0)))
         if p.min_tokens_per_param is not None:
-            out.append((MIN_RATIO, math.log(p.min_tokens_per_param) + x - y, (1.0, -1.0)))
+            out.append((Constraint.MIN_RATIO, math.log(p.min_tokens_per_param) + x - y, (1.0, -1.0)))
         if p.max_tokens_per_param is not None:
-            out.append((MAX_RATIO, y - x - math.log(p.max_tokens_per_param), (-1.0, 1.0)))
+            out.append((Constraint.MAX_RATIO, y - x - math.log(p.max_tokens_per_param), (-1.0, 1.0)))
         return out
 
 
@@ -347,9 +340,9 @@ def solve_reduced(problem: AllocationProblem) -> AllocationSolution:
     binding = tuple(name for name, _, _ in cons if duals.get(name, 0.0) > _DUAL_TOL)
     law = problem.law
     if problem.objective == "min_loss":
-        elasticity: float | None = -duals.get(BUDGET, 0.0)
+        elasticity: float | None = -duals.get(Constraint.BUDGET, 0.0)
     else:
-        lam_t, target = duals.get(TARGET, 0.0), problem.target_loss
+        lam_t, target = duals.get(Constraint.TARGET, 0.0), problem.target_loss
         elasticity = 1.0 / (-lam_t * target / (target - law.E)) if lam_t > _DUAL_TOL else None
     return AllocationSolution(
         params=n,
