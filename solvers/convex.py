@@ -21,6 +21,7 @@ from typing import Any
 import cvxpy as cp
 
 from solvers.problem import (
+    BINDING_DUAL_TOL,
     AllocationProblem,
     AllocationSolution,
     Constraint,
@@ -32,9 +33,6 @@ from solvers.problem import (
 
 __all__ = ["cache_info", "solve_convex"]
 
-# A constraint counts as binding when its dual exceeds this (duals are elasticities,
-# dimensionless, so an absolute threshold is meaningful).
-_DUAL_TOL = 1e-6
 # Clarabel's default tolerances (1e-8) leave N*, D* ~1e-4 from the closed form on this
 # flat objective; these keep them ~1e-6 at little extra cost.
 _SOLVER_OPTS = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
@@ -175,7 +173,7 @@ def solve_convex(problem: AllocationProblem) -> AllocationSolution:
         raise SolveFailed(f"GP solver returned status '{status}' for a feasible problem")
     n, d = float(built.N.value), float(built.D.value)
     duals = {name: float(c.dual_value or 0.0) for name, c in built.constraints.items()}
-    binding = tuple(name for name, lam in duals.items() if lam > _DUAL_TOL)
+    binding = tuple(name for name, lam in duals.items() if lam > BINDING_DUAL_TOL)
     loss = law.loss(n, d)
     if problem.objective == "min_loss":
         elasticity = -duals[Constraint.BUDGET]
@@ -183,7 +181,7 @@ def solve_convex(problem: AllocationProblem) -> AllocationSolution:
         lam = duals[Constraint.TARGET]  # = -d log C* / d log(target - E)
         target = problem.target_loss
         d_logc_d_logl = -lam * target / (target - law.E)
-        elasticity = 1.0 / d_logc_d_logl if lam > _DUAL_TOL else None
+        elasticity = 1.0 / d_logc_d_logl if lam > BINDING_DUAL_TOL else None
     return AllocationSolution(
         params=n,
         tokens=d,

@@ -36,6 +36,11 @@ class Constraint:
     MAX_RATIO = "max_tokens_per_param"
 
 
+# A constraint counts as binding when its dual exceeds this, in every backend (duals are
+# elasticities, dimensionless, so an absolute threshold is meaningful; a planner choice).
+BINDING_DUAL_TOL = 1e-6
+
+
 Objective = Literal["min_loss", "min_compute"]
 
 

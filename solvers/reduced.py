@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from solvers.kkt import multipliers
 from solvers.problem import (
+    BINDING_DUAL_TOL,
     AllocationProblem,
     AllocationSolution,
     Constraint,
@@ -41,18 +42,18 @@ from solvers.problem import (
 
 __all__ = ["solve_reduced"]
 
-# A constraint is active when its log-residual is within this of zero (x is found to ~1e-13).
+# Numerical settings, all planner choices (none is a published figure):
+# a constraint is active when its log-residual is within this of zero (x is found to ~1e-13);
 _ACTIVE_TOL = 1e-9
-# The same binding threshold as the GP backend's (duals are dimensionless elasticities).
-_DUAL_TOL = 1e-6
-# The certificate: the KKT residual, relative to |grad F|, must be below this.
+# the certificate: the KKT residual, relative to |grad F|, must be below this;
 _KKT_TOL = 1e-7
-# How far below the domain's upper end (min_loss) / above its lower end (min_compute) the
-# search looks, in log N: e^80 ~ 5.5e34, wider than any model the laws describe.
+# how far below the domain's upper end (min_loss) / above its lower end (min_compute) the
+# search looks, in log N: e^80 ~ 5.5e34, wider than any model the laws describe;
 _SPAN = 80.0
-_XTOL = 1e-13
+_XTOL = 1e-13  # Brent's absolute tolerance in log N
 _STEP = 0.25  # first step out from the guess when bracketing h' (log N; doubles each step)
-_TINY = 1e-300
+_TINY = 1e-300  # keeps logarithms finite at the domain's edge
+_MEET_TOL = 1e-12  # relative: a kink's y is on both bounds, with no third one below it
 
 
 @dataclass(frozen=True)
@@ -270,7 +271,7 @@ def _minimise(r: _Reduced, a: float, b: float) -> float:
         if fa * fb < 0:
             k = _root(meet, a, b)
             y_k, _, name_k = r.y(k)
-            if name_k in (name_a, name_b) and abs(y_k - r.bound(name_a, k)[0]) <= 1e-12 * max(1.0, abs(y_k)):
+            if name_k in (name_a, name_b) and abs(y_k - r.bound(name_a, k)[0]) <= _MEET_TOL * max(1.0, abs(y_k)):
                 left, right = r.dh_on(name_a, k), r.dh_on(name_b, k)
                 if left <= 0 <= right:
                     return k
@@ -337,13 +338,13 @@ def solve_reduced(problem: AllocationProblem) -> AllocationSolution:
     if residual > _KKT_TOL * max(math.hypot(*grad_f), 1e-12):
         return _fallback(problem)
     duals = {name: v for (name, _), v in zip(active, lam)}
-    binding = tuple(name for name, _, _ in cons if duals.get(name, 0.0) > _DUAL_TOL)
+    binding = tuple(name for name, _, _ in cons if duals.get(name, 0.0) > BINDING_DUAL_TOL)
     law = problem.law
     if problem.objective == "min_loss":
         elasticity: float | None = -duals.get(Constraint.BUDGET, 0.0)
     else:
         lam_t, target = duals.get(Constraint.TARGET, 0.0), problem.target_loss
-        elasticity = 1.0 / (-lam_t * target / (target - law.E)) if lam_t > _DUAL_TOL else None
+        elasticity = 1.0 / (-lam_t * target / (target - law.E)) if lam_t > BINDING_DUAL_TOL else None
     return AllocationSolution(
         params=n,
         tokens=d,
