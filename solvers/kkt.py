@@ -13,7 +13,7 @@ __all__ = ["multipliers", "multipliers_small", "nnls_multipliers"]
 
 # A whisker of ridge picks, among equally good multipliers (degenerate vertices, e.g. a
 # training cap equal to the budget), the smallest, which shares the multiplier the way the
-# GP's interior point does; it moves well-posed multipliers by ~1e-12.
+# GP's interior point does; it moves well-posed multipliers by ~1e-12 (a planner choice).
 _RIDGE = 1e-6
 
 
@@ -38,6 +38,14 @@ def nnls_multipliers(grad_f: tuple[float, float], active: list[tuple[float, floa
     return [float(v) for v in lam], float(np.linalg.norm(a @ lam + g))
 
 
+def _dot(u: tuple[float, float], v: tuple[float, float]) -> float:
+    return u[0] * v[0] + u[1] * v[1]
+
+
+def _cross(u: tuple[float, float], v: tuple[float, float]) -> float:
+    return u[0] * v[1] - u[1] * v[0]
+
+
 def _residual(grad_f: tuple[float, float], active: list[tuple[float, float]], lam: list[float]) -> float:
     return math.hypot(grad_f[0] + sum(v * g[0] for v, g in zip(lam, active)),
                       grad_f[1] + sum(v * g[1] for v, g in zip(lam, active)))
@@ -54,9 +62,8 @@ def multipliers_small(grad_f: tuple[float, float], active: list[tuple[float, flo
         return _residual(grad_f, active, lam) ** 2 + r2 * sum(v * v for v in lam)
 
     def single(i: int) -> list[float]:
-        g = active[i]
         lam = [0.0] * len(active)
-        lam[i] = max(0.0, -(g[0] * grad_f[0] + g[1] * grad_f[1]) / (g[0] ** 2 + g[1] ** 2 + r2))
+        lam[i] = max(0.0, -_dot(active[i], grad_f) / (_dot(active[i], active[i]) + r2))
         return lam
 
     if len(active) == 1:
@@ -66,11 +73,9 @@ def multipliers_small(grad_f: tuple[float, float], active: list[tuple[float, flo
         # Lagrange and Binet-Cauchy identities written out so that nearly parallel gradients
         # (a degenerate vertex) lose no digits to cancellation.
         a, b, g = active[0], active[1], grad_f
-        cross = lambda u, v: u[0] * v[1] - u[1] * v[0]  # noqa: E731
-        dot = lambda u, v: u[0] * v[0] + u[1] * v[1]  # noqa: E731
-        ab = cross(a, b)
-        det = ab * ab + r2 * (dot(a, a) + dot(b, b)) + r2 * r2
-        lam = [(-ab * cross(g, b) - r2 * dot(a, g)) / det, (ab * cross(g, a) - r2 * dot(b, g)) / det]
+        ab = _cross(a, b)
+        det = ab * ab + r2 * (_dot(a, a) + _dot(b, b)) + r2 * r2
+        lam = [(-ab * _cross(g, b) - r2 * _dot(a, g)) / det, (ab * _cross(g, a) - r2 * _dot(b, g)) / det]
         if min(lam) < 0:
             lam = min(single(0), single(1), key=objective)
     return lam, _residual(grad_f, active, lam)
