@@ -32,17 +32,16 @@ def wall(cmd: list[str], repeat: int = 5) -> float:
 
 def resolve_loop(inference_tokens: float, n: int = 200, backend: str = "convex") -> float:
     from planner.laws.catalog import get_law
-    from solvers import AllocationProblem, LawCoefficients, solve_reduced
-    from solvers import solve_convex as gp
+    from solvers import AllocationProblem, LawCoefficients, solve_convex, solve_reduced
 
-    solve_convex = gp if backend == "convex" else solve_reduced
+    solve = solve_convex if backend == "convex" else solve_reduced
 
     law = LawCoefficients.of(get_law("besiroglu2024"))
     budgets = [10 ** (20 + 6 * i / (n - 1)) for i in range(n)]
-    solve_convex(AllocationProblem(law=law, objective="min_loss", budget_flops=1e22, inference_tokens=inference_tokens))
+    solve(AllocationProblem(law=law, objective="min_loss", budget_flops=1e22, inference_tokens=inference_tokens))
     t = time.perf_counter()
     for c in budgets:
-        solve_convex(AllocationProblem(law=law, objective="min_loss", budget_flops=c, inference_tokens=inference_tokens))
+        solve(AllocationProblem(law=law, objective="min_loss", budget_flops=c, inference_tokens=inference_tokens))
     return (time.perf_counter() - t) / n
 
 
