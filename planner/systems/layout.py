@@ -356,7 +356,7 @@ def search_layouts(
 # again for the same model on the same sizes once its fixed point settles (the batch target
 # moving in its last digits, which changes no layout's rounded batch). Bounded; records are frozen.
 _SEARCHED: dict[tuple, LayoutSearch] = {}
-_SEARCHED_MAX = 512
+_SEARCHED_MAX = 512  # a planner choice: a sweep point's searches, many times over
 
 
 def _batches_seen(global_batch: int | BatchTarget, n_gpus: int) -> int | tuple[int, ...]:

@@ -286,6 +286,6 @@ def smooth_dims(params: float) -> tuple[float, float, float]:
     for _ in range(100):
         step = (((c3 * h + c2) * h + c1) * h - params) / ((3.0 * c3 * h + 2.0 * c2) * h + c1)
         h -= step
-        if step <= 1e-15 * h:
+        if step <= 1e-15 * h:  # a few ulps (a planner choice)
             break
     return h / rule["hidden_per_layer"], h, min(h, float(rule["kv_heads"] * rule["head_dim"]))
