@@ -32,7 +32,7 @@ import numpy as np
 
 from planner.hardware.registry import Accelerator, load_registry
 from planner.systems.perf import Calibration, evaluate
-from planner.systems.shape import ModelShape
+from planner.systems.shape import ModelShape, divisors
 
 __all__ = ["LLAMA3_405B_H100", "METRICS", "Case", "fit_calibration", "hardware_flops_per_step", "llama3_errors", "load_cases",
            "load_check_cases", "predict", "relative_errors"]
@@ -65,10 +65,6 @@ def _gpt(hidden: int, heads: int, layers: int, seq: int, vocab: int = 51200) -> 
     return ModelShape(layers=layers, hidden=hidden, heads=heads, kv_heads=heads, ffn=4 * hidden, vocab=vocab, seq=seq, mlp="gelu", tied_embeddings=True)
 
 
-def _divisors(x: int) -> list[int]:
-    return [k for k in range(1, x + 1) if x % k == 0]
-
-
 def load_cases(data_dir: str | Path | None = None) -> dict[str, list[Case]]:
     """All calibration cases by data set: ``published``, ``vtrain_multi``, ``vtrain_single``
     (default: the measurements shipped in ``planner/data/measured``)."""
@@ -88,7 +84,7 @@ def load_cases(data_dir: str | Path | None = None) -> dict[str, list[Case]]:
                 fixed["b"] = int(float(r["mbs"]))
             else:
                 search["b"] = [1, 2, 4, 8]
-            search["v"] = [v for v in _divisors(shape.layers // p) if v <= 8] if p > 1 else [1]
+            search["v"] = [v for v in divisors(shape.layers // p) if v <= 8] if p > 1 else [1]
             metric = "hfu_tflops" if r["metric"].startswith("TFLOPs") else "iter_s"
             out["published"].append(Case(r["source"] + ":" + r["model"], shape, int(float(r["gpus"])), int(r["gbs"]), fixed, search, float(r["value"]), metric))
     for name, key in (("vtrain_a100_multinode.csv", "vtrain_multi"), ("vtrain_a100_singlenode.csv", "vtrain_single")):
@@ -113,7 +109,7 @@ def _megatron_lm_h100(data: Path) -> tuple[list[Case], list[Case]]:
             shape = _gpt(int(r["hidden"]), int(r["heads"]), int(r["layers"]), int(r["seq"]), int(r["vocab"]))
             t, p, d = (int(r[k]) for k in ("TP", "PP", "DP"))
             search = {"b": [1, 2, 4], "recompute": [0, 1, 2], "sp": [0, 1] if t > 1 else [0],
-                      "v": [v for v in _divisors(shape.layers // p) if v <= 8] if p > 1 else [1]}
+                      "v": [v for v in divisors(shape.layers // p) if v <= 8] if p > 1 else [1]}
             # Megatron reports model FLOP/s per GPU; the strong-scaling rows give only MFU (rounded).
             tflops = float(r["model_tflops_per_gpu"]) if r["model_tflops_per_gpu"] else float(r["mfu"]) * 989.4
             case = Case(f"Megatron-LM H100 {r['experiment']}: {r['model']} on {r['gpus']}", shape, int(r["gpus"]), int(r["gbs"]),
@@ -163,7 +159,7 @@ def _llama3_405b() -> list[Case]:
         batch = 16 * 2**20 // seq
         out.append(Case(f"Llama 3 405B on {gpus} H100, TP{t} CP{c} PP{p}, seq {seq}", sh, gpus, batch,
                         {"t": t, "p": p, "d": gpus // (t * p * c), "c": c, "b": 1, "zero": 1},
-                        {"recompute": [0, 1, 2], "sp": [0, 1], "v": [v for v in _divisors(-(-sh.layers // p)) if v <= 8]},
+                        {"recompute": [0, 1, 2], "sp": [0, 1], "v": [v for v in divisors(-(-sh.layers // p)) if v <= 8]},
                         measured, "model_tflops", flash_attention=True, gpu="h100-sxm", tp_overlap=True, overlap_grad_reduce=True))
     return out
 

@@ -33,7 +33,7 @@ from planner.systems.perf import (
     load_calibration,
     memory_per_gpu,
 )
-from planner.systems.shape import ModelShape, pipeline_split
+from planner.systems.shape import ModelShape, divisors, pipeline_split
 
 __all__ = ["FIELDS", "BatchTarget", "Layout", "LayoutResult", "LayoutSearch", "calibration_warnings", "candidates", "evaluate_layout", "search_layouts"]
 
@@ -139,12 +139,6 @@ class LayoutSearch:
 
 
 @functools.lru_cache(maxsize=4096)
-def _divisors(x: int) -> tuple[int, ...]:
-    small = [k for k in range(1, int(x**0.5) + 1) if x % k == 0]
-    return tuple(sorted(set(small) | {x // k for k in small}))
-
-
-@functools.lru_cache(maxsize=4096)
 def _virtual_stages(layers: int, p: int) -> tuple[int, ...]:
     """Interleaving depths v for ``p`` stages: v divides the (longest) stage's layers, and an
     uneven split's shorter first and last stages each lose at most one chunk's worth (as
@@ -152,14 +146,14 @@ def _virtual_stages(layers: int, p: int) -> tuple[int, ...]:
     if p == 1:
         return (1,)
     first, middle, last = pipeline_split(layers, p)
-    return tuple(v for v in _divisors(middle) if v <= _MAX_V and max(middle - first, middle - last) <= middle // v)
+    return tuple(v for v in divisors(middle) if v <= _MAX_V and max(middle - first, middle - last) <= middle // v)
 
 
 @functools.lru_cache(maxsize=1024)
 def _stage_counts(layers: int) -> tuple[int, ...]:
     """Pipeline sizes searched: the divisors of the layer count, and the powers of two that
     split it unevenly (Megatron's first/last-stage split; Llama 3 405B ran 126 layers on PP16)."""
-    return tuple(sorted(set(_divisors(layers)) | {2**k for k in range(1, 8) if pipeline_split(layers, 2**k) is not None}))
+    return tuple(sorted(set(divisors(layers)) | {2**k for k in range(1, 8) if pipeline_split(layers, 2**k) is not None}))
 
 
 def candidates(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch: int | BatchTarget,
@@ -363,7 +357,7 @@ def _batches_seen(global_batch: int | BatchTarget, n_gpus: int) -> int | tuple[i
     """What a search sees of the batch: the global batch, or each DP x micro-batch's rounding."""
     if not isinstance(global_batch, BatchTarget):
         return global_batch
-    return tuple(global_batch.for_unit(b * d) for d in _divisors(n_gpus) for b in _MICRO_BATCHES)
+    return tuple(global_batch.for_unit(b * d) for d in divisors(n_gpus) for b in _MICRO_BATCHES)
 
 
 def evaluate_layout(shape: ModelShape, accel: Accelerator, n_gpus: int, global_batch: int, layout: Layout, **kw: Any) -> LayoutResult:

@@ -23,7 +23,7 @@ from typing import Any
 
 from planner.errors import PlannerInputError
 
-__all__ = ["LLAMA3_RULE", "ModelShape", "complete_shape", "pipeline_layout", "pipeline_split", "shape_for_params", "smallest_shape_params", "smooth_dims"]
+__all__ = ["LLAMA3_RULE", "ModelShape", "complete_shape", "divisors", "pipeline_layout", "pipeline_split", "shape_for_params", "smallest_shape_params", "smooth_dims"]
 
 #: The Llama 3 shape rule (Dubey et al. 2024, Table 3).
 LLAMA3_RULE = {
@@ -118,6 +118,13 @@ class ModelShape:
         d = asdict(self)
         d.update(head_dim=self.d_head, params=self.params, non_embedding_params=self.non_embedding_params)
         return d
+
+
+@functools.lru_cache(maxsize=4096)
+def divisors(x: int) -> tuple[int, ...]:
+    """The divisors of ``x`` in ascending order (O(sqrt x): cluster sizes reach 2^20)."""
+    small = [k for k in range(1, int(x**0.5) + 1) if x % k == 0]
+    return tuple(sorted(set(small) | {x // k for k in small}))
 
 
 def pipeline_split(layers: int, stages: int) -> tuple[int, int, int] | None:

@@ -13,6 +13,7 @@ from planner.systems.shape import (
     LLAMA3_RULE,
     ModelShape,
     _round_up,
+    divisors,
     shape_for_params,
     smooth_dims,
 )
@@ -75,3 +76,8 @@ def test_smooth_dims_is_continuous_across_the_kv_cap():
     at_cap = _nominal_count(1024.0)
     below, above = smooth_dims(at_cap * (1 - 1e-12))[1], smooth_dims(at_cap * (1 + 1e-12))[1]
     assert below == pytest.approx(1024.0, rel=1e-11) and above == pytest.approx(1024.0, rel=1e-11)
+
+
+@given(x=st.integers(1, 200_000))
+def test_divisors_are_the_brute_force_ones(x):
+    assert divisors(x) == tuple(k for k in range(1, x + 1) if x % k == 0)
