@@ -35,7 +35,7 @@ from planner.systems.perf import (
 )
 from planner.systems.shape import ModelShape, divisors, pipeline_split
 
-__all__ = ["FIELDS", "BatchTarget", "Layout", "LayoutResult", "LayoutSearch", "calibration_warnings", "candidates", "evaluate_layout", "search_layouts"]
+__all__ = ["FIELDS", "BatchTarget", "Layout", "LayoutResult", "LayoutSearch", "calibration_warnings", "candidates", "evaluate_layout", "forget_searches", "search_layouts"]
 
 FIELDS = ("t", "p", "d", "c", "v", "b", "recompute", "sp", "zero")
 _MICRO_BATCHES = (1, 2, 4, 8, 16)
@@ -351,6 +351,12 @@ def search_layouts(
 # moving in its last digits, which changes no layout's rounded batch). Bounded; records are frozen.
 _SEARCHED: dict[tuple, LayoutSearch] = {}
 _SEARCHED_MAX = 512  # a planner choice: a sweep point's searches, many times over
+
+
+def forget_searches() -> None:
+    """Drop every remembered search: the next :func:`search_layouts` call searches afresh
+    (for timing a cold search, or holding the memo to a search with nothing remembered)."""
+    _SEARCHED.clear()
 
 
 def _batches_seen(global_batch: int | BatchTarget, n_gpus: int) -> int | tuple[int, ...]:

@@ -162,7 +162,7 @@ def test_a_repeated_search_is_served_from_memory_only_when_it_sees_the_same_batc
 
     h100 = load_registry().get("h100")
     shape = shape_for_params(7e9, seq=2048)
-    layout._SEARCHED.clear()
+    layout.forget_searches()
     first = layout.search_layouts(shape, h100, 64, layout.BatchTarget(2000.6015924, 2.0))
     # The fixed point's last digits round no layout's batch differently: the same record.
     assert layout.search_layouts(shape, h100, 64, layout.BatchTarget(2000.6015951, 2.0)) is first
@@ -170,6 +170,6 @@ def test_a_repeated_search_is_served_from_memory_only_when_it_sees_the_same_batc
     # search with nothing remembered.
     moved = layout.search_layouts(shape, h100, 64, layout.BatchTarget(1500.0, 2.0))
     assert moved is not first
-    layout._SEARCHED.clear()
+    layout.forget_searches()
     assert layout.search_layouts(shape, h100, 64, layout.BatchTarget(1500.0, 2.0)) == moved
     assert layout.search_layouts(shape, h100, 64, layout.BatchTarget(2000.6015924, 2.0)) == first
