@@ -64,9 +64,12 @@ def _brown_2p8b_curve() -> list[tuple[float, float]]:
         return [(float(r["k"]), float(r["pass_at_k"])) for r in csv.DictReader(fh)]
 
 
+def _size(model: str):
+    return next(s for s in SIZES if s.name == model)
+
+
 def _counts(model: str) -> tuple[np.ndarray, np.ndarray]:
-    size = next(s for s in SIZES if s.name == model)
-    return np.array(size.n), np.array(size.c)
+    return np.array(_size(model).n), np.array(_size(model).c)
 
 
 def test_the_read_off_curve_is_the_benchmark_the_counts_come_from():
@@ -89,7 +92,7 @@ def test_pythia_2p8b_tail_matches_its_10000_sample_curve():
     far = [(k, y) for k, y in _brown_2p8b_curve() if k > 100]
     ks, ref = [k for k, _ in far], np.array([y for _, y in far])
     single = ScaledBetaFit().fit(*_counts("Pythia 2.8B")).pass_at_k(ks)
-    pooled = LAW.pass_at_k(next(s for s in SIZES if s.name == "Pythia 2.8B").loss, ks)
+    pooled = LAW.pass_at_k(_size("Pythia 2.8B").loss, ks)
     print(f"\nPythia 2.8B beyond the samples, max |error|: single-model {np.max(np.abs(single - ref)):.3f}, "
           f"task law {np.max(np.abs(pooled - ref)):.3f}")
     assert np.all(np.abs(single - ref) <= 0.05), list(zip(ks, single, ref, strict=True))
