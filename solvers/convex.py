@@ -29,6 +29,7 @@ from solvers.problem import (
     SolveFailed,
     check_reachable,
     check_support_affordable,
+    elasticity_from_duals,
 )
 
 __all__ = ["cache_info", "solve_convex"]
@@ -175,13 +176,7 @@ def solve_convex(problem: AllocationProblem) -> AllocationSolution:
     duals = {name: float(c.dual_value or 0.0) for name, c in built.constraints.items()}
     binding = tuple(name for name, lam in duals.items() if lam > BINDING_DUAL_TOL)
     loss = law.loss(n, d)
-    if problem.objective == "min_loss":
-        elasticity = -duals[Constraint.BUDGET]
-    else:
-        lam = duals[Constraint.TARGET]  # = -d log C* / d log(target - E)
-        target = problem.target_loss
-        d_logc_d_logl = -lam * target / (target - law.E)
-        elasticity = 1.0 / d_logc_d_logl if lam > BINDING_DUAL_TOL else None
+    elasticity = elasticity_from_duals(problem, duals)
     return AllocationSolution(
         params=n,
         tokens=d,

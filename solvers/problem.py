@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["AllocationProblem", "AllocationSolution", "Constraint", "LawCoefficients", "Objective"]
+__all__ = ["AllocationProblem", "AllocationSolution", "Constraint", "LawCoefficients", "Objective", "elasticity_from_duals"]
 
 
 class Constraint:
@@ -193,3 +193,15 @@ def check_support_affordable(problem: AllocationProblem) -> None:
     if cheapest >= problem.budget_flops:
         raise InfeasibleProblem("support", min_params=n, cheapest_flops=cheapest,
                                 budget_flops=problem.budget_flops, serving_flops=problem.inference_flops(n))
+
+
+def elasticity_from_duals(problem: AllocationProblem, duals: dict[str, float]) -> float | None:
+    """The solution's elasticity from its constraint duals, the same in every backend.
+
+    ``min_loss``: d log L* / d log C, minus the budget's dual. ``min_compute``: the target's
+    dual is -d log C* / d log(target - E), so d log L / d log C* is its inverse rescaled to
+    log target; None where the target does not bind."""
+    if problem.objective == "min_loss":
+        return -duals.get(Constraint.BUDGET, 0.0)
+    lam, target = duals.get(Constraint.TARGET, 0.0), problem.target_loss
+    return 1.0 / (-lam * target / (target - problem.law.E)) if lam > BINDING_DUAL_TOL else None

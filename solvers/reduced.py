@@ -38,6 +38,7 @@ from solvers.problem import (
     Constraint,
     check_reachable,
     check_support_affordable,
+    elasticity_from_duals,
 )
 
 __all__ = ["solve_reduced"]
@@ -226,7 +227,7 @@ class _Reduced:
 def _root(f, a: float, b: float) -> float:  # noqa: ANN001 - a scalar function
     from scipy.optimize import brentq
 
-    return brentq(f, a, b, xtol=_XTOL, rtol=4 * 2.220446049250313e-16, maxiter=200)
+    return brentq(f, a, b, xtol=_XTOL, rtol=4 * math.ulp(1.0), maxiter=200)  # brentq's smallest rtol (4 machine epsilons)
 
 
 def _bracket(f, lo: float, hi: float, x0: float) -> tuple[float, float]:  # noqa: ANN001
@@ -339,21 +340,15 @@ def solve_reduced(problem: AllocationProblem) -> AllocationSolution:
         return _fallback(problem)
     duals = {name: v for (name, _), v in zip(active, lam)}
     binding = tuple(name for name, _, _ in cons if duals.get(name, 0.0) > BINDING_DUAL_TOL)
-    law = problem.law
-    if problem.objective == "min_loss":
-        elasticity: float | None = -duals.get(Constraint.BUDGET, 0.0)
-    else:
-        lam_t, target = duals.get(Constraint.TARGET, 0.0), problem.target_loss
-        elasticity = 1.0 / (-lam_t * target / (target - law.E)) if lam_t > BINDING_DUAL_TOL else None
     return AllocationSolution(
         params=n,
         tokens=d,
-        loss=law.loss(n, d),
+        loss=problem.law.loss(n, d),
         train_flops=problem.train_flops(n, d),
         inference_flops=problem.inference_flops(n),
         status="optimal",
         backend="reduced-1d/brent+kkt",
-        elasticity=elasticity,
+        elasticity=elasticity_from_duals(problem, duals),
         binding=binding,
     )
 

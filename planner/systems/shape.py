@@ -123,7 +123,7 @@ class ModelShape:
 @functools.lru_cache(maxsize=4096)
 def divisors(x: int) -> tuple[int, ...]:
     """The divisors of ``x`` in ascending order (O(sqrt x): cluster sizes reach 2^20)."""
-    small = [k for k in range(1, int(x**0.5) + 1) if x % k == 0]
+    small = [k for k in range(1, math.isqrt(x) + 1) if x % k == 0]
     return tuple(sorted(set(small) | {x // k for k in small}))
 
 
