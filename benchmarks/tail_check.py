@@ -13,27 +13,20 @@ interval, not a point, and are counted apart. Not part of the test run: it takes
 
 from __future__ import annotations
 
-import collections
-import csv
-
 import numpy as np
 
-from planner.io import measured_data_dir
 from planner.serving.sample_fit import UNIDENTIFIED_SOLVED
 from planner.serving.sampling import ScaledBetaFit, unbiased_pass_at_k
+from planner.serving.tasks import pythia_math_sizes
 
 DRAWS, KEEP, SEED = 20, 10, 0
 
 
 def main() -> None:
-    rows: dict[str, list[tuple[int, int]]] = collections.defaultdict(list)
-    with (measured_data_dir() / "math_pythia_per_problem_100samples.csv").open() as fh:
-        for r in csv.DictReader(fh):
-            rows[r["model"]].append((int(r["n"]), int(r["c"])))
     rng = np.random.default_rng(SEED)
     print(f"{'model':12s} {'pass@100 (100 samples)':>23s} {'from 10: mean':>14s} {'error':>7s} {'point fits':>11s}")
-    for model, nc in rows.items():
-        n, c = np.array([a for a, _ in nc]), np.array([b for _, b in nc])
+    for size in pythia_math_sizes():  # the shipped counts, as the task law reads them
+        model, n, c = size.name, np.array(size.n), np.array(size.c)
         observed = unbiased_pass_at_k(n, c, 100)
         points = []
         for _ in range(DRAWS):
