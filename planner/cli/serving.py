@@ -50,7 +50,7 @@ def qat_command(params: float, tokens: float, bits: str, kv_bits: str, law: str 
 @click.option("--where", multiple=True, help="Keep rows where COL=VALUE (also !=, <, <=, >, >=).")
 @click.option("--sizes", "sizes_path", type=click.Path(dir_okay=False), help="CSV naming each group's loss, or its params and tokens: fit one task law across the sizes.")
 @click.option("--law", default=None, help="Scaling law that turns --sizes params and tokens into losses (default besiroglu2024).")
-@click.option("--bootstrap", "draws", type=click.IntRange(min=0, max=LIMITS["bootstrap"]), default=100, show_default=True, help="Bootstrap draws over problems (with --sizes).")
+@click.option("--bootstrap", "draws", type=click.IntRange(min=0, max=LIMITS["bootstrap"]), default=100, show_default=True, help="Bootstrap draws over problems (the task law's band with --sizes; the tail's band without).")
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--save", "save_name", help="Save the task law for --task (needs --sizes).")
 @click.option("--overwrite", is_flag=True)
@@ -61,8 +61,9 @@ def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str
                         sizes_path: str | None, law: str | None, draws: int, seed: int,
                         save_name: str | None, overwrite: bool, as_json: bool, plot: str | None, html: str | None,
                         svg: str | None) -> None:
-    """Fit difficulty distributions to per-problem correct-of-n counts and predict pass@k: one
-    per group, or (--sizes) one task law whose mean and tail move with the model's loss."""
+    """Predict pass@k from per-problem correct-of-n counts: per group (observed, then the power
+    law beyond the samples with its band), or (--sizes) one task law whose mean and tail move
+    with the model's loss."""
     from planner.errors import PlannerInputError
 
     if sizes_path:
@@ -91,7 +92,8 @@ def fit_samples_command(path: str, group_col: str | None, n_col: str, c_col: str
     from planner.serving.sample_fit import fit_sample_file
 
     with progress_bar("difficulty fits", quiet=as_json) as progress:
-        entries = fit_sample_file(path, group_col=group_col, n_col=n_col, c_col=c_col, ks=ks, where=where, progress=progress)
+        entries = fit_sample_file(path, group_col=group_col, n_col=n_col, c_col=c_col, ks=ks, where=where, draws=draws,
+                                  seed=seed, progress=progress)
     for e in entries:
         for w in e["warnings"]:
             click.echo(f"plan: warning: {e['name']}: {w}", err=True)

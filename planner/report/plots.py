@@ -222,16 +222,16 @@ def fit_figure(outcome: Any) -> tuple[Any, dict[str, Any]]:
 
 def samples_figure(entries: Sequence[Mapping[str, Any]]) -> tuple[Any, dict[str, Any]]:
     """pass@k vs k per group of ``plan fit-samples``: the unbiased estimates on the samples
-    drawn, and the scaled-Beta fit's extrapolation (with its interval where the tail is not identified)."""
+    drawn, the power law beyond them and its bootstrap band (the band alone where the tail is not identified)."""
     plt = _pyplot()
     fig, a = plt.subplots(figsize=(7, 4.5))
     drawn: dict[str, Any] = {}
     for e in entries:
         ko = sorted(int(k) for k in e["pass_at_k_unbiased"])
         line = a.plot(ko, [e["pass_at_k_unbiased"][str(k)] for k in ko], "o", label=f"{e['name']} observed")[0]
-        fit = {**e["pass_at_k_fit_on_observed"], **{k: v for k, v in e["pass_at_k"].items() if v is not None}}
+        fit = {**e["pass_at_k_unbiased"], **{k: v for k, v in e["pass_at_k"].items() if v is not None}}
         kf = sorted(int(k) for k in fit)
-        a.plot(kf, [fit[str(k)] for k in kf], "-", color=line.get_color(), label=f"{e['name']} scaled-Beta fit")
+        a.plot(kf, [fit[str(k)] for k in kf], "-", color=line.get_color(), label=f"{e['name']} power law beyond the samples")
         for k, (lo, hi) in e.get("pass_at_k_interval", {}).items():
             a.plot([int(k)] * 2, [lo, hi], "-", color=line.get_color(), lw=4, alpha=0.4)
         drawn[e["name"]] = {"k_observed": ko, "observed": [e["pass_at_k_unbiased"][str(k)] for k in ko],

@@ -98,22 +98,28 @@ def render_layouts(search: LayoutSearch, gpu: str) -> Group:
 
 
 def render_sample_fits(entries: list[dict]) -> Group:
-    """``plan fit-samples``: one row per group, fitted Beta and pass@k predictions."""
+    """``plan fit-samples``: one row per group, pass@k (observed, then extrapolated with its band)
+    and the scaled-Beta difficulty fit beside it."""
     ks = list(entries[0]["pass_at_k"]) if entries else []
-    t = Table(title="Scaled-Beta difficulty fits (pass@k = 1 - E[(1 - sX)^k], X ~ Beta(a, b))", title_justify="left")
-    for col in ("group", "problems", "a", "b", "s", *[f"pass@{k}" for k in ks], "power law a, b"):
+    t = Table(title="pass@k: observed up to the samples, log pass@k = a k^b beyond", title_justify="left")
+    for col in ("group", "solved", *[f"pass@{k}" for k in ks]):
         t.add_column(col, justify="left" if col == "group" else "right")
+
     def cell(e: dict, k: str) -> str:
-        if e["pass_at_k"][k] is None:
-            lo, hi = e["pass_at_k_interval"][k]
-            return f"[{lo:.3f}-{hi:.3f}]"
-        return f"{e['pass_at_k'][k]:.3f}"
+        band = e["pass_at_k_interval"].get(k)
+        point = e["pass_at_k"][k]
+        if band is None:
+            return f"{point:.3f}"
+        lo, hi = band
+        return f"{lo:.2f}-{hi:.2f}" if point is None else f"{point:.3f}\n{lo:.2f}-{hi:.2f}"
 
     for e in entries:
-        t.add_row(str(e["name"]), str(e["n_problems"]), f"{e['alpha']:.3g}", f"{e['beta']:.3g}", f"{e['scale']:.3g}",
-                  *[cell(e, k) for k in ks], f"{e['power_law']['a']:.2f}, {e['power_law']['b']:.3f}")
-    return Group(t, Text("Observed k use the unbiased estimator (Chen et al. 2021); --json lists both curves. [a-b]: the tail "
-                         "is not identified (few problems solved): a 90 % bootstrap band over problems instead of a point.", style="dim"))
+        t.add_row(str(e["name"]), f"{e['solved_problems']}/{e['n_problems']}", *[cell(e, k) for k in ks])
+    level = f"{entries[0]['interval_level']:.0%}" if entries else ""
+    return Group(t, Text(f"Observed k use the unbiased estimator (Chen et al. 2021). Beyond the samples: the power law's "
+                         f"point over its {level} bootstrap band over problems; a band alone: the tail is not identified (few "
+                         "problems solved), and the band spans the power law's and the scaled Beta's. --json also gives a and b, "
+                         "the scaled-Beta fit (params) and its pass@k (pass_at_k_beta).", style="dim"))
 
 
 def render_task_law(report: dict) -> Group:

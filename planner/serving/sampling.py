@@ -1,7 +1,7 @@
 """Repeated sampling: pass@k from one model's per-problem data.
 
 * Unbiased pass@k from n samples with c correct (Chen et al. 2021):
-  ``1 - C(n-c, k) / C(n, k)``, computed as ``1 - prod_{i=n-c+1..n} (1 - k/i)``.
+  ``1 - C(n-c, k) / C(n, k)``, computed through log-gamma for every k at once.
 * Per-problem success probabilities follow a scaled Beta: ``p = s X``, ``X ~ Beta(a, b)``
   on (0, 1), so p lives on (0, s) (Schaeffer et al. 2025). Then
   ``pass@k = 1 - E[(1 - s X)^k]``; for s = 1 it is ``1 - B(a, b + k) / B(a, b)`` exactly, and
@@ -29,7 +29,8 @@ import numpy as np
 
 from planner.errors import PlannerInputError
 
-__all__ = ["ScaledBetaFit", "TaskProfile", "check_counts", "fit_power_law", "scaled_beta_pass_at_k", "unbiased_pass_at_k"]
+__all__ = ["ScaledBetaFit", "TaskProfile", "check_counts", "fit_power_law", "scaled_beta_pass_at_k", "unbiased_pass_at_k",
+           "unbiased_pass_at_k_per_problem"]
 
 
 def check_counts(path: str, n: np.ndarray, c: np.ndarray, groups: Sequence[str], *, n_col: str = "n", c_col: str = "c") -> None:
@@ -48,20 +49,27 @@ def check_counts(path: str, n: np.ndarray, c: np.ndarray, groups: Sequence[str],
                                 "(README, 'Limits'): select some with --where")
 
 
+def unbiased_pass_at_k_per_problem(n: Sequence[int], c: Sequence[int], ks: Sequence[int]) -> np.ndarray:
+    """Each problem's unbiased pass@k, ``1 - C(n-c, k) / C(n, k)``, for every k in ``ks``:
+    an array of shape (problems, len(ks)). The ratio is taken in log-gamma form (one pass for
+    every k, no product over the samples; absolute error ~1e-12 at n = 1,000) and its
+    complement by ``expm1``; a problem never solved is exactly 0. Needs every k <= n."""
+    from scipy.special import gammaln
+
+    n = np.asarray(n, dtype=float)[:, None]
+    c = np.asarray(c, dtype=float)[:, None]
+    k = np.asarray(ks, dtype=float)[None, :]
+    if np.any(k > n):
+        raise PlannerInputError(f"pass@{int(k.max())} needs at least {int(k.max())} samples per problem")
+    room = n - c - k  # >= 0: some k-subset of the samples is all wrong
+    with np.errstate(invalid="ignore"):
+        log_ratio = gammaln(n - c + 1) - gammaln(np.maximum(room, 0) + 1) - gammaln(n + 1) + gammaln(n - k + 1)
+    return np.where(room >= 0, np.where(c > 0, -np.expm1(log_ratio), 0.0), 1.0)  # c = 0: exactly 0, not round-off
+
+
 def unbiased_pass_at_k(n: Sequence[int], c: Sequence[int], k: int) -> float:
     """Mean over problems of the unbiased pass@k estimator (needs k <= n)."""
-    n = np.asarray(n, dtype=int)
-    c = np.asarray(c, dtype=int)
-    if np.any(k > n):
-        raise PlannerInputError(f"pass@{k} needs at least {k} samples per problem")
-    out = np.empty(n.size)
-    for j, (nj, cj) in enumerate(zip(n, c, strict=True)):
-        if nj - cj < k:
-            out[j] = 1.0
-        else:
-            i = np.arange(nj - cj + 1, nj + 1)
-            out[j] = 1.0 - np.prod(1.0 - k / i)
-    return float(out.mean())
+    return float(unbiased_pass_at_k_per_problem(n, c, [k]).mean())
 
 
 def scaled_beta_pass_at_k(a: float, b: float, s: float, ks: Sequence[float]) -> np.ndarray:

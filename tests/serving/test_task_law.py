@@ -43,62 +43,6 @@ def test_pass_at_1_of_every_size_is_within_a_factor_of_two():
         assert 0.5 <= ratio <= 2.0, (s.name, ratio)
 
 
-def test_tail_matches_brown_et_als_fits_far_beyond_the_samples():
-    # Large Language Monkeys' fits of log pass@k = a k^b over 10,000 samples (Brown et al. 2024,
-    # shared/reference/inference.md): Pythia-12B MATH (-3.92, -0.35), Pythia-70M (-7.59, -0.18).
-    # The law sees only 100 samples per problem.
-    for s, (a, b) in ((SIZES[-1], (-3.92, -0.35)), (SIZES[0], (-7.59, -0.18))):
-        pred = LAW.pass_at_k(s.loss, [1000, 10000])
-        ref = np.exp(a * np.array([1000.0, 10000.0]) ** b)
-        assert np.all(np.abs(pred - ref) <= 0.05), (s.name, pred, ref)
-
-
-def _brown_2p8b_curve() -> list[tuple[float, float]]:
-    """Pythia 2.8B's MATH coverage over 10,000 samples, read off Brown et al. 2024's figure
-    (planner/data/measured/README.md gives the provenance)."""
-    import csv
-
-    from planner.io import measured_data_dir
-
-    with (measured_data_dir() / "brown2024_pythia28b_math_coverage.csv").open() as fh:
-        return [(float(r["k"]), float(r["pass_at_k"])) for r in csv.DictReader(fh)]
-
-
-def _size(model: str):
-    return next(s for s in SIZES if s.name == model)
-
-
-def _counts(model: str) -> tuple[np.ndarray, np.ndarray]:
-    return np.array(_size(model).n), np.array(_size(model).c)
-
-
-def test_the_read_off_curve_is_the_benchmark_the_counts_come_from():
-    # Up to k = 100 the figure's curve and the shipped 100-sample counts must agree: the same
-    # 128 MATH problems (the counts are draws from the same 10,000 samples), so the curve can
-    # check what the fits predict beyond k = 100.
-    from planner.serving.sampling import unbiased_pass_at_k
-
-    n, c = _counts("Pythia 2.8B")
-    seen = [(k, y) for k, y in _brown_2p8b_curve() if k <= 100]
-    assert len(seen) >= 10
-    gaps = [abs(unbiased_pass_at_k(n, c, round(k)) - y) for k, y in seen]
-    assert max(gaps) <= 0.015, gaps
-
-
-def test_pythia_2p8b_tail_matches_its_10000_sample_curve():
-    # Neither fit sees a sample beyond the 100 per problem; the curve runs to k = 9,913.
-    from planner.serving.sampling import ScaledBetaFit
-
-    far = [(k, y) for k, y in _brown_2p8b_curve() if k > 100]
-    ks, ref = [k for k, _ in far], np.array([y for _, y in far])
-    single = ScaledBetaFit().fit(*_counts("Pythia 2.8B")).pass_at_k(ks)
-    pooled = LAW.pass_at_k(_size("Pythia 2.8B").loss, ks)
-    print(f"\nPythia 2.8B beyond the samples, max |error|: single-model {np.max(np.abs(single - ref)):.3f}, "
-          f"task law {np.max(np.abs(pooled - ref)):.3f}")
-    assert np.all(np.abs(single - ref) <= 0.05), list(zip(ks, single, ref, strict=True))
-    assert np.all(np.abs(pooled - ref) <= 0.05), list(zip(ks, pooled, ref, strict=True))
-
-
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(loss=st.floats(1.6, 3.4), k=st.integers(1, 5000))
 def test_pass_at_k_rises_with_k_and_falls_with_loss(loss, k):
@@ -162,23 +106,6 @@ def test_selection_cost_is_priced_and_moves_the_samples():
     assert flops.result.inference_flops == pytest.approx(low.queries * per_query, rel=1e-6)
     with pytest.raises(planner.PlannerInputError, match="not both"):
         planner.plan(**kw, verifier_flops=1e9, reward_model_params=1e9)
-
-
-def test_a_single_models_tail_is_a_point_where_identified_and_an_interval_where_not():
-    from planner.io import measured_data_dir
-    from planner.serving.sample_fit import fit_sample_file
-
-    entries = {e["name"]: e for e in fit_sample_file(str(measured_data_dir() / "math_pythia_per_problem_100samples.csv"),
-                                                     group_col="model", where=("model=Pythia 12B",))}
-    e12 = entries["Pythia 12B"]  # Brown et al.'s fit over 10,000 samples: 0.705 at 1,000, 0.855 at 10,000
-    assert abs(e12["pass_at_k"]["1000"] - 0.705) <= 0.05 and abs(e12["pass_at_k"]["10000"] - 0.855) <= 0.05
-    assert not e12["pass_at_k_interval"]
-    e70 = fit_sample_file(str(measured_data_dir() / "math_pythia_per_problem_100samples.csv"), group_col="model",
-                          where=("model=Pythia 70M",))[0]
-    assert e70["pass_at_k"]["1000"] is None and e70["pass_at_k"]["100"] is not None
-    for k, ref in (("1000", 0.112), ("10000", 0.237)):  # Brown et al.'s Pythia-70M fit
-        lo, hi = e70["pass_at_k_interval"][k]
-        assert lo <= ref <= hi
 
 
 def test_the_pooled_likelihood_gradient_is_its_derivative():

@@ -1,0 +1,97 @@
+"""pass@k far beyond the samples, held against all 10,000 real samples per problem (issue:
+task accuracy and test-time samples). The 10,000-sample counts are check data only: nothing
+in the project is fitted to them (planner/data/measured/README.md)."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from planner.io import measured_data_dir
+from planner.serving.sample_fit import UNIDENTIFIED_SOLVED, fit_group, power_law_tail
+from planner.serving.sampling import unbiased_pass_at_k
+from planner.serving.tasks import PRESET_TASKS, pythia_math_sizes
+
+FAR = (1000, 10000)
+
+
+def _counts(name: str) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    with (measured_data_dir() / name).open() as fh:
+        for r in csv.DictReader(fh):
+            assert int(r["n"]) == (100 if "100samples" in name else 10000)
+            out.setdefault(r["model"], {})[r["problem"]] = int(r["c"])
+    return out
+
+
+FULL = _counts("math_pythia_per_problem_10000samples.csv")
+DRAWN = _counts("math_pythia_per_problem_100samples.csv")
+
+
+def _truth(model: str) -> dict[int, float]:
+    c = np.array(list(FULL[model].values()))
+    return {k: unbiased_pass_at_k(np.full(c.size, 10000), c, k) for k in FAR}
+
+
+def _shipped(model: str) -> np.ndarray:
+    return np.array([DRAWN[model][p] for p in FULL[model]])  # the 10,000-sample file's problem order
+
+
+def test_the_100_sample_counts_are_draws_of_the_10000():
+    assert FULL.keys() == DRAWN.keys() and len(FULL) == 7
+    for model, full in FULL.items():
+        assert full.keys() == DRAWN[model].keys() and len(full) == 128
+        assert all(full[p] > 0 for p, c in DRAWN[model].items() if c > 0), model  # solved in 100 => solved in 10,000
+
+
+def test_the_single_model_tail_from_the_shipped_100_samples():
+    errors = {}
+    for model in FULL:
+        e = fit_group(model, np.full(128, 100), _shipped(model), FAR)
+        truth = _truth(model)
+        if e["solved_problems"] < UNIDENTIFIED_SOLVED:  # Pythia 70M: a band, no point
+            assert all(e["pass_at_k"][str(k)] is None for k in FAR)
+            for k in FAR:
+                lo, hi = e["pass_at_k_interval"][str(k)]
+                assert lo <= truth[k] <= hi, (model, k, lo, hi, truth[k])
+            continue
+        errors[model] = [e["pass_at_k"][str(k)] - truth[k] for k in FAR]
+    print("\nshipped 100 samples -> pass@1000 / pass@10000, error against 10,000 samples:")
+    for model, (e1, e2) in errors.items():
+        print(f"  {model:12s} {e1:+.3f} {e2:+.3f}")
+    flat = np.abs(np.array(list(errors.values())))
+    assert len(errors) == 6 and flat.mean() <= 0.035 and flat.max() <= 0.10
+
+
+def test_the_single_model_tail_over_fresh_100_sample_draws():
+    # The shipped draw is one of many: draw 100 of each problem's 10,000 samples again (a
+    # hypergeometric draw of the correct count), 100 times per size, seeded, and extrapolate as
+    # fit-samples does where the tail is identified. The issue's bar, within 0.05, is met on
+    # average at every size; the 90 % band covers the truth in at least 80 % of the draws.
+    rng = np.random.default_rng(0)
+    print("\nfresh 100-sample draws: mean error at 1,000 / 10,000, and the band's coverage")
+    for model, full in FULL.items():
+        c_full = np.array(list(full.values()))
+        truth = np.array([_truth(model)[k] for k in FAR])
+        errs, covered = [], []
+        for _ in range(100):
+            c = rng.hypergeometric(c_full, 10000 - c_full, 100)
+            if (c > 0).sum() < UNIDENTIFIED_SOLVED:
+                continue  # fit-samples gives a band only
+            point, lo, hi = power_law_tail(np.full(c.size, 100), c, FAR, draws=50)
+            errs.append(point - truth)
+            covered.append((lo <= truth) & (truth <= hi))
+        mean, cover = np.mean(errs, axis=0), np.mean(covered, axis=0)
+        print(f"  {model:12s} {mean[0]:+.3f} {mean[1]:+.3f}  covered {cover[0]:.0%} {cover[1]:.0%} ({len(errs)} draws)")
+        assert len(errs) >= 30 and np.all(np.abs(mean) <= 0.05) and np.all(cover >= 0.8), (model, mean, cover)
+
+
+@pytest.mark.parametrize("k", FAR)
+def test_the_task_law_far_beyond_the_samples(k):
+    law = PRESET_TASKS["math"]
+    errors = {s.name: float(law.pass_at_k(s.loss, [k])[0]) - _truth(s.name)[k] for s in pythia_math_sizes()}
+    print(f"\ntask law pass@{k} against 10,000 samples: " + ", ".join(f"{m} {e:+.3f}" for m, e in errors.items()))
+    flat = np.abs(list(errors.values()))
+    assert flat.mean() <= 0.05 and flat.max() <= 0.12
