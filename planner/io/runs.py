@@ -92,6 +92,8 @@ class RunTable:
                 raise PlannerInputError(f"--where '{cond}': no column '{col}' (columns: {', '.join(self.header)})")
             i = self.header.index(col)
             rows = [r for r in rows if _compare(r[i], op, value, cond)]
+        if self.rows and not rows:
+            raise PlannerInputError(f"{self.path}: no row meets every --where ({' and '.join(conditions)})")
         return RunTable(self.path, self.header, tuple(rows))
 
 

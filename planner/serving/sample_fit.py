@@ -81,14 +81,20 @@ def power_law_tail(n: np.ndarray, c: np.ndarray, ks: Sequence[float], *, draws: 
                    seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """pass@k at ``ks`` (each beyond the samples) from the power law fitted on every observed k,
     with its bootstrap band over problems floored at the largest observed: (point, lo, hi)."""
-    n_min = int(np.min(n))
-    ks_obs = np.arange(1, n_min + 1)
-    per_problem = unbiased_pass_at_k_per_problem(n, c, ks_obs)
+    ks_obs = np.arange(1, int(np.min(n)) + 1)
+    return _tail(unbiased_pass_at_k_per_problem(n, c, ks_obs), np.asarray(ks, dtype=float), draws, seed)
+
+
+def _tail(per_problem: np.ndarray, far: np.ndarray, draws: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`power_law_tail` from each problem's observed curve (k = 1..n)."""
+    ks_obs = np.arange(1, per_problem.shape[1] + 1)
     curve = per_problem.mean(axis=0)
-    far = np.asarray(ks, dtype=float)
+    point = _power_law_at(curve, ks_obs, far)
+    if draws < 1:  # no bootstrap asked for: a band of no width, which the caller leaves out
+        return point, point, point
     lo, hi = _power_law_band(per_problem, ks_obs, far, draws, seed)
     floor = curve[-1]  # pass@k never falls with k: no lower than what the samples already show
-    return _power_law_at(curve, ks_obs, far), np.maximum(lo, floor), np.maximum(hi, floor)
+    return point, np.maximum(lo, floor), np.maximum(hi, floor)
 
 
 def fit_group(name: str, n: np.ndarray, c: np.ndarray, ks: Sequence[int], *, draws: int = 100, seed: int = 0) -> dict[str, Any]:
@@ -106,13 +112,14 @@ def fit_group(name: str, n: np.ndarray, c: np.ndarray, ks: Sequence[int], *, dra
     solved = int((c > 0).sum())
     identified = solved >= UNIDENTIFIED_SOLVED
     warnings = []
-    beyond, lo, hi = power_law_tail(n, c, far, draws=draws, seed=seed) if far.size else (np.empty(0),) * 3
+    beyond, lo, hi = _tail(per_problem, far, draws, seed) if far.size else (np.empty(0),) * 3
     if far.size and not identified:
         warnings.append(f"only {solved} of {len(c)} problems were ever solved: the tail is not identified; pass@k beyond "
                         f"k = {n_min} is a band spanning the power law's and the scaled Beta's {TAIL_LEVEL:.0%} bootstrap "
                         "bands, not a point")
         beta_lo, beta_hi = _beta_band(n, c, far.astype(int).tolist(), seed)
         lo, hi = np.maximum(np.minimum(lo, beta_lo), curve[-1]), np.maximum(hi, beta_hi)
+    banded = far.size and (draws >= 1 or not identified)  # --bootstrap 0: points only where identified
     at = dict(zip(far.astype(int).tolist(), beyond.tolist(), strict=True))
     point = {str(k): (float(curve[k - 1]) if k <= n_min else (at[k] if identified else None)) for k in ks}
     return {
@@ -127,7 +134,7 @@ def fit_group(name: str, n: np.ndarray, c: np.ndarray, ks: Sequence[int], *, dra
         "log_likelihood": fit.log_likelihood_,
         "beta_at_bound": bool(fit.at_bound_),
         "pass_at_k": point,
-        "pass_at_k_interval": {str(int(k)): [float(a), float(b)] for k, a, b in zip(far, lo, hi, strict=True)},
+        "pass_at_k_interval": {str(int(k)): [float(a), float(b)] for k, a, b in zip(far, lo, hi, strict=True)} if banded else {},
         "interval_level": TAIL_LEVEL,
         "pass_at_k_unbiased": {str(k): float(curve[k - 1]) for k in shown},
         "pass_at_k_fit_on_observed": {str(k): float(v) for k, v in zip(shown, fit.pass_at_k(shown), strict=True)},

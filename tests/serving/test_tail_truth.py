@@ -95,3 +95,15 @@ def test_the_task_law_far_beyond_the_samples(k):
     print(f"\ntask law pass@{k} against 10,000 samples: " + ", ".join(f"{m} {e:+.3f}" for m, e in errors.items()))
     flat = np.abs(list(errors.values()))
     assert flat.mean() <= 0.05 and flat.max() <= 0.12
+
+
+def test_fit_samples_without_bootstrap_and_with_an_empty_selection(cli):
+    import json
+
+    path = str(measured_data_dir() / "math_pythia_per_problem_100samples.csv")
+    code, out, err = cli("fit-samples", path, "--group-col", "model", "--where", "model=Pythia 12B", "--bootstrap", "0", "--json")
+    assert code == 0, err
+    (e,) = json.loads(out)
+    assert e["pass_at_k"]["10000"] > e["pass_at_k"]["100"] and e["pass_at_k_interval"] == {}  # points, no band of no width
+    code, _, err = cli("fit-samples", path, "--group-col", "model", "--where", "model=Pythia 12B", "--where", "model=Pythia 70M")
+    assert code == 2 and "no row meets every --where" in err and "Traceback" not in err
