@@ -81,7 +81,7 @@ def test_decide_on_a_run_in_progress(cli, tmp_path):
     (["curve", "predict", "--law", "besiroglu2024", "--schedule", "cosine", "--steps", "100"], "unknown curve law"),
     (["curve", "decide", "--law", "mpl-25m", "--runs", str(CURVES), "--run", "mpl25M_wsdcon_3", "--total-steps", "100"], "beyond the current step"),
     (["curve", "decide", "--law", "mpl-25m", "--runs", str(CURVES), "--run", "nope", "--total-steps", "100"], "no run 'nope'"),
-    (["curve", "fit", str(CURVES), "--where", "run=nope"], "no data rows|no curves"),
+    (["curve", "fit", str(CURVES), "--where", "run=nope"], "no row meets every --where"),
     (["curve", "fit", str(CURVES), "--save", "mpl-25m"], "shipped preset"),
     (["curve", "fit", str(CURVES), "--form", "multi-power", "--bootstrap", "50"], "weighted points is above"),
 ])

@@ -95,7 +95,7 @@ def test_fit_report_and_jsonl(tmp_path, cli):
         (["fit", GADRE], "several loss columns"),
         (["fit", "/nonexistent.csv"], "not found"),
         (["fit", EPOCH, "--where", "nope=3"], "no column 'nope'"),
-        (["fit", EPOCH, "--where", "loss>99"], "no runs left"),
+        (["fit", EPOCH, "--where", "loss>99"], "no row meets every --where"),
         (["fit", EPOCH, "--where", "loss~3"], "expected COL=VALUE"),
         (["fit", EPOCH, "--params-col", "xx"], "no column 'xx'"),
         (["fit", EPOCH, "--level", "2"], "level"),
