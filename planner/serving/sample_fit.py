@@ -8,7 +8,7 @@ across sizes) on real 10,000-sample counts: from 100-sample draws of Pythia 410M
 MATH samples the power law's mean error at k = 1,000 and 10,000 was about a third of the Beta's,
 with less spread; 160M, 1B and 6.9B then checked it (``benchmarks/tail_check.py``, README).
 Where the data cannot identify the tail (fewer than 5 problems ever solved) the two estimators
-part widely (Pythia 70M: 0.15 against 0.73 at k = 10,000), so there is no point, only a band
+part widely (Pythia 70M's shipped counts: 0.15 against 0.73 at k = 10,000), so there is no point, only a band
 spanning both estimators' bootstrap bands.
 """
 

@@ -62,8 +62,7 @@ def unbiased_pass_at_k_per_problem(n: Sequence[int], c: Sequence[int], ks: Seque
     if np.any(k > n):
         raise PlannerInputError(f"pass@{int(k.max())} needs at least {int(k.max())} samples per problem")
     room = n - c - k  # >= 0: some k-subset of the samples is all wrong
-    with np.errstate(invalid="ignore"):
-        log_ratio = gammaln(n - c + 1) - gammaln(np.maximum(room, 0) + 1) - gammaln(n + 1) + gammaln(n - k + 1)
+    log_ratio = gammaln(n - c + 1) - gammaln(np.maximum(room, 0) + 1) - gammaln(n + 1) + gammaln(n - k + 1)
     return np.where(room >= 0, np.where(c > 0, -np.expm1(log_ratio), 0.0), 1.0)  # c = 0: exactly 0, not round-off
 
 

@@ -95,6 +95,20 @@ def test_unbiased_estimator():
     assert unbiased_pass_at_k([4], [2], 2) == pytest.approx(5 / 6)
 
 
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(n=st.integers(1, 1000), data=st.data())
+def test_the_log_gamma_estimator_is_the_exact_binomial_ratio(n, data):
+    # The fast per-problem form against exact integer arithmetic: 1 - C(n-c, k) / C(n, k).
+    from planner.serving.sampling import unbiased_pass_at_k_per_problem
+
+    c = data.draw(st.integers(0, n))
+    k = data.draw(st.integers(1, n))
+    exact = 1.0 - math.comb(n - c, k) / math.comb(n, k)  # comb is 0 when k > n - c
+    fast = float(unbiased_pass_at_k_per_problem([n], [c], [k])[0, 0])
+    assert fast == pytest.approx(exact, abs=1e-11, rel=1e-9)
+    assert (fast == 0.0) == (c == 0)  # never solved: exactly 0, not round-off
+
+
 def test_beta_fit_recovers_simulated_difficulties():
     rng = np.random.default_rng(3)
     p = 0.6 * rng.beta(0.3, 4.0, size=400)

@@ -88,6 +88,50 @@ def test_the_single_model_tail_over_fresh_100_sample_draws():
         assert len(errs) >= 30 and np.all(np.abs(mean) <= 0.05) and np.all(cover >= 0.8), (model, mean, cover)
 
 
+def test_the_100_sample_curve_is_the_10000_sample_curve_where_both_are_observed():
+    # Pythia 2.8B: up to k = 100 both files measure the same curve (the shipped counts are draws
+    # of the 10,000), so the 10,000 can check what the fits say beyond k = 100.
+    c_full = np.array(list(FULL["Pythia 2.8B"].values()))
+    c = _shipped("Pythia 2.8B")
+    gaps = [abs(unbiased_pass_at_k(np.full(128, 100), c, k) - unbiased_pass_at_k(np.full(128, 10000), c_full, k)) for k in range(1, 101)]
+    assert max(gaps) <= 0.015, max(gaps)
+
+
+def test_pythia_2p8b_tail_follows_its_10000_sample_curve():
+    # Neither the single-model tail nor the task law sees a sample beyond the 100 per problem;
+    # the k are those of Brown et al.'s coverage figure, from 107 to 9,913.
+    ks = [107, 156, 243, 341, 447, 585, 754, 970, 1216, 1512, 1946, 2484, 3428, 4648, 7438, 9913]
+    c_full = np.array(list(FULL["Pythia 2.8B"].values()))
+    ref = np.array([unbiased_pass_at_k(np.full(128, 10000), c_full, k) for k in ks])
+    single, _, _ = power_law_tail(np.full(128, 100), _shipped("Pythia 2.8B"), ks)
+    size = next(s for s in pythia_math_sizes() if s.name == "Pythia 2.8B")
+    pooled = PRESET_TASKS["math"].pass_at_k(size.loss, ks)
+    print(f"\nPythia 2.8B beyond the samples, max |error|: single-model {np.max(np.abs(single - ref)):.3f}, "
+          f"task law {np.max(np.abs(pooled - ref)):.3f}")
+    assert np.all(np.abs(single - ref) <= 0.05), list(zip(ks, single, ref, strict=True))
+    assert np.all(np.abs(pooled - ref) <= 0.05), list(zip(ks, pooled, ref, strict=True))
+
+
+def test_the_tails_match_brown_et_als_published_fits():
+    # Large Language Monkeys' fits of log pass@k = a k^b over 10,000 samples (Brown et al. 2024,
+    # shared/reference/inference.md): Pythia-12B MATH (-3.92, -0.35), Pythia-70M (-7.59, -0.18).
+    # Both the task law and the single-model tail see only the shipped 100 samples.
+    brown = {m: np.exp(a * np.array(FAR, dtype=float) ** b) for m, (a, b) in
+             (("Pythia 12B", (-3.92, -0.35)), ("Pythia 70M", (-7.59, -0.18)))}
+    law = PRESET_TASKS["math"]
+    for s in pythia_math_sizes():
+        if s.name in brown:
+            assert np.all(np.abs(law.pass_at_k(s.loss, FAR) - brown[s.name]) <= 0.05), (s.name, brown[s.name])
+    e12 = fit_group("Pythia 12B", np.full(128, 100), _shipped("Pythia 12B"), FAR)
+    e70 = fit_group("Pythia 70M", np.full(128, 100), _shipped("Pythia 70M"), (100, *FAR))
+    assert e70["pass_at_k"]["100"] is not None  # observed: a point
+    for k, ref12, ref70 in zip(FAR, brown["Pythia 12B"], brown["Pythia 70M"], strict=True):
+        point, (lo, hi) = e12["pass_at_k"][str(k)], e12["pass_at_k_interval"][str(k)]
+        assert abs(point - ref12) <= 0.05 and lo <= point <= hi and lo <= ref12 <= hi  # identified: a point in its band
+        lo, hi = e70["pass_at_k_interval"][str(k)]
+        assert e70["pass_at_k"][str(k)] is None and lo <= ref70 <= hi  # unidentified: a band alone
+
+
 @pytest.mark.parametrize("k", FAR)
 def test_the_task_law_far_beyond_the_samples(k):
     law = PRESET_TASKS["math"]
