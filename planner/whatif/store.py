@@ -10,12 +10,15 @@ A worker killed mid-point leaves its trial RUNNING. On a database (``postgresql:
 :class:`optuna.storages.RetryHeartbeatStaleTrialCallback` enqueues it again. A journal file has no
 heartbeat, so each trial records its worker's host and process id, and a worker on that host
 whose process is gone is failed and re-enqueued by the next worker that looks (on a database
-too, so that a local resume need not wait for the grace period). Either way the
-point is retried, and it is counted once: only COMPLETE trials hold results.
+too, so that a local resume need not wait for the grace period). A worker killed between
+taking its point and naming itself (perhaps before its first heartbeat, which no grace period
+then fails) leaves a trial with no process id: past the grace, any worker fails and re-enqueues
+it. Either way the point is retried, and it is counted once: only COMPLETE trials hold results.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import socket
@@ -131,15 +134,23 @@ def _finish_enqueue(study: Any, points: Sequence[SweepPoint], stall_s: float) ->
 
 def _retry_dead_workers(study: Any) -> None:
     """Fail and re-enqueue RUNNING trials whose worker on this host is gone (a journal file has
-    no heartbeat; on a database this also spares a local resume the heartbeat's grace period)."""
+    no heartbeat; on a database this also spares a local resume the heartbeat's grace period),
+    and those whose worker never named itself and has been silent past the grace."""
     import optuna
     from optuna.trial import TrialState
 
     if isinstance(study._storage, optuna.storages.RDBStorage):
         optuna.storages.fail_stale_trials(study)  # other hosts: past the heartbeat's grace, failed and retried
     host = socket.gethostname()
+    now = datetime.datetime.now()  # optuna stamps datetime_start in local time
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.user_attrs.get("host") != host or "pid" not in t.user_attrs or _alive(int(t.user_attrs["pid"])):
+        if "pid" not in t.user_attrs:
+            # Its worker died between taking the point and naming itself, maybe before its first
+            # heartbeat too (then no grace period ever fails it): a live worker names itself
+            # within milliseconds, so one silent past the grace is dead, on any host.
+            if t.datetime_start is None or (now - t.datetime_start).total_seconds() < GRACE_S:
+                continue
+        elif t.user_attrs.get("host") != host or _alive(int(t.user_attrs["pid"])):
             continue
         try:
             if study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):

@@ -135,3 +135,26 @@ def test_a_sweep_whose_creator_died_mid_enqueue_is_finished_by_the_next_worker(s
     assert [r.index for r in results] == list(range(6)) and all(r.status == "optimal" for r in results)
     assert _completed_points(path, name) == list(range(6))  # each once
     assert optuna.load_study(study_name=name, storage=store.open_storage(path)).user_attrs["enqueued"] is True
+
+
+def test_a_worker_killed_before_it_named_itself_is_retried_past_the_grace(storage, tmp_path, cli, monkeypatch):
+    # The window the kill test can hit: a trial turned RUNNING whose worker died before it set
+    # its pid (and, on a database, maybe before its first heartbeat). Past the grace, the next
+    # worker that looks fails it and puts the point back, so a resume cannot wait forever.
+    import optuna
+    from optuna.trial import TrialState
+
+    from planner.whatif import store
+
+    study_name = f"orphan-{uuid.uuid4().hex[:8]}"
+    assert cli("sweep", "--budget", "1e21,1e22", "--no-layout", "--storage", storage, "--study", study_name)[0] == 0
+    study = optuna.load_study(study_name=study_name, storage=store.open_storage(storage))
+    study.enqueue_trial({"point": 0}, skip_if_exists=False)
+    orphan = study.ask()  # WAITING -> RUNNING, and nobody names itself
+    store._retry_dead_workers(study)
+    assert study._storage.get_trial(orphan._trial_id).state == TrialState.RUNNING  # inside the grace: left alone
+    monkeypatch.setattr(store, "GRACE_S", 0.0)
+    store._retry_dead_workers(study)
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    assert study._storage.get_trial(orphan._trial_id).state == TrialState.FAIL
+    assert TrialState.RUNNING not in states and states.count(TrialState.WAITING) == 1  # the point is back in the queue
