@@ -112,3 +112,34 @@ def test_tp_overlap_hides_tensor_parallel_traffic_behind_the_linear_layers():
     hidden = evaluate_layout(shape, H100, 32, 256, lay, tp_overlap=True)
     assert hidden.breakdown["tp_comm"] < plain.breakdown["tp_comm"]
     assert hidden.step_time_s < plain.step_time_s
+
+
+# Dash et al. 2023 ("Optimizing Distributed Training on Frontier for Large Language Models",
+# arXiv 2312.12705): GPT 175B (96 layers x 12,288, 96 heads, seq 2,048) on 1,024 MI250X GCDs at
+# 36.14 % of peak. The layout is the first author's launch scripts (github.com/sajal-vt/
+# Megatron-DeepSpeed-ORNL, branch FA2 `launch_gpt175b_bf16.slurm` and branch frontier-sd
+# `launch_gpt175b_srun.frontier`, which agree): TP4, PP16, micro-batch 1, full activation
+# recompute, flash attention, DeepSpeed ZeRO-1, fp16 (MI250X's fp16 and bf16 matrix peaks are
+# equal), no sequence parallelism or TP overlap (not in that Megatron-DeepSpeed fork).
+FRONTIER_175B = ModelShape(layers=96, hidden=12288, heads=96, kv_heads=96, ffn=4 * 12288, vocab=51200, seq=2048, mlp="gelu")
+FRONTIER_175B_MFU = 0.3614
+
+
+@pytest.mark.parametrize("global_batch", [1280, 10240])
+def test_frontier_175b_with_the_authors_layout_is_within_15_percent_of_the_paper(global_batch):
+    # The parts of the paper we could read give no global batch at 1,024 GCDs: 1,280 is the
+    # scripts' value, 10,240 that value weak-scaled from the scripts' 128 GCDs (the paper
+    # reports 100 % weak scaling).
+    # A caution the README repeats: the author's own log of this layout on 128 GCDs (branch
+    # frontier-sd, logs/gpt175b_megatron_16N_newcomm-405287.o) reads 196.5 s per step, 58.6 %
+    # MFU, above what this model allows (289 s) and above MI250X's measured matmul ceiling with
+    # the recompute counted; the paper and its log disagree, and the log is not a publication.
+    mi250x = REG.get("mi250x")
+    lay = Layout(t=4, p=16, d=16, c=1, v=1, b=1, recompute="full", sp=False, zero=1)
+    r = evaluate_layout(FRONTIER_175B, mi250x, 1024, global_batch, lay, flash_attention=True, tp_overlap=False, overlap_grad_reduce=False)
+    assert r.fits
+    assert abs(r.mfu / FRONTIER_175B_MFU - 1) <= 0.15, r.mfu
+    # The free search is not held to the paper: it finds layouts the authors did not run (no
+    # recompute, sequence parallelism with TP overlap, interleaving), so it must do better.
+    free = search_layouts(FRONTIER_175B, mi250x, 1024, global_batch)
+    assert free.best.mfu > r.mfu
