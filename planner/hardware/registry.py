@@ -37,6 +37,7 @@ _NUMERIC_KEYS: dict[str, tuple[str, float]] = {
     "int8_tops": ("int8_ops_per_s", 1e12),
     "int4_tops": ("int4_ops_per_s", 1e12),
     "hbm_gb": ("hbm_bytes", 1e9),
+    "hbm_mib_reported": ("hbm_reported_bytes", 2.0**20),
     "hbm_tb_per_s": ("hbm_bytes_per_s", 1e12),
     "intra_node_gb_per_s": ("intra_node_link_bytes_per_s", 1e9),
     "intra_package_gb_per_s": ("intra_package_link_bytes_per_s", 1e9),
@@ -50,7 +51,7 @@ _NUMERIC_KEYS: dict[str, tuple[str, float]] = {
 }
 _INT_KEYS = {"devices_per_node", "devices_per_package"}
 _TEXT_KEYS = {"name", "vendor", "source", "date", "notes", "mfu_source", "fp8_mfu_source", "fp4_mfu_source", "price_source",
-              "gemm_source", "attention_source"}
+              "gemm_source", "attention_source", "hbm_reported_source"}
 _OTHER_KEYS = {"aliases", "price_usd_per_gpu_hour", "attention_tflops_by_seq"}
 _ALLOWED = set(_NUMERIC_KEYS) | _INT_KEYS | _TEXT_KEYS | _OTHER_KEYS
 _REQUIRED = (
@@ -110,9 +111,20 @@ class Accelerator:
     #: attention GEMMs are timed on the GEMM curve, which is optimistic for these kernels.
     attention_flops_by_seq: tuple[tuple[float, float], ...] = ()
     attention_source: str = ""
+    #: Device memory as the driver reports it (NVML's total), where measured. Datasheets print
+    #: binary capacities in decimal units ("80 GB" is 80 GiB, 85.9e9 bytes), so the printed
+    #: figure understates what a framework can allocate by about 7 %.
+    hbm_reported_bytes: float | None = None
+    hbm_reported_source: str = ""
     price_usd_per_gpu_hour: tuple[float, float] | None = None
     price_source: str = ""
     origin: str = field(default="builtin", compare=False)
+
+    def __post_init__(self) -> None:
+        # Binary versus decimal units part the two figures by 7.4 %; more means a typo.
+        if self.hbm_reported_bytes is not None and not 0.9 <= self.hbm_reported_bytes / self.hbm_bytes <= 1.1:
+            raise PlannerInputError(f"hardware entry [{self.id}]: 'hbm_mib_reported' ({self.hbm_reported_bytes / 2**20:.0f} MiB) "
+                                    f"is not within 10 % of 'hbm_gb' ({self.hbm_bytes / 1e9:g} GB)")
 
     def peak_flops_per_s(self, precision: str = "bf16") -> float:
         """Dense peak FLOP/s at ``precision``; a clear error where the device has none."""
@@ -143,6 +155,12 @@ class Accelerator:
         return (self.default_mfu * self.bf16_flops_per_s / peak,
                 f"no measured {precision} MFU for {self.id}: assumes {precision} trains no faster than bf16 "
                 f"(bf16 MFU {self.default_mfu:.0%} x bf16/{precision} peak), a conservative planner rule", False)
+
+    @property
+    def memory_capacity_bytes(self) -> float:
+        """Bytes a process can place on the device: the driver-reported total where measured,
+        else the datasheet's capacity (which may understate it)."""
+        return self.hbm_reported_bytes if self.hbm_reported_bytes is not None else self.hbm_bytes
 
     @property
     def arithmetic_intensity_flop_per_byte(self) -> float:
@@ -268,6 +286,8 @@ class HardwareRegistry(Mapping[str, Accelerator]):
                 base = entries[hw_id]
                 merged = {n: getattr(base, n) for n in base.__dataclass_fields__}
                 merged.update(kwargs)
+                if "hbm_gb" in table and "hbm_mib_reported" not in table:  # a new capacity: the old reading no longer holds
+                    merged["hbm_reported_bytes"], merged["hbm_reported_source"] = None, ""
                 merged["origin"] = origin
                 entries[hw_id] = Accelerator(**merged)
                 continue

@@ -169,7 +169,7 @@ def serve_batch(params: float, layers: float, q_width: float, kv_width: float, a
     """
     if spec.batch is not None:
         return float(spec.batch)
-    usable = accel.hbm_bytes * (1 - spec.memory_reserve_fraction)
+    usable = accel.memory_capacity_bytes * (1 - spec.memory_reserve_fraction)
     weights = params * spec.weight_bits / 8
     gpus = max(1.0, weights / spec.weight_share / usable)
     kv_tok = kv_elements_per_token(layers, kv_width) * spec.kv_bits / 8
@@ -247,7 +247,7 @@ def serving_cost(shape: ModelShape, accel: Accelerator, spec: ServingSpec, *, pr
     kv_tok = kv_bytes_per_token(shape, spec.kv_bits)
     batch = batch_of(shape, accel, spec, precision)
     need = replica_memory_bytes(shape, spec, batch)
-    usable = accel.hbm_bytes * (1 - spec.memory_reserve_fraction)
+    usable = accel.memory_capacity_bytes * (1 - spec.memory_reserve_fraction)
     at_least = 1.0 if spec.batch is not None else max(1.0, w / spec.weight_share / usable)  # the batch was sized on this
     gpus = 1
     while gpus < at_least - 1e-9 or gpus * usable < need:

@@ -308,7 +308,7 @@ def search_layouts(
     kw = dict(flash_attention=flash_attention, memory_reserve_fraction=memory_reserve_fraction)
 
     def feasible(c: dict[str, np.ndarray]) -> np.ndarray:
-        return memory_per_gpu(shape, accel, c["B"], c, **kw)["fits"]
+        return memory_per_gpu(shape, accel, c["B"], c, precision=precision, **kw)["fits"]
 
     def step_time(c: dict[str, np.ndarray]) -> np.ndarray:  # per sequence: batches may differ
         return evaluate(shape, accel, n_gpus, c["B"], c, cal, precision=precision, tp_overlap=tp_overlap, step_only=True, **kw)["step_time_s"] / c["B"]
@@ -323,7 +323,7 @@ def search_layouts(
     else:
         raise PlannerInputError(f"unknown search method '{method}'; use exhaustive or bayesian")
     if found.order.size == 0:
-        mem = memory_per_gpu(shape, accel, cands["B"], cands, **kw)
+        mem = memory_per_gpu(shape, accel, cands["B"], cands, precision=precision, **kw)
         i = int(np.argmin(mem["memory_per_gpu_bytes"]))
         over = mem["memory_per_gpu_bytes"][i] - mem["usable_bytes"][i]
         raise InfeasiblePlanError(
@@ -334,7 +334,7 @@ def search_layouts(
     pick = found.order[:top_k]
     sub = {k: v[pick] for k, v in cands.items()}
     res = evaluate(shape, accel, n_gpus, sub["B"], sub, cal, precision=precision, tp_overlap=tp_overlap, **kw)
-    usable = accel.hbm_bytes * (1 - memory_reserve_fraction)
+    usable = accel.memory_capacity_bytes * (1 - memory_reserve_fraction)
     top = tuple(_result(res, j, sub, usable) for j in range(len(pick)))
     out = LayoutSearch(best=top[0], top=top, method=found.method, evaluated=found.evaluated, space_size=found.space_size,
                        why=_why(top[0], _runner_up(top)), calibration=cal, shape=shape,
@@ -375,7 +375,7 @@ def evaluate_layout(shape: ModelShape, accel: Accelerator, n_gpus: int, global_b
     arr = {k: np.array([v]) for k, v in arr.items()}
     arr["B"] = np.array([global_batch])
     res = evaluate(shape, accel, n_gpus, global_batch, arr, cal, **kw)
-    usable = accel.hbm_bytes * (1 - kw.get("memory_reserve_fraction", DEFAULT_MEMORY_RESERVE_FRACTION))
+    usable = accel.memory_capacity_bytes * (1 - kw.get("memory_reserve_fraction", DEFAULT_MEMORY_RESERVE_FRACTION))
     return _result(res, 0, arr, usable)
 
 

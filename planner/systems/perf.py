@@ -305,7 +305,11 @@ def evaluate(
     stage_params = layers_stage * shape.params_per_layer + stage_embedding_params(shape, p)
     psi = stage_params / t  # parameters held (unsharded) per GPU
     grad_bytes = psi * DTYPE_BYTES
-    reduce_t = _collective_s("allreduce", d, t * c * d, grad_bytes, accel, cal)
+    # Context-parallel ranks hold the same parameters, so gradients are reduced, and ZeRO
+    # shards, over the data- and context-parallel ranks together (Megatron-core's dp_cp group;
+    # planner/systems/memory.py cites it); those ranks sit next to each other after TP.
+    dc = d * c
+    reduce_t = _collective_s("allreduce", dc, t * dc, grad_bytes, accel, cal)
     # ZeRO-3 / FSDP: every micro-batch gathers the parameters in the forward, again in the
     # backward (and again under full recompute), and reduce-scatters the gradients; each GPU
     # moves (d-1)/d of its stage's parameter bytes per pass through its own port (the network
@@ -314,17 +318,18 @@ def evaluate(
     passes = 3.0 + (rc == 2)
     port = np.where(t * c * d > accel.devices_per_node, accel.inter_node_link_bytes_per_s * cal.network_efficiency,
                     accel.intra_node_link_bytes_per_s * cal.link_efficiency)
-    zero3 = np.where(d > 1, m * passes * (cal.collective_latency_s + grad_bytes * (d - 1) / d / port), 0.0)
+    zero3 = np.where(dc > 1, m * passes * (cal.collective_latency_s + grad_bytes * (dc - 1) / dc / port), 0.0)
     window = np.where(overlap_grad_reduce & (zero < 3), stage_b, 0.0)
     dp_exposed = np.where(zero == 3, np.maximum(0.0, zero3 - pipe), np.maximum(0.0, reduce_t - window))
-    opt_params = np.where(zero >= 1, psi / d, psi)
+    opt_params = np.where(zero >= 1, psi / dc, psi)
     optimizer = 2 * 16 * opt_params / hbm_bw  # read and write fp32 master + moments
 
     step = pipe + dp_exposed + optimizer
     if step_only:
         return {"step_time_s": step}
 
-    mem = memory_per_gpu(shape, accel, global_batch, layout, flash_attention=flash_attention, memory_reserve_fraction=memory_reserve_fraction)
+    mem = memory_per_gpu(shape, accel, global_batch, layout, flash_attention=flash_attention, memory_reserve_fraction=memory_reserve_fraction,
+                         precision=precision)
     memory, usable = mem["memory_per_gpu_bytes"], mem["usable_bytes"]
 
     n = t * p * d * c

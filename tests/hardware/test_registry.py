@@ -126,3 +126,19 @@ def test_bad_user_files_fail_clearly(tmp_path, reg, body, message):
     f.write_text(body)
     with pytest.raises(PlannerInputError, match=message):
         reg.with_file(f)
+
+
+def test_memory_checks_use_the_drivers_capacity_where_it_was_measured(reg, tmp_path):
+    # Datasheets print binary capacities in decimal units: NVML reports 81,559 MiB on an
+    # "80 GB" H100 (the source is in hardware.toml). The datasheet figure stays as printed.
+    h100 = reg.get("h100")
+    assert h100.hbm_bytes == pytest.approx(80e9)
+    assert h100.memory_capacity_bytes == 81559 * 2**20 and h100.hbm_reported_source
+    assert reg.get("b200").memory_capacity_bytes == reg.get("b200").hbm_bytes  # no reading: the datasheet
+    # A user who gives a new capacity gets it, not the old reading of another part.
+    f = tmp_path / "hw.toml"
+    f.write_text("[h100-sxm]\nhbm_gb = 96\n")
+    assert reg.with_file(f).get("h100").memory_capacity_bytes == pytest.approx(96e9)
+    f.write_text("[h100-sxm]\nhbm_mib_reported = 815590\n")  # a typo, ten times the datasheet
+    with pytest.raises(PlannerInputError, match="not within 10 % of 'hbm_gb'"):
+        reg.with_file(f)

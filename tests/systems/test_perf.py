@@ -62,6 +62,62 @@ def test_korthikanti_activation_savings():
     assert act(0, 2) / tp_only == pytest.approx(0.09, abs=0.01)  # full recompute
 
 
+def test_fp8_keeps_one_byte_for_each_linear_layers_input():
+    # Korthikanti's per-layer bytes / (tokens x hidden) hold 2 for each linear input (QKV, the
+    # attention output, the MLP's first) and 2 f/h for the MLP's second: FP8 halves exactly those.
+    shape = shape_for_params(70e9, seq=8192)
+    f_h = shape.ffn / shape.hidden
+    for t, sp in ((1, 0), (4, 0), (8, 1)):
+        def act(precision: str) -> float:
+            return float(activation_bytes_per_layer(shape, np.array(t), np.array(sp), np.array(0), np.array(8192.0), True, precision))
+
+        saved = (2 + (1 + f_h) / t) if not sp else (3 + f_h) / t
+        assert act("bf16") - act("fp8") == pytest.approx(saved * 8192 * shape.hidden)
+        assert act("fp4") == act("fp8")
+    # Full recompute keeps the BF16 layer input alone, whatever the GEMM precision.
+    full = [float(activation_bytes_per_layer(shape, np.array(8), np.array(1), np.array(2), np.array(8192.0), True, p)) for p in ("bf16", "fp8")]
+    assert full[0] == full[1]
+
+
+def test_zero_shards_over_the_data_and_context_parallel_ranks_together():
+    from planner.systems.perf import memory_per_gpu
+
+    shape = shape_for_params(70e9, seq=8192)
+    h100 = REG.get("h100")
+
+    def states(d: int, c: int, zero: int) -> float:
+        lay = {"t": [8], "p": [1], "d": [d], "c": [c], "v": [1], "b": [1], "recompute": [2], "sp": [1], "zero": [zero]}
+        return float(memory_per_gpu(shape, h100, 64, lay)["model_state_bytes"][0])
+
+    for zero in (1, 2, 3):
+        assert states(4, 2, zero) == pytest.approx(states(8, 1, zero))  # Megatron-core's dp_cp group
+        assert states(4, 2, zero) < states(4, 1, zero)
+    assert states(4, 2, 0) == states(4, 1, 0)
+
+
+def test_megatron_bridges_h100_layouts_fit_without_recompute_as_their_recipes_run():
+    # Megatron-Bridge's H100 performance recipes (src/megatron/bridge/perf_recipes/llama/h100/
+    # llama31.py and llama3.py, github.com/NVIDIA-NeMo/Megatron-Bridge commit 067f987) leave
+    # recompute off (recompute_granularity None in the base 405B recipe) and ran: with the
+    # default reserve, the memory model must let every published H100 row fit that way. Before
+    # FP8's one-byte inputs, the dp x cp sharding and the driver's capacity it refused 405B.
+    import csv
+
+    from planner.systems.layout import Layout, evaluate_layout
+
+    h100 = REG.get("h100")
+    rows = [r for r in csv.DictReader((DATA / "megatron_bridge_perf.csv").open()) if r["gpu"] == "H100-SXM-80GB"]
+    assert len(rows) == 6
+    for r in rows:
+        shape = ModelShape(layers=int(r["layers"]), hidden=int(r["hidden"]), heads=int(r["heads"]), kv_heads=int(r["kv_heads"]),
+                           ffn=int(r["ffn"]), vocab=int(r["vocab"]), seq=int(r["seq"]), mlp="swiglu")
+        gpus, t, p, c = (int(r[k]) for k in ("gpus", "TP", "PP", "CP"))
+        lay = Layout(t=t, p=p, d=gpus // (t * p * c), c=c, v=int(r["VP"] or 1), b=int(r["mbs"]), recompute="none", sp=t > 1,
+                     zero=3 if r["fsdp"] == "yes" else 1)
+        res = evaluate_layout(shape, h100, gpus, int(r["gbs"]), lay, precision="fp8")
+        assert res.fits, (r["model"], r["release"], res.memory_per_gpu_bytes / 1e9)
+
+
 def test_shape_rule_reproduces_llama3():
     s = shape_for_params(70.6e9)
     assert (s.layers, s.hidden, s.heads, s.kv_heads, s.ffn) == (80, 8192, 64, 8, 28672)  # Llama 3 70B
