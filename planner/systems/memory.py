@@ -39,11 +39,12 @@ def activation_bytes_per_layer(
     (Korthikanti et al. 2022, Table 2; K = 18 + 4 f/h generalises their 34 to MLP width f).
 
     In FP8 (and FP4) the four linear layers keep the quantised copy of their input for the
-    weight-gradient GEMM, one byte an element, not the BF16 one (Transformer Engine's
-    ``_Linear.forward`` saves ``inputmat``, the FP8 cast, unless wgrad runs in higher precision;
-    github.com/NVIDIA/TransformerEngine, transformer_engine/pytorch/module/linear.py, commit 0004dbd). Of
-    Korthikanti's bytes per token and hidden unit that halves the QKV and MLP inputs (2 each,
-    replicated without SP), the attention-output input (2) and the MLP's second input (2 f/h).
+    weight-gradient GEMM, one byte an element, not the BF16 one: Transformer Engine's
+    ``_Linear.forward`` saves ``inputmat``, the FP8 cast, unless wgrad runs in higher precision
+    (github.com/NVIDIA/TransformerEngine, transformer_engine/pytorch/module/linear.py, commit
+    0004dbd). Of Korthikanti's bytes per token and hidden unit that halves the QKV and MLP
+    inputs (2 each, replicated without SP), the attention-output input (2) and the MLP's second
+    input (2 f/h).
     FP4 recipes keep at most as many bytes, so FP8's count is the conservative one for both."""
     t = np.asarray(t, dtype=float)
     sp = np.asarray(sp, dtype=bool) & (t > 1)

@@ -312,8 +312,8 @@ def evaluate(
     reduce_t = _collective_s("allreduce", dc, t * dc, grad_bytes, accel, cal)
     # ZeRO-3 / FSDP: every micro-batch gathers the parameters in the forward, again in the
     # backward (and again under full recompute), and reduce-scatters the gradients; each GPU
-    # moves (d-1)/d of its stage's parameter bytes per pass through its own port (the network
-    # once the DP group leaves the node), not 1/q of them as the hierarchical collective
+    # moves (n-1)/n (n = d c) of its stage's parameter bytes per pass through its own port (the
+    # network once the DP group leaves the node), not 1/q of them as the hierarchical collective
     # assumes. The traffic overlaps the compute it prefetches for: the step takes the longer.
     passes = 3.0 + (rc == 2)
     port = np.where(t * c * d > accel.devices_per_node, accel.inter_node_link_bytes_per_s * cal.network_efficiency,

@@ -101,21 +101,16 @@ def test_megatron_bridges_h100_layouts_fit_without_recompute_as_their_recipes_ru
     # recompute off (recompute_granularity None in the base 405B recipe) and ran: with the
     # default reserve, the memory model must let every published H100 row fit that way. Before
     # FP8's one-byte inputs, the dp x cp sharding and the driver's capacity it refused 405B.
-    import csv
-
     from planner.systems.layout import Layout, evaluate_layout
 
     h100 = REG.get("h100")
-    rows = [r for r in csv.DictReader((DATA / "megatron_bridge_perf.csv").open()) if r["gpu"] == "H100-SXM-80GB"]
+    rows = [c for c in load_cases(DATA)["megatron_bridge"] + load_check_cases(DATA)["megatron_bridge_check"] if c.gpu == "h100-sxm"]
     assert len(rows) == 6
-    for r in rows:
-        shape = ModelShape(layers=int(r["layers"]), hidden=int(r["hidden"]), heads=int(r["heads"]), kv_heads=int(r["kv_heads"]),
-                           ffn=int(r["ffn"]), vocab=int(r["vocab"]), seq=int(r["seq"]), mlp="swiglu")
-        gpus, t, p, c = (int(r[k]) for k in ("gpus", "TP", "PP", "CP"))
-        lay = Layout(t=t, p=p, d=gpus // (t * p * c), c=c, v=int(r["VP"] or 1), b=int(r["mbs"]), recompute="none", sp=t > 1,
-                     zero=3 if r["fsdp"] == "yes" else 1)
-        res = evaluate_layout(shape, h100, gpus, int(r["gbs"]), lay, precision="fp8")
-        assert res.fits, (r["model"], r["release"], res.memory_per_gpu_bytes / 1e9)
+    for case in rows:
+        f = case.fixed
+        lay = Layout(t=f["t"], p=f["p"], d=f["d"], c=f["c"], v=f["v"], b=f["b"], recompute="none", sp=f["t"] > 1, zero=f["zero"])
+        res = evaluate_layout(case.shape, h100, case.n_gpus, case.global_batch, lay, precision=case.precision)
+        assert case.precision == "fp8" and res.fits, (case.source, res.memory_per_gpu_bytes / 1e9)
 
 
 def test_shape_rule_reproduces_llama3():
