@@ -16,7 +16,7 @@ Which rows fit constants and which only check is decided here, once, by rule:
   Megatron-Bridge rows (405B on B200 and GB200, NVFP4, and the H100 rows of releases 25.09 and
   26.02 -- the same models and layouts as 25.11 on other software, so a weak check).
 
-``fit_calibration`` fits the seven constants of :class:`~planner.perf.Calibration` by least
+``fit_calibration`` fits the eight constants of :class:`~planner.perf.Calibration` by least
 squares on log step time; ``benchmarks/calibrate.py`` runs it and prints the table that
 ``planner/data/calibration.toml`` ships. Nothing here runs when planning.
 """
@@ -214,7 +214,7 @@ def relative_errors(cases: list[Case], cal: Calibration) -> np.ndarray:
 
 
 def fit_calibration(cases: list[Case], start: Calibration, weights: np.ndarray | None = None) -> Calibration:
-    """Weighted least squares on log(predicted / measured): seven constants shared by the
+    """Weighted least squares on log(predicted / measured): eight constants shared by the
     family, and one sustained compute efficiency per accelerator that has cases."""
     from scipy.optimize import least_squares
 
@@ -224,11 +224,12 @@ def fit_calibration(cases: list[Case], start: Calibration, weights: np.ndarray |
     w = np.sqrt(np.ones(len(cases)) if weights is None else np.asarray(weights, dtype=float))
 
     def make(x: np.ndarray) -> Calibration:
-        eff = tuple((g, float(1 / (1 + np.exp(-x[7 + i])))) for i, g in enumerate(gpus))
+        eff = tuple((g, float(1 / (1 + np.exp(-x[8 + i])))) for i, g in enumerate(gpus))
         return replace(start, memory_traffic=float(np.exp(x[0])), link_efficiency=float(1 / (1 + np.exp(-x[1]))),
                        collective_latency_s=float(np.exp(x[2])), layer_dispatch_s=float(np.exp(x[3])),
                        network_efficiency=float(1 / (1 + np.exp(-x[4]))), score_traffic=float(np.exp(x[5])),
-                       overlap_exponent=float(1 + np.exp(x[6])), compute_efficiency=eff)
+                       overlap_exponent=float(1 + np.exp(x[6])), softmax_fallback_s=float(np.exp(x[7])),
+                       compute_efficiency=eff)
 
     def resid(x: np.ndarray) -> np.ndarray:
         cal = make(x)
@@ -243,7 +244,8 @@ def fit_calibration(cases: list[Case], start: Calibration, weights: np.ndarray |
 
     x0 = np.array([np.log(start.memory_traffic), logit(start.link_efficiency), np.log(start.collective_latency_s),
                    np.log(start.layer_dispatch_s), logit(start.network_efficiency), np.log(start.score_traffic),
-                   np.log(max(start.overlap_exponent - 1, 1e-3))] + [logit(dict(start.compute_efficiency).get(g, 0.8)) for g in gpus])
+                   np.log(max(start.overlap_exponent - 1, 1e-3)),
+                   np.log(max(start.softmax_fallback_s, 1e-5))] + [logit(dict(start.compute_efficiency).get(g, 0.8)) for g in gpus])
     # Memory-bound kernels write each stored activation byte once and read it at least once
     # more in the forward pass: the traffic factor is bounded below by 2, so the fit cannot
     # declare elementwise work free (the data alone barely separates it from GEMM time).

@@ -25,7 +25,9 @@ Formulas (shared/reference/systems.md):
   overlapped with compute as the longer of the two.
   Each layer pass takes the longer of the GPU's work and the host's time to launch it (a
   calibrated smooth maximum): models below ~1B parameters are launch-bound, as vTrain's
-  single-node runs show (per-layer time barely moves from micro-batch 1 to 4).
+  single-node runs show (per-layer time barely moves from micro-batch 1 to 4). Without flash
+  attention, where Megatron's fused softmax kernel does not apply, its PyTorch fallback adds
+  HBM bytes (counted) and host time (calibrated).
 * H100-era terms: the GEMM curve is topped by each accelerator's measured matmul ceiling at the
   training precision (``gemm_efficiency_max[_fp8]`` in hardware.toml); causal flash attention
   runs at its measured throughput (``attention_tflops_by_seq``); FP8 applies to the linear
@@ -90,6 +92,9 @@ class Calibration:
     layer_dispatch_s: float  # host time to launch one layer's forward kernels (backward: 2x)
     overlap_exponent: float  # smooth-maximum exponent joining host and GPU time (1: they add)
     source: str
+    #: Host time Megatron's unfused softmax fallback (upcast, scale, mask, softmax, downcast:
+    #: five kernels and autograd nodes where the fused path has one) adds to a layer's pass.
+    softmax_fallback_s: float = 0.0
     #: Per accelerator id: the fraction of its measured matmul and attention kernel throughput
     #: a training step sustains (clocks under sustained load, kernels sharing SMs with
     #: overlapped communication), fitted on that accelerator's calibration runs. An
@@ -133,6 +138,7 @@ def load_calibration(accel: Accelerator) -> Calibration:
         layer_dispatch_s=float(c["layer_dispatch_s"]),
         overlap_exponent=float(c["overlap_exponent"]),
         source=str(c["source"]),
+        softmax_fallback_s=float(c.get("softmax_fallback_s", 0.0)),
         compute_efficiency=_with_siblings(c.get("compute_efficiency", {}), c.get("compute_efficiency_same_as", {})),
         mean_abs_error=float(c.get("mean_abs_error", float("nan"))),
     )
@@ -177,6 +183,23 @@ def _collective_s(
         t_intra = np.where(span <= dpn, nbytes / (intra * eta), 0.0)
         t_inter = np.where(span > dpn, nbytes / (inter * eta_net), 0.0)
     return np.where(group > 1, cal.collective_latency_s + t_intra + t_inter, 0.0)
+
+
+def _softmax_unfused(b: np.ndarray, heads_per_gpu: np.ndarray, seq: float, flash_attention: bool) -> np.ndarray:
+    """1 where Megatron's attention falls back from its fused causal softmax kernel to PyTorch
+    ops, else 0. ``FusedScaleMaskSoftmax.is_kernel_available`` takes the fused kernel only for
+    16 < s <= 4096, s divisible by 4 and micro-batch x heads per GPU divisible by the kernel's
+    batches per block, which is 4 for s > 128 and 8 below (``get_batch_per_block`` in
+    scaled_masked_softmax.h; Megatron-DeepSpeed, e.g. ORNL's fork at commit 7f7cea3, and
+    Megatron-LM's megatron/core/fusions/fused_softmax.py at d98e8a6 keep the same rule).
+    With flash attention there is no separate softmax.
+    """
+    if flash_attention:
+        return np.zeros_like(np.asarray(b, dtype=float))
+    per_block = 4.0 if seq > 128 else 8.0
+    batches = np.asarray(b, dtype=float) * np.asarray(heads_per_gpu, dtype=float)
+    ok = (16 < seq <= 4096) and seq % 4 == 0
+    return np.where(ok & (np.mod(batches, per_block) == 0), 0.0, 1.0)
 
 
 def host_overlap(host_s: np.ndarray, gpu_s: np.ndarray, exponent: float) -> np.ndarray:
@@ -256,13 +279,21 @@ def evaluate(
     rest_bytes = np.where(sp, k_act / t, 10.0 + (k_act - 10.0) / t) * tokens * h
     score_bytes = score / t * tokens * h  # attention scores, softmax, dropout (no flash attention)
     score_f = cal.score_traffic * score_bytes / hbm_bw
+    # Where the fused softmax kernel is unavailable, Megatron runs it as PyTorch ops in fp32
+    # (query-key layer scaling, its default, forces fp32): upcast (read 2 bytes per score,
+    # write 4), scale (4 + 4), masked fill (4 + 1 for the mask, 4), softmax (4 + 4),
+    # downcast (4 + 2) = 37 bytes where the fused kernel moves 4; their backward passes move
+    # 41 where the fused one moves 6. Counted exactly, at the datasheet bandwidth.
+    unfused = _softmax_unfused(b, a / t, s, flash_attention)
+    unfused_scores = unfused * a * s * tokens / t
+    unfused_f, unfused_b = (37.0 - 4.0) * unfused_scores / hbm_bw, (41.0 - 6.0) * unfused_scores / hbm_bw
     mem_f = cal.memory_traffic * rest_bytes / hbm_bw + score_f
     if precision != "bf16":
         # Each linear layer's input is cast to FP8 before its GEMM (read 2 bytes, write 1),
         # in the forward and for the two backward GEMMs' inputs.
         mem_f = mem_f + 3.0 * (2 * h + a * dh + f) * tokens / t / hbm_bw
-    layer_f = gemm_f + mem_f
-    recompute_extra = np.select([rc == 2, rc == 1], [layer_f, attn_f + score_f], 0.0)
+    layer_f = gemm_f + mem_f + unfused_f
+    recompute_extra = np.select([rc == 2, rc == 1], [layer_f, attn_f + score_f + unfused_f], 0.0)
 
     # ---- tensor- and context-parallel communication per layer per micro-batch
     tp_one = _collective_s("allreduce", t, t, tokens * h * DTYPE_BYTES, accel, cal)
@@ -283,11 +314,16 @@ def evaluate(
     logits_f = logits_fl / (eta_c * bf16_peak * gemm_efficiency(logits_fl, bf16_peak, bf16_ceiling)) + cal.memory_traffic * 4 * tokens * (h + V) / t / hbm_bw
     # The host enqueues a layer's kernels while the GPU runs earlier ones: a layer pass takes
     # the longer of its dispatch time and its GPU time, the two combined as a smooth maximum.
-    bwd_f = 2 * (lin_f + mem_f) + attn_b
+    bwd_f = 2 * (lin_f + mem_f) + attn_b + unfused_b
     gpu_fwd = layer_f + tp_f + cp_one
     gpu_bwd = bwd_f + recompute_extra + tp_b + cp_one
-    layer_fwd = host_overlap(cal.layer_dispatch_s, gpu_fwd, cal.overlap_exponent)
-    layer_bwd = host_overlap(cal.layer_dispatch_s * np.where(rc == 2, 3.0, 2.0), gpu_bwd, cal.overlap_exponent)
+    # The softmax fallback's extra ops cost host time in each pass that runs it (the forward,
+    # the backward, and the recomputed forward under either recompute).
+    fallback = cal.softmax_fallback_s * unfused
+    host_fwd = cal.layer_dispatch_s + fallback
+    host_bwd = cal.layer_dispatch_s * np.where(rc == 2, 3.0, 2.0) + fallback * np.where(rc >= 1, 2.0, 1.0)
+    layer_fwd = host_overlap(host_fwd, gpu_fwd, cal.overlap_exponent)
+    layer_bwd = host_overlap(host_bwd, gpu_bwd, cal.overlap_exponent)
     dispatch_exposed = layers_stage * (layer_fwd - gpu_fwd + layer_bwd - gpu_bwd)
     stage_f = layers_stage * layer_fwd + logits_f
     stage_b = layers_stage * layer_bwd + 2 * logits_f

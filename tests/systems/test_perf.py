@@ -222,3 +222,38 @@ def test_step_only_is_the_full_evaluations_step_time():
     fast = evaluate(shape, h100, 64, cands["B"], cands, cal, tp_overlap=True, step_only=True)
     assert set(fast) == {"step_time_s"}
     np.testing.assert_array_equal(fast["step_time_s"], full["step_time_s"])
+
+
+@pytest.mark.parametrize("b, heads_per_gpu, seq, flash, unfused", [
+    (1, 2, 2048, False, 1),    # vTrain TP8, 16 heads: b x a/t = 2 is not a multiple of 4
+    (2, 2, 2048, False, 0),    # 4 batches: the fused kernel runs
+    (1, 2, 2048, True, 0),     # flash attention has no separate softmax
+    (4, 8, 8192, False, 1),    # longer than the kernel's 4096
+    (4, 8, 16, False, 1),      # not longer than 16
+    (1, 4, 64, False, 1),      # short sequences: 8 batches per block
+    (1, 8, 64, False, 0),
+    (1, 4, 2050, False, 1),    # sequence not divisible by 4
+])
+def test_fused_softmax_rule_follows_megatron(b, heads_per_gpu, seq, flash, unfused):
+    from planner.systems.perf import _softmax_unfused
+
+    assert _softmax_unfused(np.array([b]), np.array([heads_per_gpu]), seq, flash)[0] == unfused
+
+
+def test_softmax_fallback_costs_host_time_only_where_the_kernel_is_unfused():
+    from dataclasses import replace
+
+    from planner.systems.perf import evaluate
+
+    shape = ModelShape(layers=24, hidden=2048, heads=16, kv_heads=16, ffn=8192, vocab=51200, seq=2048, mlp="gelu")
+    layout = {"t": np.array([8, 8]), "p": np.array([1, 1]), "d": np.array([1, 1]), "c": np.array([1, 1]),
+              "v": np.array([1, 1]), "b": np.array([1, 2]), "recompute": np.array([2, 2]),
+              "sp": np.array([0, 0]), "zero": np.array([0, 0])}
+    cal = load_calibration(A100)
+    step = {f: evaluate(shape, A100, 8, 16, layout, replace(cal, softmax_fallback_s=f), flash_attention=False)["step_time_s"]
+            for f in (0.0, 1e-3)}
+    assert step[1e-3][0] > step[0.0][0]                # b = 1: 2 batches per GPU, unfused
+    assert step[1e-3][1] == pytest.approx(step[0.0][1])  # b = 2: fused, no fallback
+    # With flash attention nothing falls back.
+    flash = {f: evaluate(shape, A100, 8, 16, layout, replace(cal, softmax_fallback_s=f))["step_time_s"] for f in (0.0, 1e-3)}
+    np.testing.assert_allclose(flash[1e-3], flash[0.0])
