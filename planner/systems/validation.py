@@ -22,7 +22,7 @@ import numpy as np
 
 from planner.hardware.registry import load_registry
 from planner.systems.calibration import Case, load_cases, load_check_cases, predict
-from planner.systems.perf import load_calibration
+from planner.systems.perf import Calibration, load_calibration
 
 __all__ = ["Row", "SourceSummary", "baseline_hfu", "summarise", "validate"]
 
@@ -111,8 +111,10 @@ def _source_of(group: str, case: Case) -> str:
     return _SOURCES[group]
 
 
-def validate() -> tuple[Row, ...]:
-    """Every shipped measurement, predicted by the step-time model and by the constant baseline."""
+def validate(calibration: Calibration | None = None) -> tuple[Row, ...]:
+    """Every shipped measurement, predicted by the step-time model and by the constant baseline;
+    ``calibration`` replaces the shipped constants for every row (``benchmarks/calibrate.py``
+    passes its refit)."""
     registry = load_registry(user_config=False)
     fitted, checks = load_cases(), load_check_cases()
     hfu = baseline_hfu(fitted)
@@ -122,7 +124,7 @@ def validate() -> tuple[Row, ...]:
             for case in members:
                 accel = registry.get(case.gpu)
                 rows.append(Row(source=_source_of(group, case), run=case.source, gpu=case.gpu, metric=case.metric,
-                                measured=case.measured, predicted=predict(case, load_calibration(accel), accel),
+                                measured=case.measured, predicted=predict(case, calibration or load_calibration(accel), accel),
                                 baseline=_baseline(case, hfu, accel.peak_flops_per_s(case.precision)), in_sample=in_sample))
     return tuple(rows)
 
