@@ -47,6 +47,7 @@ import numpy as np
 from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
 from planner.hardware.registry import Accelerator
 from planner.io.toml import load_packaged_toml
+from planner.systems.collectives import collective_s
 from planner.systems.memory import (
     MAIN_GRAD_BYTES,
     activation_bytes_per_layer,
@@ -142,47 +143,6 @@ def load_calibration(accel: Accelerator) -> Calibration:
         compute_efficiency=_with_siblings(c.get("compute_efficiency", {}), c.get("compute_efficiency_same_as", {})),
         mean_abs_error=float(c.get("mean_abs_error", float("nan"))),
     )
-
-
-def _collective_s(
-    kind: str, group: np.ndarray, span: np.ndarray, nbytes: np.ndarray, accel: Accelerator, cal: Calibration
-) -> np.ndarray:
-    """Time of one collective over ``group`` ranks spread across ``span`` consecutive devices.
-
-    Alpha-beta model (one calibrated latency per collective plus bytes over bandwidth),
-    hierarchical across nodes as NCCL behaves: the members inside one node combine over the
-    fast link, then each of them carries 1/q of the data over its own network port to the
-    other nodes (q = members per node). ``kind`` is ``allreduce`` (ring factor 2(n-1)/n),
-    ``gather`` (all-gather or reduce-scatter, (n-1)/n) or ``p2p``. A latency growing with
-    ring steps (Thakur et al. 2005) fitted the A100 runs no better and ranked vTrain's
-    multi-node layouts worse, so the constant form is kept.
-    """
-    group = np.asarray(group, dtype=float)
-    span = np.asarray(span, dtype=float)
-    dpn = float(accel.devices_per_node)
-    intra = accel.intra_node_link_bytes_per_s
-    if accel.devices_per_package > 1 and accel.intra_package_link_bytes_per_s:
-        intra = np.where(span <= accel.devices_per_package, accel.intra_package_link_bytes_per_s, intra)
-    inter = accel.inter_node_link_bytes_per_s
-    eta, eta_net = cal.link_efficiency, cal.network_efficiency
-
-    def factor(n: np.ndarray) -> np.ndarray:
-        n = np.maximum(n, 1.0)
-        if kind == "allreduce":
-            return 2 * (n - 1) / n
-        if kind == "gather":
-            return (n - 1) / n
-        return np.where(n > 1, 1.0, 0.0)
-
-    stride = span / np.maximum(group, 1.0)
-    q = np.clip(np.floor(dpn / np.maximum(stride, 1.0)), 1.0, group)  # members per node
-    nodes = np.ceil(group / q)
-    t_intra = factor(q) * nbytes / (intra * eta)
-    t_inter = factor(nodes) * (nbytes / q) / (inter * eta_net)
-    if kind == "p2p":  # a neighbour either shares the node or not
-        t_intra = np.where(span <= dpn, nbytes / (intra * eta), 0.0)
-        t_inter = np.where(span > dpn, nbytes / (inter * eta_net), 0.0)
-    return np.where(group > 1, cal.collective_latency_s + t_intra + t_inter, 0.0)
 
 
 def _softmax_unfused(b: np.ndarray, heads_per_gpu: np.ndarray, seq: float, flash_attention: bool) -> np.ndarray:
@@ -296,7 +256,7 @@ def evaluate(
     recompute_extra = np.select([rc == 2, rc == 1], [layer_f, attn_f + score_f + unfused_f], 0.0)
 
     # ---- tensor- and context-parallel communication per layer per micro-batch
-    tp_one = _collective_s("allreduce", t, t, tokens * h * DTYPE_BYTES, accel, cal)
+    tp_one = collective_s("allreduce", t, t, tokens * h * DTYPE_BYTES, accel, cal)
     tp_f, tp_b = 2 * tp_one, 2 * tp_one + np.where(rc == 2, 2 * tp_one, 0.0)
     if tp_overlap:
         # Megatron's --tp-comm-overlap splits the all-gathers and reduce-scatters into chunks
@@ -307,7 +267,7 @@ def evaluate(
         tp_f = np.where(ov, np.maximum(0.0, tp_f - lin_f), tp_f)
         tp_b = np.where(ov, np.maximum(0.0, tp_b - 2 * lin_f - np.where(rc == 2, lin_f, 0.0)), tp_b)
     kv_bytes = tokens * 2 * g * dh * DTYPE_BYTES / np.minimum(t, g)
-    cp_one = _collective_s("gather", c, t * c, c * kv_bytes, accel, cal)
+    cp_one = collective_s("gather", c, t * c, c * kv_bytes, accel, cal)
 
     layers_stage = np.ceil(l / p)  # the longest stage sets the pace
     logits_fl = shape.logits_forward_flops_per_token() * tokens / t
@@ -331,7 +291,7 @@ def evaluate(
 
     # ---- pipeline
     pp_bytes = tokens * h * DTYPE_BYTES / np.where(sp, t, 1.0)
-    pp_msg = _collective_s("p2p", p, n_gpus / p + 1, pp_bytes, accel, cal)  # neighbours are n/p ranks apart
+    pp_msg = collective_s("p2p", p, n_gpus / p + 1, pp_bytes, accel, cal)  # neighbours are n/p ranks apart
     per_micro = stage_f + stage_b
     bubble = (p - 1) / v * per_micro
     pp_comm = m * 2 * v * pp_msg
@@ -345,7 +305,7 @@ def evaluate(
     # shards, over the data- and context-parallel ranks together (Megatron-core's dp_cp group;
     # planner/systems/memory.py cites it); those ranks sit next to each other after TP.
     dc = d * c
-    reduce_t = _collective_s("allreduce", dc, t * dc, grad_bytes, accel, cal)
+    reduce_t = collective_s("allreduce", dc, t * dc, grad_bytes, accel, cal)
     # ZeRO-3 / FSDP: every micro-batch gathers the parameters in the forward, again in the
     # backward (and again under full recompute), and reduce-scatters the gradients; each GPU
     # moves (n-1)/n (n = d c) of its stage's parameter bytes per pass through its own port (the

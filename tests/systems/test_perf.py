@@ -18,8 +18,8 @@ from planner.systems.calibration import (
     predict,
     relative_errors,
 )
+from planner.systems.collectives import collective_s
 from planner.systems.perf import (
-    _collective_s,
     _softmax_unfused,
     activation_bytes_per_layer,
     evaluate,
@@ -264,7 +264,7 @@ def test_allreduce_model_against_measured_nccl_on_a100():
     n = np.array([float(r["gpus"]) for r in rows])
     nbytes = np.array([float(r["bytes"]) for r in rows])
     measured = np.array([float(r["time_us"]) for r in rows]) * 1e-6
-    ratio = _collective_s("allreduce", n, n, nbytes, A100, load_calibration(A100)) / measured
+    ratio = collective_s("allreduce", n, n, nbytes, A100, load_calibration(A100)) / measured
     big = nbytes >= 256 * 2**20
     print(f"allreduce, >= 256 MB: model / NCCL {ratio[big].min():.2f}-{ratio[big].max():.2f}; 1 MB: {ratio[nbytes == 2**20].min():.1f}-{ratio[nbytes == 2**20].max():.1f}")
     # Where bandwidth rules, the fitted NVLink efficiency reproduces NCCL's bus bandwidth.
