@@ -30,7 +30,8 @@ def collective_s(
     other nodes (q = members per node). ``kind`` is ``allreduce`` (ring factor 2(n-1)/n),
     ``gather`` (all-gather or reduce-scatter, (n-1)/n) or ``p2p``. A latency growing with
     ring steps (Thakur et al. 2005) fitted the A100 runs no better and ranked vTrain's
-    multi-node layouts worse, so the constant form is kept.
+    multi-node layouts worse, so the constant form is kept; so did vTrain's measured NCCL
+    tables in its place inside an A100 node (README, "Layouts, memory and step time").
     """
     group = np.asarray(group, dtype=float)
     span = np.asarray(span, dtype=float)
