@@ -35,6 +35,9 @@ DATA = measured_data_dir()
 
 def main() -> None:
     cases = load_cases(DATA)
+    # Starting values for the optimiser only (the fit moves each of them): the shipped
+    # constants, with the link efficiency, the fallback time and the efficiencies reset to
+    # round values.
     start = replace(load_calibration(load_registry(user_config=False).get("a100")), link_efficiency=0.5, memory_traffic=2.0, softmax_fallback_s=1e-4,
                     compute_efficiency=(("a100-sxm-80gb", 0.95), ("h100-sxm", 0.7), ("h100-sxm/fp8", 0.96), ("b200/fp8", 0.8), ("gb200/fp8", 0.8)))
     everything, weights = [], []

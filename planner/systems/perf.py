@@ -239,11 +239,12 @@ def evaluate(
     rest_bytes = np.where(sp, k_act / t, 10.0 + (k_act - 10.0) / t) * tokens * h
     score_bytes = score / t * tokens * h  # attention scores, softmax, dropout (no flash attention)
     score_f = cal.score_traffic * score_bytes / hbm_bw
-    # Where the fused softmax kernel is unavailable, Megatron runs it as PyTorch ops in fp32
-    # (query-key layer scaling, its default, forces fp32): upcast (read 2 bytes per score,
+    # Where the fused softmax kernel is unavailable, Megatron runs it as PyTorch ops
+    # (FusedScaleMaskSoftmax.forward_torch_softmax), in fp32 under Megatron-DeepSpeed's default
+    # query-key layer scaling, which also adds the scale op: upcast (read 2 bytes per score,
     # write 4), scale (4 + 4), masked fill (4 + 1 for the mask, 4), softmax (4 + 4),
     # downcast (4 + 2) = 37 bytes where the fused kernel moves 4; their backward passes move
-    # 41 where the fused one moves 6. Counted exactly, at the datasheet bandwidth.
+    # 41 where the fused one moves 6. Counted from the op sequence, at the datasheet bandwidth.
     unfused = _softmax_unfused(b, a / t, s, flash_attention)
     unfused_scores = unfused * a * s * tokens / t
     unfused_f, unfused_b = (37.0 - 4.0) * unfused_scores / hbm_bw, (41.0 - 6.0) * unfused_scores / hbm_bw

@@ -243,18 +243,19 @@ def test_fused_softmax_rule_follows_megatron(b, heads_per_gpu, seq, flash, unfus
 
 
 def test_softmax_fallback_costs_host_time_only_where_the_kernel_is_unfused():
+    from planner.systems.layout import Layout, evaluate_layout
+
     shape = ModelShape(layers=24, hidden=2048, heads=16, kv_heads=16, ffn=8192, vocab=51200, seq=2048, mlp="gelu")
-    layout = {"t": np.array([8, 8]), "p": np.array([1, 1]), "d": np.array([1, 1]), "c": np.array([1, 1]),
-              "v": np.array([1, 1]), "b": np.array([1, 2]), "recompute": np.array([2, 2]),
-              "sp": np.array([0, 0]), "zero": np.array([0, 0])}
     cal = load_calibration(A100)
-    step = {f: evaluate(shape, A100, 8, 16, layout, replace(cal, softmax_fallback_s=f), flash_attention=False)["step_time_s"]
-            for f in (0.0, 1e-3)}
-    assert step[1e-3][0] > step[0.0][0]                # b = 1: 2 batches per GPU, unfused
-    assert step[1e-3][1] == pytest.approx(step[0.0][1])  # b = 2: fused, no fallback
-    # With flash attention nothing falls back.
-    flash = {f: evaluate(shape, A100, 8, 16, layout, replace(cal, softmax_fallback_s=f))["step_time_s"] for f in (0.0, 1e-3)}
-    np.testing.assert_allclose(flash[1e-3], flash[0.0])
+
+    def step(b: int, fallback_s: float, flash: bool) -> float:
+        lay = Layout(t=8, p=1, d=1, c=1, v=1, b=b, recompute="full", sp=False, zero=0)
+        return evaluate_layout(shape, A100, 8, 16, lay, calibration=replace(cal, softmax_fallback_s=fallback_s),
+                               flash_attention=flash).step_time_s
+
+    assert step(1, 1e-3, False) > step(1, 0.0, False)                  # b = 1: 2 batches per GPU, unfused
+    assert step(2, 1e-3, False) == pytest.approx(step(2, 0.0, False))  # b = 2: fused, no fallback
+    assert step(1, 1e-3, True) == pytest.approx(step(1, 0.0, True))    # flash attention: nothing falls back
 
 
 def test_allreduce_model_against_measured_nccl_on_a100():
