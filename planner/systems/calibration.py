@@ -59,6 +59,8 @@ class Case:
     precision: str = "bf16"
     tp_overlap: bool = False  # Megatron's --tp-comm-overlap
     overlap_grad_reduce: bool = False  # Megatron's --overlap-grad-reduce
+    pipeline_engine: str = "megatron-core"  # perf.PIPELINE_GATHERS
+    fused_cross_entropy: bool = False  # Transformer Engine's fused loss kernel
 
 
 def _gpt(hidden: int, heads: int, layers: int, seq: int, vocab: int = 51200) -> ModelShape:
@@ -86,14 +88,19 @@ def load_cases(data_dir: str | Path | None = None) -> dict[str, list[Case]]:
                 search["b"] = [1, 2, 4, 8]
             search["v"] = [v for v in divisors(shape.layers // p) if v <= 8] if p > 1 else [1]
             metric = "hfu_tflops" if r["metric"].startswith("TFLOPs") else "iter_s"
-            out["published"].append(Case(r["source"] + ":" + r["model"], shape, int(float(r["gpus"])), int(r["gbs"]), fixed, search, float(r["value"]), metric))
+            # Narayanan et al. 2021 ran Megatron-LM with its scatter/gather pipeline messages (sec. 4.1).
+            out["published"].append(Case(r["source"] + ":" + r["model"], shape, int(float(r["gpus"])), int(r["gbs"]), fixed, search, float(r["value"]), metric,
+                                         pipeline_engine="megatron-2021" if r["source"].startswith("Narayanan") else "megatron-core"))
     for name, key in (("vtrain_a100_multinode.csv", "vtrain_multi"), ("vtrain_a100_singlenode.csv", "vtrain_single")):
         with (data / name).open() as fh:
             for r in csv.DictReader(fh):
                 shape = _gpt(int(r["hidden size"]), int(r["attention heads"]), int(r["# layers"]), int(r["sequence length"]))
                 fixed = {"t": int(r["tensor parallelism"]), "p": int(r["pipeline parallelism"]), "d": int(r["data parallelism"]),
                          "c": 1, "v": 1, "b": int(r["micro batch"]), "recompute": 2, "sp": 0, "zero": 0}
-                out[key].append(Case(f"vTrain:{name}", shape, int(r["# GPUs"]), int(r["global batch"]), fixed, {}, float(r["iteration time (ms)"]) / 1e3, "iter_s"))
+                # Megatron-DeepSpeed pipelines through DeepSpeed's engine (GPTModelPipe), which
+                # partitions the pipeline messages over the TP ranks.
+                out[key].append(Case(f"vTrain:{name}", shape, int(r["# GPUs"]), int(r["global batch"]), fixed, {}, float(r["iteration time (ms)"]) / 1e3, "iter_s",
+                                     pipeline_engine="deepspeed"))
     out["megatron_lm"] = _megatron_lm_h100(data)[0]
     out["megatron_bridge"] = _megatron_bridge(data)[0]
     return out
@@ -144,7 +151,8 @@ def _megatron_bridge(data: Path) -> tuple[list[Case], list[Case]]:
             search = {"recompute": [0, 1, 2], "sp": [0, 1] if t > 1 else [0]}
             case = Case(f"{r['model']} on {gpus} {r['gpu']} ({r['precision']}, {r['release']})", shape, gpus, int(r["gbs"]),
                         fixed, search, float(r["tokens_per_s_per_gpu"]), "tokens_per_s_per_gpu", flash_attention=True,
-                        gpu=gid, precision="fp4" if r["precision"] == "nvfp4" else "fp8", tp_overlap=True, overlap_grad_reduce=True)
+                        gpu=gid, precision="fp4" if r["precision"] == "nvfp4" else "fp8", tp_overlap=True, overlap_grad_reduce=True,
+                        fused_cross_entropy=True)  # GPTModelProvider's default; scripts/performance picks the te kernel
             (calib if (r["release"], r["gpu"], r["model"]) in _BRIDGE_CALIBRATION else check).append(case)
     return calib, check
 
@@ -186,7 +194,8 @@ def predict(case: Case, cal: Calibration, accel: Accelerator | None = None) -> f
     if names and ok.any():
         layout = {k: v[ok] for k, v in layout.items()}
     res = evaluate(case.shape, accel, case.n_gpus, case.global_batch, layout, cal, flash_attention=case.flash_attention,
-                   overlap_grad_reduce=case.overlap_grad_reduce, precision=case.precision, tp_overlap=case.tp_overlap)
+                   overlap_grad_reduce=case.overlap_grad_reduce, precision=case.precision, tp_overlap=case.tp_overlap,
+                   pipeline_engine=case.pipeline_engine, fused_cross_entropy=case.fused_cross_entropy)
     # The run happened, so its layout fitted: the memory model does not veto a published run.
     best = int(np.argmin(res["step_time_s"]))
     step = float(res["step_time_s"][best])

@@ -61,6 +61,24 @@ __all__ = ["DTYPE_BYTES", "MAIN_GRAD_BYTES", "RECOMPUTE", "Calibration", "activa
 
 RECOMPUTE = ("none", "selective", "full")
 DTYPE_BYTES = 2  # bf16 activations, weights and gradients
+# HBM bytes per logit (one token x one vocabulary entry on one GPU) of the loss, forward and
+# backward, counted from the op sequences. Unfused, Megatron's vocab-parallel cross entropy
+# (Megatron-DeepSpeed 7f7cea3 and Megatron-Core r0.8.0, _VocabParallelCrossEntropy): the logit
+# GEMM writes bf16 (2), the cast to fp32 (2 + 4), max (4), subtract the max (4 + 4), exp
+# (4 + 4), sum (4), normalise in place (4 + 4) = 40; backward: scale by the loss gradient in
+# place (4 + 4), the cast back to bf16 (4 + 2) = 14. Fused, Transformer Engine's Triton kernels
+# (transformer_engine/common/triton/cross_entropy.py at 36f2dfd, December 2025): the GEMM's
+# write (2), the online-softmax pass reads (2), the loss pass reads and writes the gradient in
+# place (2 + 2) = 8; backward: element_mul scales it in place (2 + 2) = 4.
+CE_UNFUSED, CE_FUSED = (40.0, 14.0), (8.0, 4.0)
+# All-gathers over the TP group per micro-batch and stage that a pipeline engine adds to send
+# 1/t of each message from each TP rank, when sequence parallelism does not split it already
+# (0: every rank sends the whole tensor). Megatron-Core's p2p_communication does not split
+# (Megatron-LM d98e8a6). Megatron-LM 2021 gathers each received activation and gradient
+# (Narayanan et al. 2021, sec. 4.1, "scatter/gather"). DeepSpeed's PipelineEngine (v0.10.0,
+# is_pipe_partitioned), which Megatron-DeepSpeed's GPTModelPipe runs on, also re-gathers a
+# stage's own output before its backward.
+PIPELINE_GATHERS = {"megatron-core": 0, "megatron-2021": 2, "deepspeed": 3}
 
 # Calculon (Isaev et al., SC'23) A100 GEMM efficiency table, as GEMM duration at the A100's
 # 312 TFLOP/s: >=128 GFLOP 0.95, >=16 GFLOP 0.90, >=1 GFLOP 0.60, below 0.10. Knots sit at
@@ -188,11 +206,18 @@ def evaluate(
     memory_reserve_fraction: float = DEFAULT_MEMORY_RESERVE_FRACTION,
     precision: str = "bf16",
     tp_overlap: bool = False,
+    pipeline_engine: str = "megatron-core",
+    fused_cross_entropy: bool = False,
     step_only: bool = False,
 ) -> dict[str, np.ndarray]:
     """Memory and step time of each layout in ``layout`` (arrays t, p, d, c, v, b,
     recompute (index into RECOMPUTE), sp (0/1), zero (0..3)); ``step_only`` returns just
     ``step_time_s`` (a search ranking layouts whose memory it has already checked).
+
+    Framework choices, the defaults being today's Megatron-Core: ``pipeline_engine`` (one of
+    PIPELINE_GATHERS: how pipeline messages travel without sequence parallelism) and
+    ``fused_cross_entropy`` (Transformer Engine's fused loss kernel, Megatron's
+    ``--cross-entropy-loss-fusion`` with the ``te`` implementation).
 
     Returns arrays: ``memory_per_gpu_bytes``, ``fits``, ``step_time_s``, ``mfu``, ``hfu``,
     ``tokens_per_s`` and the step-time parts (``compute_s``, ``bubble_s``, ``tp_comm_s``,
@@ -272,7 +297,11 @@ def evaluate(
 
     layers_stage = np.ceil(l / p)  # the longest stage sets the pace
     logits_fl = shape.logits_forward_flops_per_token() * tokens / t
-    logits_f = logits_fl / (eta_c * bf16_peak * gemm_efficiency(logits_fl, bf16_peak, bf16_ceiling)) + cal.memory_traffic * 4 * tokens * (h + V) / t / hbm_bw
+    logits_gemm = logits_fl / (eta_c * bf16_peak * gemm_efficiency(logits_fl, bf16_peak, bf16_ceiling))
+    vocab_elems = tokens * V / t
+    ce_f, ce_b = CE_FUSED if fused_cross_entropy else CE_UNFUSED
+    logits_f = logits_gemm + cal.memory_traffic * 4 * tokens * h / t / hbm_bw + ce_f * vocab_elems / hbm_bw
+    logits_b = 2 * logits_gemm + 2 * cal.memory_traffic * 4 * tokens * h / t / hbm_bw + ce_b * vocab_elems / hbm_bw
     # The host enqueues a layer's kernels while the GPU runs earlier ones: a layer pass takes
     # the longer of its dispatch time and its GPU time, the two combined as a smooth maximum.
     bwd_f = 2 * (lin_f + mem_f) + attn_b + unfused_b
@@ -287,15 +316,24 @@ def evaluate(
     layer_bwd = host_overlap(host_bwd, gpu_bwd, cal.overlap_exponent)
     dispatch_exposed = layers_stage * (layer_fwd - gpu_fwd + layer_bwd - gpu_bwd)
     stage_f = layers_stage * layer_fwd + logits_f
-    stage_b = layers_stage * layer_bwd + 2 * logits_f
-    compute_only = layers_stage * (layer_f + bwd_f + recompute_extra) + 3 * logits_f
+    stage_b = layers_stage * layer_bwd + logits_b
+    compute_only = layers_stage * (layer_f + bwd_f + recompute_extra) + logits_f + logits_b
 
     # ---- pipeline
-    pp_bytes = tokens * h * DTYPE_BYTES / np.where(sp, t, 1.0)
-    pp_msg = collective_s("p2p", p, n_gpus / p + 1, pp_bytes, accel, cal)  # neighbours are n/p ranks apart
+    # Each stage sends its activation forward and receives its gradient back per micro-batch.
+    # Sequence parallelism leaves 1/t of it on each TP rank; without it the pipeline engine
+    # decides (PIPELINE_GATHERS): each rank sends the whole tensor, or 1/t followed by
+    # all-gathers over NVLink.
+    act_bytes = tokens * h * DTYPE_BYTES
+    gathers = PIPELINE_GATHERS[pipeline_engine]
+    split = sp | ((gathers > 0) & (t > 1))
+    pp_msg = collective_s("p2p", p, n_gpus / p + 1, act_bytes / np.where(split, t, 1.0), accel, cal)  # neighbours are n/p ranks apart
+    pp_gather = np.where(~sp & (t > 1) & (p > 1), gathers * collective_s("gather", t, t, act_bytes, accel, cal), 0.0)
     per_micro = stage_f + stage_b
-    bubble = (p - 1) / v * per_micro
-    pp_comm = m * 2 * v * pp_msg
+    # Fill and drain run the other stages, which carry no logits: 1F1B takes
+    # (p - 1) (F + B) + m (F + B + loss) when the loss stage is the slowest.
+    bubble = (p - 1) / v * (per_micro - logits_f - logits_b)
+    pp_comm = m * v * (2 * pp_msg + pp_gather)
     pipe = m * per_micro + bubble + pp_comm
 
     # ---- data parallelism / ZeRO

@@ -273,3 +273,49 @@ def test_allreduce_model_against_measured_nccl_on_a100():
     # A collective inside a training step cannot beat the kernel alone; the fitted latency
     # (per collective, framework overhead included) keeps small messages above NCCL's time.
     assert np.all(ratio >= 0.9)
+
+
+def _gpt_layout(shape: ModelShape, t: int, p: int, b: int, sp: bool = False, **kw):
+    from planner.systems.layout import Layout, evaluate_layout
+
+    lay = Layout(t=t, p=p, d=1, c=1, v=1, b=b, recompute="full", sp=sp, zero=0)
+    return evaluate_layout(shape, A100, t * p, 32, lay, calibration=load_calibration(A100), tp_overlap=False, **kw)
+
+
+GPT_2B = ModelShape(layers=24, hidden=2048, heads=16, kv_heads=16, ffn=8192, vocab=51200, seq=2048, mlp="gelu")
+
+
+def test_pipeline_fill_and_drain_run_stages_without_the_loss():
+    # 1F1B with the loss on the last stage takes (p - 1)(F + B) + m (F + B + loss): the bubble
+    # does not grow with the vocabulary, the steady state does (and only by m times the loss).
+    small, big = (_gpt_layout(GPT_2B.with_(vocab=v), t=1, p=4, b=1) for v in (32000, 128000))
+    assert big.breakdown["bubble"] == pytest.approx(small.breakdown["bubble"], rel=1e-12)
+    assert big.breakdown["compute"] > small.breakdown["compute"]
+
+
+def test_fused_cross_entropy_saves_exactly_the_counted_bytes():
+    # Unfused 40 + 14 bytes per logit, Transformer Engine's kernels 8 + 4: the step differs by
+    # m x 42 bytes x tokens x vocab / t over HBM bandwidth (one stage, no pipeline, TP 2).
+    t, b = 2, 2
+    unfused, fused = (_gpt_layout(GPT_2B, t=t, p=1, b=b, fused_cross_entropy=f) for f in (False, True))
+    m = 32 / b
+    expected = m * 42.0 * b * GPT_2B.seq * GPT_2B.vocab / t / A100.hbm_bytes_per_s
+    assert unfused.step_time_s - fused.step_time_s == pytest.approx(expected, rel=1e-9)
+
+
+def test_pipeline_engines_split_messages_over_the_tp_ranks():
+    cal = load_calibration(A100)
+    t, p, b = 8, 2, 2
+    act = b * GPT_2B.seq * GPT_2B.hidden * 2.0
+    m = 32 / b
+    p2p = lambda nbytes: float(collective_s("p2p", np.array(p), np.array(t + 1), np.array(nbytes), A100, cal))  # noqa: E731
+    gather = float(collective_s("gather", np.array(t), np.array(t), np.array(act), A100, cal))
+    core, ds, mlm = (_gpt_layout(GPT_2B, t=t, p=p, b=b, pipeline_engine=e) for e in ("megatron-core", "deepspeed", "megatron-2021"))
+    # Megatron-Core sends the whole activation from every TP rank; DeepSpeed 1/t plus three
+    # all-gathers, Megatron-LM 2021 1/t plus two (one per received message).
+    assert core.breakdown["pp_comm"] == pytest.approx(m * 2 * p2p(act), rel=1e-9)
+    assert ds.breakdown["pp_comm"] == pytest.approx(m * (2 * p2p(act / t) + 3 * gather), rel=1e-9)
+    assert mlm.breakdown["pp_comm"] == pytest.approx(m * (2 * p2p(act / t) + 2 * gather), rel=1e-9)
+    # Sequence parallelism splits the message already: the engines agree.
+    sp = [_gpt_layout(GPT_2B, t=t, p=p, b=b, sp=True, pipeline_engine=e).breakdown["pp_comm"] for e in ("megatron-core", "deepspeed")]
+    assert sp[0] == pytest.approx(sp[1], rel=1e-12)

@@ -65,7 +65,7 @@ def test_in_sample_errors_stay_low(rows):
                    "Megatron-LM r0.8 weak scaling (H100, BF16)", "Megatron-Bridge (FP8; H100, B200, GB200)"):
         assert by[(source, True)].mean_abs_error <= 0.06, source
     # vTrain's 1,549 mostly launch-bound small-model runs: as shipped before the H100 terms.
-    assert by[("vTrain multi-node (A100)", True)].mean_abs_error <= 0.09
+    assert by[("vTrain multi-node (A100)", True)].mean_abs_error <= 0.075
     assert by[("vTrain single-node (A100)", True)].mean_abs_error <= 0.07
 
 
