@@ -65,8 +65,8 @@ def test_in_sample_errors_stay_low(rows):
                    "Megatron-LM r0.8 weak scaling (H100, BF16)", "Megatron-Bridge (FP8; H100, B200, GB200)"):
         assert by[(source, True)].mean_abs_error <= 0.06, source
     # vTrain's 1,549 mostly launch-bound small-model runs: as shipped before the H100 terms.
-    assert by[("vTrain multi-node (A100)", True)].mean_abs_error <= 0.075
-    assert by[("vTrain single-node (A100)", True)].mean_abs_error <= 0.07
+    assert by[("vTrain multi-node (A100)", True)].mean_abs_error <= 0.07
+    assert by[("vTrain single-node (A100)", True)].mean_abs_error <= 0.066
 
 
 def test_a_given_calibration_replaces_the_shipped_one_for_every_row(rows):
@@ -131,7 +131,8 @@ def test_tp_overlap_hides_tensor_parallel_traffic_behind_the_linear_layers():
 # Megatron-DeepSpeed-ORNL, branch FA2 `launch_gpt175b_bf16.slurm` and branch frontier-sd
 # `launch_gpt175b_srun.frontier`, which agree): TP4, PP16, micro-batch 1, full activation
 # recompute, flash attention, DeepSpeed ZeRO-1, fp16 (MI250X's fp16 and bf16 matrix peaks are
-# equal), no sequence parallelism or TP overlap (not in that Megatron-DeepSpeed fork).
+# equal), no sequence parallelism or TP overlap (not in that Megatron-DeepSpeed fork), whose
+# GPTModelPipe runs on DeepSpeed's pipeline engine.
 FRONTIER_175B = ModelShape(layers=96, hidden=12288, heads=96, kv_heads=96, ffn=4 * 12288, vocab=51200, seq=2048, mlp="gelu")
 FRONTIER_175B_MFU = 0.3614
 
@@ -143,11 +144,12 @@ def test_frontier_175b_with_the_authors_layout_is_within_15_percent_of_the_paper
     # reports 100 % weak scaling).
     # A caution the README repeats: the author's own log of this layout on 128 GCDs (branch
     # frontier-sd, logs/gpt175b_megatron_16N_newcomm-405287.o) reads 196.5 s per step, 58.6 %
-    # MFU, above what this model allows (289 s) and above MI250X's measured matmul ceiling with
+    # MFU, above what this model allows (283 s) and above MI250X's measured matmul ceiling with
     # the recompute counted; the paper and its log disagree, and the log is not a publication.
     mi250x = REG.get("mi250x")
     lay = Layout(t=4, p=16, d=16, c=1, v=1, b=1, recompute="full", sp=False, zero=1)
-    r = evaluate_layout(FRONTIER_175B, mi250x, 1024, global_batch, lay, flash_attention=True, tp_overlap=False, overlap_grad_reduce=False)
+    r = evaluate_layout(FRONTIER_175B, mi250x, 1024, global_batch, lay, flash_attention=True, tp_overlap=False, overlap_grad_reduce=False,
+                        pipeline_engine="deepspeed")  # Megatron-DeepSpeed pipelines on DeepSpeed's engine
     assert r.fits
     assert abs(r.mfu / FRONTIER_175B_MFU - 1) <= 0.15, r.mfu
     # The free search is not held to the paper: it finds layouts the authors did not run (no
