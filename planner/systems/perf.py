@@ -300,6 +300,11 @@ def evaluate(
     logits_gemm = logits_fl / (eta_c * bf16_peak * gemm_efficiency(logits_fl, bf16_peak, bf16_ceiling))
     vocab_elems = tokens * V / t
     ce_f, ce_b = CE_FUSED if fused_cross_entropy else CE_UNFUSED
+    # Under TP the vocab-parallel loss all-reduces three fp32 values per token (the max, the
+    # target logit, the sum of exponentials: _VocabParallelCrossEntropy.forward), and the
+    # embedding all-reduces its output like a layer does (VocabParallelEmbedding.forward); the
+    # embedding's sits on the first stage, the loss stage's only when it is the same one.
+    loss_tp = 3 * collective_s("allreduce", t, t, tokens * 4.0, accel, cal) + np.where(p == 1, tp_one, 0.0)
     logits_f = logits_gemm + cal.memory_traffic * 4 * tokens * h / t / hbm_bw + ce_f * vocab_elems / hbm_bw
     logits_b = 2 * logits_gemm + 2 * cal.memory_traffic * 4 * tokens * h / t / hbm_bw + ce_b * vocab_elems / hbm_bw
     # The host enqueues a layer's kernels while the GPU runs earlier ones: a layer pass takes
@@ -315,7 +320,7 @@ def evaluate(
     layer_fwd = host_overlap(host_fwd, gpu_fwd, cal.overlap_exponent)
     layer_bwd = host_overlap(host_bwd, gpu_bwd, cal.overlap_exponent)
     dispatch_exposed = layers_stage * (layer_fwd - gpu_fwd + layer_bwd - gpu_bwd)
-    stage_f = layers_stage * layer_fwd + logits_f
+    stage_f = layers_stage * layer_fwd + logits_f + loss_tp
     stage_b = layers_stage * layer_bwd + logits_b
     compute_only = layers_stage * (layer_f + bwd_f + recompute_extra) + logits_f + logits_b
 
@@ -332,7 +337,7 @@ def evaluate(
     per_micro = stage_f + stage_b
     # Fill and drain run the other stages, which carry no logits: 1F1B takes
     # (p - 1) (F + B) + m (F + B + loss) when the loss stage is the slowest.
-    bubble = (p - 1) / v * (per_micro - logits_f - logits_b)
+    bubble = (p - 1) / v * (per_micro - logits_f - logits_b - loss_tp)
     pp_comm = m * v * (2 * pp_msg + pp_gather)
     pipe = m * per_micro + bubble + pp_comm
 
@@ -382,7 +387,7 @@ def evaluate(
         "tokens_per_s": tokens_per_step / step,
         "compute_s": m * compute_only,
         "bubble_s": bubble,
-        "tp_comm_s": m * layers_stage * (tp_f + tp_b),
+        "tp_comm_s": m * (layers_stage * (tp_f + tp_b) + loss_tp),
         "cp_comm_s": m * layers_stage * 2 * cp_one,
         "dispatch_s": m * dispatch_exposed,
         "pp_comm_s": pp_comm,

@@ -332,3 +332,18 @@ def test_fit_reproduces_runs_the_model_itself_generated(cases):
                     compute_efficiency=(("a100-sxm-80gb", 0.7),))
     fit = fit_calibration(synthetic, start)
     assert np.max(np.abs(relative_errors(synthetic, fit))) <= 0.01
+
+
+def test_tensor_parallel_loss_and_embedding_add_their_all_reduces():
+    # Per micro-batch, beyond the layers' all-reduces: the vocab-parallel loss reduces three
+    # fp32 numbers per token, and on a one-stage model the embedding reduces its output.
+    cal = load_calibration(A100)
+    t, b = 4, 2
+    tokens = b * GPT_2B.seq
+    ar = lambda nbytes: float(collective_s("allreduce", np.array(t), np.array(t), np.array(nbytes), A100, cal))  # noqa: E731
+    layer = ar(tokens * GPT_2B.hidden * 2.0)
+    per_layer = 2 * layer + 4 * layer  # forward, backward with the recomputed forward
+    r = _gpt_layout(GPT_2B, t=t, p=1, b=b)
+    m = 32 / b
+    assert r.breakdown["tp_comm"] == pytest.approx(m * (GPT_2B.layers * per_layer + 3 * ar(tokens * 4.0) + layer), rel=1e-9)
+    assert _gpt_layout(GPT_2B, t=1, p=1, b=b).breakdown["tp_comm"] == 0.0
