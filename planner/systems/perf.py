@@ -48,6 +48,7 @@ from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
 from planner.hardware.registry import Accelerator
 from planner.io.toml import load_packaged_toml
 from planner.systems.collectives import collective_s
+from planner.systems.frameworks import CE_FUSED, CE_UNFUSED, PIPELINE_GATHERS
 from planner.systems.memory import (
     MAIN_GRAD_BYTES,
     activation_bytes_per_layer,
@@ -61,24 +62,6 @@ __all__ = ["DTYPE_BYTES", "MAIN_GRAD_BYTES", "RECOMPUTE", "Calibration", "activa
 
 RECOMPUTE = ("none", "selective", "full")
 DTYPE_BYTES = 2  # bf16 activations, weights and gradients
-# HBM bytes per logit (one token x one vocabulary entry on one GPU) of the loss, forward and
-# backward, counted from the op sequences. Unfused, Megatron's vocab-parallel cross entropy
-# (Megatron-DeepSpeed 7f7cea3 and Megatron-Core r0.8.0, _VocabParallelCrossEntropy): the logit
-# GEMM writes bf16 (2), the cast to fp32 (2 + 4), max (4), subtract the max (4 + 4), exp
-# (4 + 4), sum (4), normalise in place (4 + 4) = 40; backward: scale by the loss gradient in
-# place (4 + 4), the cast back to bf16 (4 + 2) = 14. Fused, Transformer Engine's Triton kernels
-# (transformer_engine/common/triton/cross_entropy.py at 36f2dfd, December 2025): the GEMM's
-# write (2), the online-softmax pass reads (2), the loss pass reads and writes the gradient in
-# place (2 + 2) = 8; backward: element_mul scales it in place (2 + 2) = 4.
-CE_UNFUSED, CE_FUSED = (40.0, 14.0), (8.0, 4.0)
-# All-gathers over the TP group per micro-batch and stage that a pipeline engine adds to send
-# 1/t of each message from each TP rank, when sequence parallelism does not split it already
-# (0: every rank sends the whole tensor). Megatron-Core's p2p_communication does not split
-# (Megatron-LM d98e8a6). Megatron-LM 2021 gathers each received activation and gradient
-# (Narayanan et al. 2021, sec. 4.1, "scatter/gather"). DeepSpeed's PipelineEngine (v0.10.0,
-# is_pipe_partitioned), which Megatron-DeepSpeed's GPTModelPipe runs on, also re-gathers a
-# stage's own output before its backward.
-PIPELINE_GATHERS = {"megatron-core": 0, "megatron-2021": 2, "deepspeed": 3}
 
 # Calculon (Isaev et al., SC'23) A100 GEMM efficiency table, as GEMM duration at the A100's
 # 312 TFLOP/s: >=128 GFLOP 0.95, >=16 GFLOP 0.90, >=1 GFLOP 0.60, below 0.10. Knots sit at
@@ -330,6 +313,8 @@ def evaluate(
     # decides (PIPELINE_GATHERS): each rank sends the whole tensor, or 1/t followed by
     # all-gathers over NVLink.
     act_bytes = tokens * h * DTYPE_BYTES
+    if pipeline_engine not in PIPELINE_GATHERS:
+        raise ValueError(f"pipeline_engine must be one of {sorted(PIPELINE_GATHERS)}, not {pipeline_engine!r}")
     gathers = PIPELINE_GATHERS[pipeline_engine]
     split = sp | ((gathers > 0) & (t > 1))
     pp_msg = collective_s("p2p", p, n_gpus / p + 1, act_bytes / np.where(split, t, 1.0), accel, cal)  # neighbours are n/p ranks apart

@@ -320,6 +320,8 @@ def test_pipeline_engines_split_messages_over_the_tp_ranks():
     # Sequence parallelism splits the message already: the engines agree.
     sp = [_gpt_layout(GPT_2B, t=t, p=p, b=b, sp=True, pipeline_engine=e).breakdown["pp_comm"] for e in ("megatron-core", "deepspeed")]
     assert sp[0] == pytest.approx(sp[1], rel=1e-12)
+    with pytest.raises(ValueError, match="pipeline_engine"):
+        _gpt_layout(GPT_2B, t=t, p=p, b=b, pipeline_engine="gpipe")
 
 
 def test_fit_reproduces_runs_the_model_itself_generated(cases):

@@ -1,0 +1,25 @@
+"""What the training frameworks do that the step-time model (:mod:`planner.systems.perf`)
+counts, each read from the framework's code at the commit named beside it."""
+
+from __future__ import annotations
+
+__all__ = ["CE_FUSED", "CE_UNFUSED", "PIPELINE_GATHERS"]
+
+# HBM bytes per logit (one token x one vocabulary entry on one GPU) of the loss, forward and
+# backward, counted from the op sequences. Megatron's unfused vocab-parallel cross entropy
+# (_VocabParallelCrossEntropy in ORNL's Megatron-DeepSpeed 7f7cea3 and Megatron-Core r0.8.0):
+# the GEMM writes bf16 (2), cast to fp32 (2 + 4), max (4), subtract it (4 + 4), exp (4 + 4),
+# sum (4), normalise in place (4 + 4) = 40; backward: scale in place (4 + 4), cast back (4 + 2)
+# = 14. Transformer Engine's fused Triton kernels (common/triton/cross_entropy.py, 36f2dfd,
+# December 2025): the GEMM's write (2), online softmax reads (2), the loss pass writes the
+# gradient in place (2 + 2) = 8; backward: element_mul in place (2 + 2) = 4.
+CE_UNFUSED, CE_FUSED = (40.0, 14.0), (8.0, 4.0)
+# All-gathers over the TP group per micro-batch and stage that a pipeline engine adds to send
+# 1/t of each message from each TP rank, when sequence parallelism does not split it already
+# (0: every rank sends the whole tensor). Megatron-Core's p2p_communication does not split
+# (Megatron-LM d98e8a6). Megatron-LM 2021 gathers each received activation and gradient
+# (Narayanan et al. 2021, sec. 4.1, "scatter/gather"; p2p_communication._communicate at
+# cbad126). DeepSpeed's PipelineEngine (v0.10.0,
+# is_pipe_partitioned), which Megatron-DeepSpeed's GPTModelPipe runs on, also re-gathers a
+# stage's own output before its backward.
+PIPELINE_GATHERS = {"megatron-core": 0, "megatron-2021": 2, "deepspeed": 3}
