@@ -16,8 +16,8 @@ Which rows fit constants and which only check is decided here, once, by rule:
   Megatron-Bridge rows (405B on B200 and GB200, NVFP4, and the H100 rows of releases 25.09 and
   26.02 -- the same models and layouts as 25.11 on other software, so a weak check).
 
-``fit_calibration`` fits the eight constants of :class:`~planner.perf.Calibration` by least
-squares on log step time; ``benchmarks/calibrate.py`` runs it and prints the table that
+``fit_calibration`` fits the eight constants of :class:`~planner.perf.Calibration` by soft-L1
+least squares on log step time; ``benchmarks/calibrate.py`` runs it and prints the table that
 ``planner/data/calibration.toml`` ships. Nothing here runs when planning.
 """
 
@@ -59,7 +59,7 @@ class Case:
     precision: str = "bf16"
     tp_overlap: bool = False  # Megatron's --tp-comm-overlap
     overlap_grad_reduce: bool = False  # Megatron's --overlap-grad-reduce
-    pipeline_engine: str = "megatron-core"  # perf.PIPELINE_GATHERS
+    pipeline_engine: str = "megatron-core"  # frameworks.PIPELINE_GATHERS
     fused_cross_entropy: bool = False  # Transformer Engine's fused loss kernel
 
 

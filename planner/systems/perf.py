@@ -48,7 +48,13 @@ from planner.defaults import DEFAULT_MEMORY_RESERVE_FRACTION
 from planner.hardware.registry import Accelerator
 from planner.io.toml import load_packaged_toml
 from planner.systems.collectives import collective_s
-from planner.systems.frameworks import CE_FUSED, CE_UNFUSED, PIPELINE_GATHERS
+from planner.systems.frameworks import (
+    CE_FUSED,
+    CE_UNFUSED,
+    PIPELINE_GATHERS,
+    SOFTMAX_FALLBACK_BYTES,
+    softmax_falls_back,
+)
 from planner.systems.memory import (
     MAIN_GRAD_BYTES,
     activation_bytes_per_layer,
@@ -146,23 +152,6 @@ def load_calibration(accel: Accelerator) -> Calibration:
     )
 
 
-def _softmax_unfused(b: np.ndarray, heads_per_gpu: np.ndarray, seq: float, flash_attention: bool) -> np.ndarray:
-    """1 where Megatron's attention falls back from its fused causal softmax kernel to PyTorch
-    ops, else 0. ``FusedScaleMaskSoftmax.is_kernel_available`` takes the fused kernel only for
-    16 < s <= 4096, s divisible by 4 and micro-batch x heads per GPU divisible by the kernel's
-    batches per block, which is 4 for s > 128 and 8 below (``get_batch_per_block`` in
-    scaled_masked_softmax.h; Megatron-DeepSpeed, e.g. ORNL's fork at commit 7f7cea3, and
-    Megatron-LM's megatron/core/fusions/fused_softmax.py at d98e8a6 keep the same rule).
-    With flash attention there is no separate softmax.
-    """
-    if flash_attention:
-        return np.zeros_like(np.asarray(b, dtype=float))
-    per_block = 4.0 if seq > 128 else 8.0
-    batches = np.asarray(b, dtype=float) * np.asarray(heads_per_gpu, dtype=float)
-    ok = (16 < seq <= 4096) and seq % 4 == 0
-    return np.where(ok & (np.mod(batches, per_block) == 0), 0.0, 1.0)
-
-
 def host_overlap(host_s: np.ndarray, gpu_s: np.ndarray, exponent: float) -> np.ndarray:
     """Time of work the host dispatches in ``host_s`` and the GPU executes in ``gpu_s``.
 
@@ -207,6 +196,8 @@ def evaluate(
     ``cp_comm_s``, ``dispatch_s`` (GPU idle waiting on the host), ``pp_comm_s``,
     ``dp_exposed_s``, ``optimizer_s``).
     """
+    if pipeline_engine not in PIPELINE_GATHERS:
+        raise ValueError(f"pipeline_engine must be one of {sorted(PIPELINE_GATHERS)}, not {pipeline_engine!r}")
     t, p, d, c, v, b = (np.asarray(layout[k], dtype=float) for k in ("t", "p", "d", "c", "v", "b"))
     rc = np.asarray(layout["recompute"], dtype=int)
     sp = np.asarray(layout["sp"], dtype=bool) & (t > 1)
@@ -247,15 +238,11 @@ def evaluate(
     rest_bytes = np.where(sp, k_act / t, 10.0 + (k_act - 10.0) / t) * tokens * h
     score_bytes = score / t * tokens * h  # attention scores, softmax, dropout (no flash attention)
     score_f = cal.score_traffic * score_bytes / hbm_bw
-    # Where the fused softmax kernel is unavailable, Megatron runs it as PyTorch ops
-    # (FusedScaleMaskSoftmax.forward_torch_softmax), in fp32 under Megatron-DeepSpeed's default
-    # query-key layer scaling, which also adds the scale op: upcast (read 2 bytes per score,
-    # write 4), scale (4 + 4), masked fill (4 + 1 for the mask, 4), softmax (4 + 4),
-    # downcast (4 + 2) = 37 bytes where the fused kernel moves 4; their backward passes move
-    # 41 where the fused one moves 6. Counted from the op sequence, at the datasheet bandwidth.
-    unfused = _softmax_unfused(b, a / t, s, flash_attention)
+    # Where Megatron's fused softmax kernel is unavailable it runs PyTorch ops, which move
+    # SOFTMAX_FALLBACK_BYTES more per score (frameworks.py counts them).
+    unfused = softmax_falls_back(b, a / t, s, flash_attention)
     unfused_scores = unfused * a * s * tokens / t
-    unfused_f, unfused_b = (37.0 - 4.0) * unfused_scores / hbm_bw, (41.0 - 6.0) * unfused_scores / hbm_bw
+    unfused_f, unfused_b = (extra * unfused_scores / hbm_bw for extra in SOFTMAX_FALLBACK_BYTES)
     mem_f = cal.memory_traffic * rest_bytes / hbm_bw + score_f
     if precision != "bf16":
         # Each linear layer's input is cast to FP8 before its GEMM (read 2 bytes, write 1),
@@ -313,8 +300,6 @@ def evaluate(
     # decides (PIPELINE_GATHERS): each rank sends the whole tensor, or 1/t followed by
     # all-gathers over NVLink.
     act_bytes = tokens * h * DTYPE_BYTES
-    if pipeline_engine not in PIPELINE_GATHERS:
-        raise ValueError(f"pipeline_engine must be one of {sorted(PIPELINE_GATHERS)}, not {pipeline_engine!r}")
     gathers = PIPELINE_GATHERS[pipeline_engine]
     split = sp | ((gathers > 0) & (t > 1))
     pp_msg = collective_s("p2p", p, n_gpus / p + 1, act_bytes / np.where(split, t, 1.0), accel, cal)  # neighbours are n/p ranks apart

@@ -119,12 +119,15 @@ def validate(calibration: Calibration | None = None) -> tuple[Row, ...]:
     fitted, checks = load_cases(), load_check_cases()
     hfu = baseline_hfu(fitted)
     rows: list[Row] = []
+    cals: dict[str, Calibration] = {}  # one load per accelerator, not per run
     for in_sample, groups in ((True, fitted), (False, checks)):
         for group, members in groups.items():
             for case in members:
                 accel = registry.get(case.gpu)
+                if accel.id not in cals:
+                    cals[accel.id] = calibration or load_calibration(accel)
                 rows.append(Row(source=_source_of(group, case), run=case.source, gpu=case.gpu, metric=case.metric,
-                                measured=case.measured, predicted=predict(case, calibration or load_calibration(accel), accel),
+                                measured=case.measured, predicted=predict(case, cals[accel.id], accel),
                                 baseline=_baseline(case, hfu, accel.peak_flops_per_s(case.precision)), in_sample=in_sample))
     return tuple(rows)
 

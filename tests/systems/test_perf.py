@@ -20,8 +20,8 @@ from planner.systems.calibration import (
     relative_errors,
 )
 from planner.systems.collectives import collective_s
+from planner.systems.frameworks import softmax_falls_back
 from planner.systems.perf import (
-    _softmax_unfused,
     activation_bytes_per_layer,
     evaluate,
     host_overlap,
@@ -240,19 +240,24 @@ def test_step_only_is_the_full_evaluations_step_time():
     (1, 4, 2050, False, 1),    # sequence not divisible by 4
 ])
 def test_fused_softmax_rule_follows_megatron(b, heads_per_gpu, seq, flash, unfused):
-    assert _softmax_unfused(np.array([b]), np.array([heads_per_gpu]), seq, flash)[0] == unfused
+    assert softmax_falls_back(np.array([b]), np.array([heads_per_gpu]), seq, flash)[0] == unfused
+
+
+def _gpt_layout(shape: ModelShape, t: int, p: int, b: int, sp: bool = False, cal=None, **kw):
+    from planner.systems.layout import Layout, evaluate_layout
+
+    lay = Layout(t=t, p=p, d=1, c=1, v=1, b=b, recompute="full", sp=sp, zero=0)
+    return evaluate_layout(shape, A100, t * p, 32, lay, calibration=cal or load_calibration(A100), tp_overlap=False, **kw)
+
+
+GPT_2B = ModelShape(layers=24, hidden=2048, heads=16, kv_heads=16, ffn=8192, vocab=51200, seq=2048, mlp="gelu")
 
 
 def test_softmax_fallback_costs_host_time_only_where_the_kernel_is_unfused():
-    from planner.systems.layout import Layout, evaluate_layout
-
-    shape = ModelShape(layers=24, hidden=2048, heads=16, kv_heads=16, ffn=8192, vocab=51200, seq=2048, mlp="gelu")
     cal = load_calibration(A100)
 
     def step(b: int, fallback_s: float, flash: bool) -> float:
-        lay = Layout(t=8, p=1, d=1, c=1, v=1, b=b, recompute="full", sp=False, zero=0)
-        return evaluate_layout(shape, A100, 8, 16, lay, calibration=replace(cal, softmax_fallback_s=fallback_s),
-                               flash_attention=flash).step_time_s
+        return _gpt_layout(GPT_2B, t=8, p=1, b=b, cal=replace(cal, softmax_fallback_s=fallback_s), flash_attention=flash).step_time_s
 
     assert step(1, 1e-3, False) > step(1, 0.0, False)                  # b = 1: 2 batches per GPU, unfused
     assert step(2, 1e-3, False) == pytest.approx(step(2, 0.0, False))  # b = 2: fused, no fallback
@@ -274,16 +279,6 @@ def test_allreduce_model_against_measured_nccl_on_a100():
     # A collective inside a training step cannot beat the kernel alone; the fitted latency
     # (per collective, framework overhead included) keeps small messages above NCCL's time.
     assert np.all(ratio >= 0.9)
-
-
-def _gpt_layout(shape: ModelShape, t: int, p: int, b: int, sp: bool = False, **kw):
-    from planner.systems.layout import Layout, evaluate_layout
-
-    lay = Layout(t=t, p=p, d=1, c=1, v=1, b=b, recompute="full", sp=sp, zero=0)
-    return evaluate_layout(shape, A100, t * p, 32, lay, calibration=load_calibration(A100), tp_overlap=False, **kw)
-
-
-GPT_2B = ModelShape(layers=24, hidden=2048, heads=16, kv_heads=16, ffn=8192, vocab=51200, seq=2048, mlp="gelu")
 
 
 def test_pipeline_fill_and_drain_run_stages_without_the_loss():
